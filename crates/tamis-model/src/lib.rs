@@ -1,0 +1,27 @@
+//! Model bundles, the tokenizer and the tract encoder of tamis.
+//!
+//! A [`ModelBundle`] is three byte buffers (ONNX weights, `tokenizer.json`, `manifest.json`)
+//! checked against the sha256 values in the manifest. [`TractEncoder`] runs it on the CPU,
+//! natively or in wasm, and implements [`tamis_core::Encoder`].
+//!
+//! ```no_run
+//! use tamis_core::Encoder;
+//! use tamis_model::{ModelBundle, TractEncoder};
+//!
+//! let bundle = ModelBundle::read_dir("models/minilm-l6-int8")?;
+//! let encoder = TractEncoder::new(&bundle)?;
+//! let embeddings = encoder.embed(&["a post", "another post"])?;
+//! assert_eq!(embeddings[0].vector.len(), encoder.dimension());
+//! # Ok::<(), tamis_model::ModelError>(())
+//! ```
+
+mod batching;
+mod bundle;
+mod error;
+mod tokenize;
+mod tract;
+
+pub use bundle::{FileEntry, Manifest, ModelBundle, SourcePackage, PREPARE_COMMAND};
+pub use error::ModelError;
+pub use tokenize::{TextTokenizer, TokenizedText};
+pub use tract::{EncoderOptions, TractEncoder};

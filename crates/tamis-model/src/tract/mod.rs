@@ -1,0 +1,284 @@
+//! The CPU encoder: the bundle's ONNX graph run by tract, natively and in wasm.
+
+mod lookup_rewrite;
+
+use std::collections::HashMap;
+
+use tamis_core::{l2_normalize, Embedding, Encoder};
+use tract_onnx::pb::GraphProto;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::DimLike;
+
+use crate::batching::length_buckets;
+use crate::{ModelBundle, ModelError, TextTokenizer, TokenizedText};
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// Tunables of [`TractEncoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderOptions {
+    /// Most texts run through the model at once. Texts are grouped by token length first, so
+    /// larger batches cost little padding.
+    pub batch_size: usize,
+    /// Dequantize only the looked-up rows of int8 embedding tables (identical output, much
+    /// faster). Off only to measure the difference.
+    pub dequantize_after_lookup: bool,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            dequantize_after_lookup: true,
+        }
+    }
+}
+
+/// What each model input is fed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputRole {
+    TokenIds,
+    AttentionMask,
+    TokenTypes,
+}
+
+impl InputRole {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "input_ids" => Some(Self::TokenIds),
+            "attention_mask" => Some(Self::AttentionMask),
+            "token_type_ids" => Some(Self::TokenTypes),
+            _ => None,
+        }
+    }
+}
+
+/// A BERT-style sentence encoder run by tract on the CPU: tokenizes, batches texts of similar
+/// length with dynamic padding, mean-pools the last hidden state over the attention mask and
+/// L2-normalises, as the bundle's manifest prescribes.
+pub struct TractEncoder {
+    plan: Plan,
+    tokenizer: TextTokenizer,
+    inputs: Vec<InputRole>,
+    dimension: usize,
+    options: EncoderOptions,
+}
+
+impl TractEncoder {
+    /// Loads a verified bundle with the default options.
+    pub fn new(bundle: &ModelBundle) -> Result<Self, ModelError> {
+        Self::with_options(bundle, EncoderOptions::default())
+    }
+
+    /// Loads a verified bundle.
+    pub fn with_options(bundle: &ModelBundle, options: EncoderOptions) -> Result<Self, ModelError> {
+        let manifest = &bundle.manifest;
+        let tokenizer = TextTokenizer::from_bytes(&bundle.tokenizer, manifest.max_tokens)?;
+        let invalid_onnx = |e: TractError| ModelError::InvalidOnnx(format!("{e:#}"));
+        let mut proto = onnx()
+            .proto_model_for_read(&mut bundle.onnx.as_slice())
+            .map_err(invalid_onnx)?;
+        let graph = proto
+            .graph
+            .as_mut()
+            .ok_or_else(|| ModelError::InvalidOnnx("the file holds no graph".into()))?;
+        let inputs = input_roles(graph)?;
+        let table_rows = token_table_rows(graph)?;
+        if table_rows != manifest.vocab_size {
+            return Err(ModelError::UnsupportedModel(format!(
+                "its token embedding table has {table_rows} rows, the manifest's vocab_size is {}",
+                manifest.vocab_size
+            )));
+        }
+        if tokenizer.vocab_size() != table_rows {
+            return Err(ModelError::VocabularyMismatch {
+                tokenizer: tokenizer.vocab_size(),
+                model: table_rows,
+            });
+        }
+        if options.dequantize_after_lookup {
+            lookup_rewrite::dequantize_after_lookup(graph);
+        }
+        let model = onnx()
+            .model_for_proto_model(&proto)
+            .and_then(|model| model.into_optimized())
+            .map_err(invalid_onnx)?;
+        let hidden_size = model
+            .output_fact(0)
+            .ok()
+            .and_then(|fact| fact.shape.last().and_then(|d| d.to_usize().ok()));
+        if hidden_size != Some(manifest.dimension) {
+            return Err(ModelError::UnsupportedModel(format!(
+                "its output's last axis is {hidden_size:?}, the manifest's dimension is {}",
+                manifest.dimension
+            )));
+        }
+        let plan = model.into_runnable().map_err(invalid_onnx)?;
+        Ok(Self {
+            plan,
+            tokenizer,
+            inputs,
+            dimension: manifest.dimension,
+            options,
+        })
+    }
+
+    /// The tokenizer this encoder feeds its model with.
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Runs one padded batch and returns one pooled, normalised vector per text.
+    fn run_batch(&self, batch: &[&TokenizedText]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let width = batch.iter().map(|t| t.ids.len()).max().unwrap_or(0);
+        let mut ids = vec![0i64; batch.len() * width];
+        let mut mask = vec![0i64; batch.len() * width];
+        for (row, text) in batch.iter().enumerate() {
+            for (column, &id) in text.ids.iter().enumerate() {
+                ids[row * width + column] = i64::from(id);
+                mask[row * width + column] = 1;
+            }
+        }
+        let shape = [batch.len(), width];
+        let inference = |e: TractError| ModelError::Inference(format!("{e:#}"));
+        let tensor = |data: &[i64]| Tensor::from_shape(&shape, data).map_err(inference);
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|role| match role {
+                InputRole::TokenIds => tensor(&ids),
+                InputRole::AttentionMask => tensor(&mask),
+                InputRole::TokenTypes => tensor(&vec![0; ids.len()]),
+            })
+            .map(|t| t.map(TValue::from))
+            .collect::<Result<TVec<_>, _>>()?;
+        let outputs = self.plan.run(inputs).map_err(inference)?;
+        let hidden = outputs[0]
+            .try_as_plain_ram()
+            .and_then(|view| view.as_slice::<f32>())
+            .map_err(inference)?;
+        if hidden.len() != batch.len() * width * self.dimension {
+            return Err(ModelError::Inference(format!(
+                "expected {} x {width} x {} hidden states, got {} values",
+                batch.len(),
+                self.dimension,
+                hidden.len()
+            )));
+        }
+        Ok(batch
+            .iter()
+            .enumerate()
+            .map(|(row, text)| self.mean_pool(hidden, row * width, text.ids.len()))
+            .collect())
+    }
+
+    /// Mean of the first `tokens` hidden states of one row (the unmasked ones), L2-normalised.
+    fn mean_pool(&self, hidden: &[f32], row_start: usize, tokens: usize) -> Vec<f32> {
+        let mut pooled = vec![0f32; self.dimension];
+        for token in 0..tokens {
+            let start = (row_start + token) * self.dimension;
+            for (sum, value) in pooled
+                .iter_mut()
+                .zip(&hidden[start..start + self.dimension])
+            {
+                *sum += value;
+            }
+        }
+        pooled.iter_mut().for_each(|x| *x /= tokens.max(1) as f32);
+        l2_normalize(&mut pooled);
+        pooled
+    }
+}
+
+impl Encoder for TractEncoder {
+    type Error = ModelError;
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// Embeds `texts` in order. An empty text is embedded as the model's special tokens alone
+    /// (`[CLS] [SEP]`): a valid unit vector, the same for every empty text.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, ModelError> {
+        let tokenized = self.tokenizer.tokenize(texts)?;
+        let lengths: Vec<usize> = tokenized.iter().map(|t| t.ids.len()).collect();
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for bucket in length_buckets(&lengths, self.options.batch_size) {
+            let batch: Vec<&TokenizedText> = bucket.iter().map(|&i| &tokenized[i]).collect();
+            for (index, vector) in bucket.into_iter().zip(self.run_batch(&batch)?) {
+                vectors[index] = vector;
+            }
+        }
+        Ok(vectors
+            .into_iter()
+            .zip(tokenized)
+            .map(|(vector, text)| Embedding {
+                vector,
+                tokens: text.ids.len(),
+                truncated: text.truncated,
+            })
+            .collect())
+    }
+}
+
+/// Maps the graph's inputs to what they must be fed with.
+fn input_roles(graph: &GraphProto) -> Result<Vec<InputRole>, ModelError> {
+    let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let roles = graph
+        .input
+        .iter()
+        .filter(|input| !initializers.contains(&input.name.as_str()))
+        .map(|input| {
+            InputRole::from_name(&input.name).ok_or_else(|| {
+                ModelError::UnsupportedModel(format!(
+                    "input `{}` is not one of input_ids, attention_mask, token_type_ids",
+                    input.name
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for required in [InputRole::TokenIds, InputRole::AttentionMask] {
+        if !roles.contains(&required) {
+            return Err(ModelError::UnsupportedModel(format!(
+                "it has no {required:?} input"
+            )));
+        }
+    }
+    Ok(roles)
+}
+
+/// Rows of the embedding table that `input_ids` indexes, found by following the `Gather` on
+/// `input_ids` back through its dequantization (`Mul`, `Cast`) to an initializer.
+fn token_table_rows(graph: &GraphProto) -> Result<usize, ModelError> {
+    let initializer_rows: HashMap<&str, i64> = graph
+        .initializer
+        .iter()
+        .filter_map(|t| Some((t.name.as_str(), *t.dims.first()?)))
+        .collect();
+    let producer: HashMap<&str, &tract_onnx::pb::NodeProto> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n)))
+        .collect();
+    let lookup = graph
+        .node
+        .iter()
+        .find(|n| n.op_type == "Gather" && n.input.get(1).map(String::as_str) == Some("input_ids"));
+    let mut value = lookup.and_then(|n| n.input.first()).map(String::as_str);
+    // A table is at most a few elementwise steps away from its initializer.
+    for _ in 0..4 {
+        let Some(name) = value else { break };
+        if let Some(&rows) = initializer_rows.get(name) {
+            return usize::try_from(rows)
+                .map_err(|_| ModelError::UnsupportedModel("negative table size".into()));
+        }
+        value = producer
+            .get(name)
+            .filter(|n| matches!(n.op_type.as_str(), "Mul" | "Cast" | "DequantizeLinear"))
+            .and_then(|n| n.input.first())
+            .map(String::as_str);
+    }
+    Err(ModelError::UnsupportedModel(
+        "no token embedding table is looked up with input_ids".into(),
+    ))
+}

@@ -1,0 +1,213 @@
+//! The tract encoder on the real prepared model (`python3 scripts/prepare-model.py`).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use tamis_core::{cosine, Encoder};
+use tamis_model::{EncoderOptions, ModelBundle, ModelError, TractEncoder};
+
+fn bundle_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8")
+}
+
+fn bundle() -> &'static ModelBundle {
+    static BUNDLE: OnceLock<ModelBundle> = OnceLock::new();
+    BUNDLE.get_or_init(|| ModelBundle::read_dir(bundle_dir()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn encoder() -> &'static TractEncoder {
+    static ENCODER: OnceLock<TractEncoder> = OnceLock::new();
+    ENCODER.get_or_init(|| TractEncoder::new(bundle()).expect("the default model loads"))
+}
+
+fn parity_sentences() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity/sentences.txt");
+    std::fs::read_to_string(path)
+        .expect("sentences.txt")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Reference {
+    model_sha256: String,
+    sentences: Vec<ReferenceSentence>,
+}
+
+#[derive(Deserialize)]
+struct ReferenceSentence {
+    tokens: usize,
+    truncated: bool,
+    embedding: Vec<f32>,
+}
+
+#[test]
+fn embeddings_match_onnxruntime_reference() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity/reference.json");
+    let reference: Reference =
+        serde_json::from_slice(&std::fs::read(path).expect("reference.json")).expect("json");
+    assert_eq!(
+        reference.model_sha256,
+        bundle().manifest.files["model.onnx"].sha256,
+        "the reference was computed on another model file"
+    );
+    let sentences = parity_sentences();
+    assert!(sentences.len() >= 64);
+    assert_eq!(sentences.len(), reference.sentences.len());
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let embeddings = encoder().embed(&texts).expect("embed");
+    for (index, (ours, theirs)) in embeddings.iter().zip(&reference.sentences).enumerate() {
+        let similarity = cosine(&ours.vector, &theirs.embedding);
+        assert!(
+            similarity >= 0.9999,
+            "sentence {index}: cosine {similarity}"
+        );
+        assert_eq!(ours.tokens, theirs.tokens, "sentence {index}: token count");
+        assert_eq!(ours.truncated, theirs.truncated, "sentence {index}");
+    }
+    assert!(
+        embeddings.iter().any(|e| e.truncated),
+        "the fixture has a text longer than the window"
+    );
+}
+
+#[test]
+fn a_text_alone_and_inside_a_padded_batch_embed_the_same() {
+    let sentences = parity_sentences();
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    // One batch for everything: every text is padded to the longest (256 tokens).
+    let one_batch = TractEncoder::with_options(
+        bundle(),
+        EncoderOptions {
+            batch_size: texts.len(),
+            ..EncoderOptions::default()
+        },
+    )
+    .expect("load");
+    let batched = one_batch.embed(&texts).expect("embed");
+    for (index, text) in texts.iter().enumerate() {
+        let alone = encoder().embed(&[text]).expect("embed").remove(0);
+        let similarity = cosine(&alone.vector, &batched[index].vector);
+        assert!(similarity >= 0.99999, "text {index}: cosine {similarity}");
+    }
+}
+
+#[test]
+fn lookup_rewrite_leaves_the_output_unchanged() {
+    let plain = TractEncoder::with_options(
+        bundle(),
+        EncoderOptions {
+            dequantize_after_lookup: false,
+            ..EncoderOptions::default()
+        },
+    )
+    .expect("load without the rewrite");
+    let sentences = parity_sentences();
+    let texts: Vec<&str> = sentences.iter().take(16).map(String::as_str).collect();
+    let rewritten = encoder().embed(&texts).expect("embed");
+    let original = plain.embed(&texts).expect("embed");
+    for (a, b) in rewritten.iter().zip(&original) {
+        let largest_difference = a
+            .vector
+            .iter()
+            .zip(&b.vector)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            largest_difference <= 1e-6,
+            "difference {largest_difference}"
+        );
+    }
+}
+
+#[test]
+fn empty_text_gets_the_special_tokens_embedding() {
+    let embeddings = encoder().embed(&["", "", "hello"]).expect("embed");
+    let empty = &embeddings[0];
+    assert_eq!(empty.tokens, 2, "[CLS] [SEP]");
+    assert!(!empty.truncated);
+    let norm: f32 = empty.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-5);
+    assert_eq!(empty.vector, embeddings[1].vector);
+    assert!(cosine(&empty.vector, &embeddings[2].vector) < 0.99);
+}
+
+#[test]
+fn no_texts_give_no_embeddings() {
+    assert!(encoder().embed(&[]).expect("embed").is_empty());
+}
+
+#[test]
+fn long_texts_are_truncated_and_flagged() {
+    let long = "word ".repeat(1000);
+    let embeddings = encoder().embed(&[&long, "short"]).expect("embed");
+    assert!(embeddings[0].truncated);
+    assert_eq!(embeddings[0].tokens, bundle().manifest.max_tokens);
+    assert!(!embeddings[1].truncated);
+}
+
+#[test]
+fn a_tokenizer_for_another_vocabulary_is_refused() {
+    let tiny_tokenizer = br#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+        "model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1,"world":2},"unk_token":"[UNK]"}}"#;
+    let bundle = ModelBundle {
+        tokenizer: tiny_tokenizer.to_vec(),
+        ..bundle().clone()
+    };
+    let err = TractEncoder::new(&bundle).err().expect("refused");
+    assert!(
+        matches!(
+            err,
+            ModelError::VocabularyMismatch {
+                tokenizer: 3,
+                model: 30522
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_model_bytes_are_an_error_not_a_panic() {
+    let original = bundle();
+    for bytes in [
+        original.onnx[..original.onnx.len() / 2].to_vec(),
+        b"not an onnx file".to_vec(),
+        Vec::new(),
+    ] {
+        let bundle = ModelBundle {
+            onnx: bytes,
+            ..original.clone()
+        };
+        let err = TractEncoder::new(&bundle).err().expect("refused");
+        assert!(
+            matches!(
+                err,
+                ModelError::InvalidOnnx(_) | ModelError::UnsupportedModel(_)
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_model_file_on_disk_fails_its_checksum() {
+    let dir = std::env::temp_dir().join(format!("tamis-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for name in ["manifest.json", "tokenizer.json"] {
+        std::fs::copy(bundle_dir().join(name), dir.join(name)).expect("copy");
+    }
+    let mut onnx = bundle().onnx.clone();
+    onnx[1000] ^= 0xff;
+    std::fs::write(dir.join("model.onnx"), onnx).expect("write");
+    let err = ModelBundle::read_dir(&dir).unwrap_err();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        matches!(err, ModelError::ChecksumMismatch { ref file, .. } if file == "model.onnx"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("scripts/prepare-model.py"));
+}
