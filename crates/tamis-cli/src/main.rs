@@ -1,1 +1,186 @@
-fn main() {}
+//! `tamis`: the native command line of tamis.
+
+mod bench;
+mod input;
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tamis_core::{nearest_neighbours, Encoder};
+use tamis_model::{ModelBundle, ModelError, TractEncoder};
+use thiserror::Error;
+
+use input::{read_texts, InputFormat};
+
+/// Sample posts for `tamis neighbours` when no input is given.
+const SAMPLE_POSTS: &str = include_str!("../samples/posts.txt");
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("input line {line} is not valid UTF-8 (first bad byte at column {column})")]
+    NotUtf8 { line: usize, column: usize },
+    #[error("input line {line} is not a JSON string or an object with a `text` field: {reason}")]
+    InvalidJsonLine { line: usize, reason: String },
+    #[error("could not read benchmark texts from {path}: {reason}")]
+    BenchData { path: String, reason: String },
+    #[error("{0}")]
+    Io(String),
+}
+
+#[derive(Parser)]
+#[command(
+    name = "tamis",
+    version,
+    about = "On-device content filtering and ranking"
+)]
+struct Cli {
+    /// The model bundle folder (made by `python3 scripts/prepare-model.py`).
+    #[arg(
+        long,
+        global = true,
+        env = "TAMIS_MODEL_DIR",
+        default_value = "models/minilm-l6-int8"
+    )]
+    model: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed texts and write one JSON line per text: {"line", "tokens", "truncated", "vector"}.
+    Embed {
+        /// Input file; standard input when absent.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = InputFormat::Lines)]
+        format: InputFormat,
+    },
+    /// Show each text's nearest neighbours among the others (built-in sample posts by default).
+    Neighbours {
+        #[arg(long)]
+        input: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = InputFormat::Lines)]
+        format: InputFormat,
+        /// Neighbours shown per text.
+        #[arg(short, default_value_t = 1)]
+        k: usize,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// ms per text at batch 1 and 32, model load time and peak memory.
+    Embed {
+        /// CSV file with a `text` column.
+        #[arg(long, default_value = "../shared/data/harmful/sst2/validation.csv")]
+        data: PathBuf,
+        /// How many texts from the start of the file.
+        #[arg(long, default_value_t = 256)]
+        texts: usize,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Embed { input, format } => {
+            let texts = load_texts(input, format)?;
+            let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
+            let embeddings = encoder.embed(&as_strs(&texts))?;
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            for (index, embedding) in embeddings.iter().enumerate() {
+                let line = serde_json::json!({
+                    "line": index + 1,
+                    "tokens": embedding.tokens,
+                    "truncated": embedding.truncated,
+                    "vector": embedding.vector,
+                });
+                writeln!(out, "{line}").map_err(|e| CliError::Io(e.to_string()))?;
+            }
+            out.flush().map_err(|e| CliError::Io(e.to_string()))
+        }
+        Command::Neighbours { input, format, k } => {
+            let texts = match input {
+                Some(_) => load_texts(input, format)?,
+                None => SAMPLE_POSTS.lines().map(str::to_string).collect(),
+            };
+            let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
+            let vectors: Vec<Vec<f32>> = encoder
+                .embed(&as_strs(&texts))?
+                .into_iter()
+                .map(|e| e.vector)
+                .collect();
+            for (index, text) in texts.iter().enumerate() {
+                println!("{text}");
+                for neighbour in nearest_neighbours(&vectors[index], &vectors, k, Some(index)) {
+                    println!(
+                        "    {:.3}  {}",
+                        neighbour.similarity, texts[neighbour.index]
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Embed {
+                    data,
+                    texts,
+                    format,
+                },
+        } => {
+            let texts = bench::read_csv_texts(&data, texts)?;
+            let report = bench::bench_embed(&cli.model, &texts)?;
+            match format {
+                ReportFormat::Table => print!("{report}"),
+                ReportFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|e| CliError::Io(e.to_string()))?
+                ),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn load_texts(path: Option<PathBuf>, format: InputFormat) -> Result<Vec<String>, CliError> {
+    match path {
+        Some(path) => {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| CliError::Io(format!("cannot open {}: {e}", path.display())))?;
+            read_texts(file, format)
+        }
+        None => read_texts(std::io::stdin().lock(), format),
+    }
+}
+
+fn as_strs(texts: &[String]) -> Vec<&str> {
+    texts.iter().map(String::as_str).collect()
+}

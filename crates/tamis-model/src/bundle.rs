@@ -12,7 +12,6 @@ pub const PREPARE_COMMAND: &str = "python3 scripts/prepare-model.py";
 const MANIFEST_FORMAT: u32 = 1;
 const MODEL_FILE: &str = "model.onnx";
 const TOKENIZER_FILE: &str = "tokenizer.json";
-const MANIFEST_FILE: &str = "manifest.json";
 
 /// `manifest.json`: what the model is, how to pool it, and where each file came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,7 +167,7 @@ impl ModelBundle {
             })
         };
         Self::from_bytes(
-            &read(MANIFEST_FILE)?,
+            &read("manifest.json")?,
             read(MODEL_FILE)?,
             read(TOKENIZER_FILE)?,
         )

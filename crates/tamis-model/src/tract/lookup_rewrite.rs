@@ -155,3 +155,64 @@ fn int_attribute(name: &str, value: i64) -> AttributeProto {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tract_onnx::pb::TensorProto;
+
+    use super::*;
+
+    fn initializer(name: &str, dims: &[i64], data_type: i32) -> TensorProto {
+        TensorProto {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            data_type,
+            ..Default::default()
+        }
+    }
+
+    /// `Gather(Mul(Cast(q), scale), ids)` plus an unrelated node that must survive.
+    fn dequantized_lookup_graph(scale_dims: &[i64]) -> GraphProto {
+        GraphProto {
+            initializer: vec![
+                initializer("q", &[10, 4], ONNX_INT8),
+                initializer("scale", scale_dims, ONNX_FLOAT as i32),
+            ],
+            node: vec![
+                node("Cast", &["q"], "f", vec![int_attribute("to", ONNX_FLOAT)]),
+                node("Mul", &["f", "scale"], "table", vec![]),
+                node("Gather", &["table", "ids"], "rows", vec![]),
+                node("Relu", &["rows"], "out", vec![]),
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn op_types(graph: &GraphProto) -> Vec<&str> {
+        graph.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    #[test]
+    fn lookup_reads_rows_before_dequantizing() {
+        let mut graph = dequantized_lookup_graph(&[10, 1]);
+        assert_eq!(dequantize_after_lookup(&mut graph), 1);
+        assert_eq!(
+            op_types(&graph),
+            ["Gather", "Gather", "Cast", "Mul", "Relu"]
+        );
+        assert_eq!(graph.node[0].input, ["q", "ids"]);
+        assert_eq!(graph.node[1].input, ["scale", "ids"]);
+        assert_eq!(
+            graph.node[3].output,
+            ["rows"],
+            "downstream nodes see the same tensor"
+        );
+    }
+
+    #[test]
+    fn other_scale_layouts_are_left_alone() {
+        let mut graph = dequantized_lookup_graph(&[1]);
+        assert_eq!(dequantize_after_lookup(&mut graph), 0);
+        assert_eq!(op_types(&graph), ["Cast", "Mul", "Gather", "Relu"]);
+    }
+}

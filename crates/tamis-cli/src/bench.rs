@@ -1,0 +1,159 @@
+//! `tamis bench embed`: embedding speed on real texts, single thread.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+use tamis_core::Encoder;
+use tamis_model::{EncoderOptions, ModelBundle, TractEncoder};
+
+use crate::CliError;
+
+/// One measured configuration.
+#[derive(Debug, Serialize)]
+pub struct BenchRow {
+    pub setting: &'static str,
+    pub batch: usize,
+    pub ms_per_text: f64,
+}
+
+/// Everything `tamis bench embed` measures.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub texts: usize,
+    pub mean_tokens: f64,
+    pub load_ms: f64,
+    pub rows: Vec<BenchRow>,
+    /// Peak resident memory of the process (Linux only).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The first `count` texts of a CSV file with a `text` column.
+pub fn read_csv_texts(path: &Path, count: usize) -> Result<Vec<String>, CliError> {
+    let bench_data = |reason: String| CliError::BenchData {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bench_data(e.to_string()))?;
+    let column = reader
+        .headers()
+        .map_err(|e| bench_data(e.to_string()))?
+        .iter()
+        .position(|h| h == "text")
+        .ok_or_else(|| bench_data("no `text` column".into()))?;
+    reader
+        .records()
+        .take(count)
+        .map(|record| {
+            record
+                .map(|r| r.get(column).unwrap_or_default().to_string())
+                .map_err(|e| bench_data(e.to_string()))
+        })
+        .collect()
+}
+
+fn ms_per_text(
+    texts: &[&str],
+    run: impl Fn(&[&str]) -> Result<(), CliError>,
+) -> Result<f64, CliError> {
+    run(&texts[..texts.len().min(8)])?; // warm-up
+    let start = Instant::now();
+    run(texts)?;
+    Ok(start.elapsed().as_secs_f64() * 1000.0 / texts.len().max(1) as f64)
+}
+
+fn one_at_a_time(encoder: &TractEncoder, texts: &[&str]) -> Result<(), CliError> {
+    texts.iter().try_for_each(|text| {
+        encoder.embed(&[text])?;
+        Ok(())
+    })
+}
+
+/// Measures load time and ms per text at batch 1 and 32 on `texts`.
+pub fn bench_embed(model_dir: &Path, texts: &[String]) -> Result<BenchReport, CliError> {
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let start = Instant::now();
+    let bundle = ModelBundle::read_dir(model_dir)?;
+    let encoder = TractEncoder::new(&bundle)?;
+    let load_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let as_shipped = TractEncoder::with_options(
+        &bundle,
+        EncoderOptions {
+            dequantize_after_lookup: false,
+            ..EncoderOptions::default()
+        },
+    )?;
+
+    let rows = vec![
+        BenchRow {
+            setting: "one text per call",
+            batch: 1,
+            ms_per_text: ms_per_text(&texts, |texts| one_at_a_time(&encoder, texts))?,
+        },
+        BenchRow {
+            setting: "one text per call, whole table dequantized (as shipped)",
+            batch: 1,
+            ms_per_text: ms_per_text(&texts, |texts| one_at_a_time(&as_shipped, texts))?,
+        },
+        BenchRow {
+            setting: "32 consecutive texts per call, padded to the longest",
+            batch: 32,
+            ms_per_text: ms_per_text(&texts, |texts| {
+                texts.chunks(32).try_for_each(|chunk| {
+                    encoder.embed(chunk)?;
+                    Ok(())
+                })
+            })?,
+        },
+        BenchRow {
+            setting: "all texts in one call, batches of similar length",
+            batch: 32,
+            ms_per_text: ms_per_text(&texts, |texts| {
+                encoder.embed(texts)?;
+                Ok(())
+            })?,
+        },
+    ];
+    let tokens = encoder.tokenizer().tokenize(&texts)?;
+    let mean_tokens =
+        tokens.iter().map(|t| t.ids.len()).sum::<usize>() as f64 / tokens.len().max(1) as f64;
+    Ok(BenchReport {
+        texts: texts.len(),
+        mean_tokens,
+        load_ms,
+        rows,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// `VmHWM` of `/proc/self/status`, in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "tamis bench embed: {} texts, {:.1} tokens on average, tract, one thread",
+            self.texts, self.mean_tokens
+        )?;
+        writeln!(f, "| setting | batch | ms per text |")?;
+        writeln!(f, "|---|---:|---:|")?;
+        for row in &self.rows {
+            writeln!(
+                f,
+                "| {} | {} | {:.2} |",
+                row.setting, row.batch, row.ms_per_text
+            )?;
+        }
+        writeln!(f, "model load: {:.0} ms", self.load_ms)?;
+        match self.peak_rss_mib {
+            Some(mib) => writeln!(f, "peak memory (RSS): {mib:.0} MiB"),
+            None => writeln!(f, "peak memory: not available on this platform"),
+        }
+    }
+}

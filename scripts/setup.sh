@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what tamis needs on a fresh machine and prepares the default model bundle.
+# Safe to run again: every step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+python3 scripts/prepare-model.py
