@@ -79,7 +79,7 @@ pub fn bench_embed(model_dir: &Path, texts: &[String]) -> Result<BenchReport, Cl
     let as_shipped = TractEncoder::with_options(
         &bundle,
         EncoderOptions {
-            dequantize_after_lookup: false,
+            rewrite_dequantization: false,
             ..EncoderOptions::default()
         },
     )?;

@@ -95,11 +95,11 @@ fn a_text_alone_and_inside_a_padded_batch_embed_the_same() {
 }
 
 #[test]
-fn lookup_rewrite_leaves_the_output_unchanged() {
+fn dequantization_rewrite_leaves_the_output_unchanged() {
     let plain = TractEncoder::with_options(
         bundle(),
         EncoderOptions {
-            dequantize_after_lookup: false,
+            rewrite_dequantization: false,
             ..EncoderOptions::default()
         },
     )

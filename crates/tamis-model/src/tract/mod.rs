@@ -1,6 +1,6 @@
 //! The CPU encoder: the bundle's ONNX graph run by tract, natively and in wasm.
 
-mod lookup_rewrite;
+mod dequantize;
 
 use std::collections::HashMap;
 
@@ -20,16 +20,16 @@ pub struct EncoderOptions {
     /// Most texts run through the model at once. Texts are grouped by token length first, so
     /// larger batches cost little padding.
     pub batch_size: usize,
-    /// Dequantize only the looked-up rows of int8 embedding tables (identical output, much
-    /// faster). Off only to measure the difference.
-    pub dequantize_after_lookup: bool,
+    /// Rewrite the graph's int8 weight dequantization (identical output, much faster): tables
+    /// dequantize only the rows looked up, other weights once at load. Off only to measure.
+    pub rewrite_dequantization: bool,
 }
 
 impl Default for EncoderOptions {
     fn default() -> Self {
         Self {
             batch_size: 32,
-            dequantize_after_lookup: true,
+            rewrite_dequantization: true,
         }
     }
 }
@@ -96,8 +96,8 @@ impl TractEncoder {
                 model: table_rows,
             });
         }
-        if options.dequantize_after_lookup {
-            lookup_rewrite::dequantize_after_lookup(graph);
+        if options.rewrite_dequantization {
+            dequantize::rewrite_dequantization(graph);
         }
         let model = onnx()
             .model_for_proto_model(&proto)

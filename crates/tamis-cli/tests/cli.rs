@@ -1,0 +1,104 @@
+//! The `tamis` binary on the real prepared model.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn tamis(args: &[&str], stdin: &[u8]) -> Output {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tamis"))
+        .arg("--model")
+        .arg(model)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tamis runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write");
+    child.wait_with_output().expect("tamis exits")
+}
+
+#[test]
+fn embed_writes_one_json_line_per_text() {
+    let output = tamis(&["embed"], "first post\n\nthird post\n".as_bytes());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[1]["tokens"], 2, "the empty text is [CLS] [SEP]");
+    assert_eq!(lines[0]["vector"].as_array().expect("vector").len(), 384);
+    assert_eq!(lines[2]["truncated"], false);
+}
+
+#[test]
+fn embed_reads_json_lines() {
+    let output = tamis(
+        &["embed", "--format", "jsonl"],
+        b"{\"text\": \"a post\", \"id\": 1}\n\"another\"\n",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 2);
+}
+
+#[test]
+fn a_non_utf8_line_fails_with_its_number() {
+    let output = tamis(&["embed"], b"fine\nbad \xff byte\n");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 2 is not valid UTF-8"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing half-written");
+}
+
+#[test]
+fn neighbours_pairs_similar_sample_posts() {
+    let output = tamis(&["neighbours"], b"");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    // Each sample post is followed by its nearest neighbour; the two insults find each other.
+    let insult = lines
+        .iter()
+        .position(|l| l.starts_with("You are a pathetic idiot"))
+        .expect("sample post");
+    assert!(
+        lines[insult + 1].contains("worthless troll"),
+        "{}",
+        lines[insult + 1]
+    );
+}
+
+#[test]
+fn a_missing_model_names_the_fix() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tamis"))
+        .args(["--model", "/nonexistent/bundle", "neighbours"])
+        .output()
+        .expect("tamis runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("python3 scripts/prepare-model.py"),
+        "{stderr}"
+    );
+}
