@@ -70,17 +70,25 @@ fn one_at_a_time(encoder: &TractEncoder, texts: &[&str]) -> Result<(), CliError>
 }
 
 /// Measures load time and ms per text at batch 1 and 32 on `texts`.
-pub fn bench_embed(model_dir: &Path, texts: &[String]) -> Result<BenchReport, CliError> {
+pub fn bench_embed(
+    model_dir: &Path,
+    texts: &[String],
+    batch_size: usize,
+) -> Result<BenchReport, CliError> {
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let start = Instant::now();
     let bundle = ModelBundle::read_dir(model_dir)?;
-    let encoder = TractEncoder::new(&bundle)?;
+    let options = EncoderOptions {
+        batch_size,
+        ..EncoderOptions::default()
+    };
+    let encoder = TractEncoder::with_options(&bundle, options)?;
     let load_ms = start.elapsed().as_secs_f64() * 1000.0;
     let as_shipped = TractEncoder::with_options(
         &bundle,
         EncoderOptions {
             rewrite_dequantization: false,
-            ..EncoderOptions::default()
+            ..options
         },
     )?;
 
@@ -96,10 +104,10 @@ pub fn bench_embed(model_dir: &Path, texts: &[String]) -> Result<BenchReport, Cl
             ms_per_text: ms_per_text(&texts, |texts| one_at_a_time(&as_shipped, texts))?,
         },
         BenchRow {
-            setting: "32 consecutive texts per call, padded to the longest",
-            batch: 32,
+            setting: "consecutive texts per call, padded to the longest",
+            batch: batch_size,
             ms_per_text: ms_per_text(&texts, |texts| {
-                texts.chunks(32).try_for_each(|chunk| {
+                texts.chunks(batch_size).try_for_each(|chunk| {
                     encoder.embed(chunk)?;
                     Ok(())
                 })
@@ -107,7 +115,7 @@ pub fn bench_embed(model_dir: &Path, texts: &[String]) -> Result<BenchReport, Cl
         },
         BenchRow {
             setting: "all texts in one call, batches of similar length",
-            batch: 32,
+            batch: batch_size,
             ms_per_text: ms_per_text(&texts, |texts| {
                 encoder.embed(texts)?;
                 Ok(())

@@ -87,6 +87,9 @@ enum BenchCommand {
         /// How many texts from the start of the file.
         #[arg(long, default_value_t = 256)]
         texts: usize,
+        /// Texts per model run in the batched settings.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -153,11 +156,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 BenchCommand::Embed {
                     data,
                     texts,
+                    batch_size,
                     format,
                 },
         } => {
             let texts = bench::read_csv_texts(&data, texts)?;
-            let report = bench::bench_embed(&cli.model, &texts)?;
+            let report = bench::bench_embed(&cli.model, &texts, batch_size)?;
             match format {
                 ReportFormat::Table => print!("{report}"),
                 ReportFormat::Json => println!(

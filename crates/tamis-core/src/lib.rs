@@ -14,6 +14,7 @@
 //! ```
 
 mod embedding;
+pub mod fuse;
 mod similarity;
 
 pub use embedding::{Embedding, Encoder};

@@ -17,8 +17,8 @@ type Plan = Arc<TypedRunnableModel>;
 /// Tunables of [`TractEncoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderOptions {
-    /// Most texts run through the model at once. Texts are grouped by token length first, so
-    /// larger batches cost little padding.
+    /// Most texts run through the model at once, after grouping texts of similar token length.
+    /// The default, 8, was the fastest of 8, 16, 32 and 64 in `tamis bench embed --batch-size`.
     pub batch_size: usize,
     /// Rewrite the graph's int8 weight dequantization (identical output, much faster): tables
     /// dequantize only the rows looked up, other weights once at load. Off only to measure.
@@ -28,7 +28,7 @@ pub struct EncoderOptions {
 impl Default for EncoderOptions {
     fn default() -> Self {
         Self {
-            batch_size: 32,
+            batch_size: 8,
             rewrite_dequantization: true,
         }
     }
