@@ -93,6 +93,15 @@ enum BenchCommand {
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
+    /// ms per fusion for every classical fuser on synthetic lists.
+    Fuse {
+        #[arg(long, default_value_t = 10)]
+        lists: usize,
+        #[arg(long, default_value_t = 1000)]
+        items: usize,
+        #[arg(long, default_value_t = 100)]
+        repeats: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -160,8 +169,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     format,
                 },
         } => {
-            let texts = bench::read_csv_texts(&data, texts)?;
-            let report = bench::bench_embed(&cli.model, &texts, batch_size)?;
+            let texts = bench::embed::read_csv_texts(&data, texts)?;
+            let report = bench::embed::bench_embed(&cli.model, &texts, batch_size)?;
             match format {
                 ReportFormat::Table => print!("{report}"),
                 ReportFormat::Json => println!(
@@ -169,6 +178,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     serde_json::to_string(&report).map_err(|e| CliError::Io(e.to_string()))?
                 ),
             }
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Fuse {
+                    lists,
+                    items,
+                    repeats,
+                },
+        } => {
+            print!("{}", bench::fuse::bench_fuse(lists, items, repeats)?);
             Ok(())
         }
     }

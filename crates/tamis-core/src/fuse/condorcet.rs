@@ -6,18 +6,21 @@
 /// `before(x, y)`: whether `x` wins its comparison against `y`.
 pub(crate) fn condorcet_order(count: usize, before: impl Fn(usize, usize) -> bool) -> Vec<usize> {
     let mut items: Vec<usize> = (0..count).collect();
-    merge_sort(&mut items, &before);
+    let mut scratch = items.clone();
+    merge_sort(&mut items, &mut scratch, &before);
     items
 }
 
-fn merge_sort(items: &mut [usize], less: &impl Fn(usize, usize) -> bool) {
+/// Stable top-down merge sort; `scratch` is as long as `items`.
+fn merge_sort(items: &mut [usize], scratch: &mut [usize], less: &impl Fn(usize, usize) -> bool) {
     if items.len() < 2 {
         return;
     }
     let middle = items.len() / 2;
-    merge_sort(&mut items[..middle], less);
-    merge_sort(&mut items[middle..], less);
-    let (left, right) = (items[..middle].to_vec(), items[middle..].to_vec());
+    merge_sort(&mut items[..middle], &mut scratch[..middle], less);
+    merge_sort(&mut items[middle..], &mut scratch[middle..], less);
+    scratch.copy_from_slice(items);
+    let (left, right) = scratch.split_at(middle);
     let (mut l, mut r) = (0, 0);
     for slot in items.iter_mut() {
         let take_right = l == left.len() || (r < right.len() && less(right[r], left[l]));

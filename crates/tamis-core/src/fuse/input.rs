@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 use thiserror::Error;
 
@@ -112,8 +113,12 @@ impl Runs {
         if lists.is_empty() {
             return Err(FuseError::NoLists);
         }
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut candidates = Vec::new();
+        let expected: usize = lists.iter().map(|l| l.items.len()).sum();
+        let mut index: HashMap<&str, usize, BuildFnv> =
+            HashMap::with_capacity_and_hasher(expected, BuildFnv);
+        let mut candidates: Vec<String> = Vec::new();
+        // Per candidate: the last list (1-based) that had it, and the item position there.
+        let mut seen_in: Vec<(usize, usize)> = Vec::new();
         let mut ordered = Vec::with_capacity(lists.len());
         for (list_number, list) in lists.iter().enumerate().map(|(i, l)| (i + 1, l)) {
             if !(list.weight.is_finite() && list.weight >= 0.0) {
@@ -123,33 +128,35 @@ impl Runs {
                 });
             }
             let order = list_order(list_number, &list.items)?;
-            let mut seen: HashMap<&str, usize> = HashMap::with_capacity(list.items.len());
+            let mut item_candidate = Vec::with_capacity(list.items.len());
             for (position, item) in list.items.iter().enumerate().map(|(i, it)| (i + 1, it)) {
-                if let Some(first) = seen.insert(item.id.as_str(), position) {
+                let next = candidates.len();
+                let candidate = *index.entry(item.id.as_str()).or_insert(next);
+                if candidate == next {
+                    candidates.push(item.id.clone());
+                    seen_in.push((0, 0));
+                }
+                let (last_list, first) = seen_in[candidate];
+                if last_list == list_number {
                     return Err(FuseError::DuplicateId {
                         list: list_number,
                         first,
                         second: position,
                     });
                 }
+                seen_in[candidate] = (list_number, position);
+                item_candidate.push(candidate);
             }
-            let run = order
-                .into_iter()
-                .map(|(item, score)| {
-                    let id = list.items[item].id.as_str();
-                    let next = candidates.len();
-                    let candidate = *index.entry(id).or_insert(next);
-                    if candidate == next {
-                        candidates.push(id.to_string());
-                    }
-                    (candidate, score)
-                })
-                .collect();
-            ordered.push(run);
+            ordered.push(
+                order
+                    .into_iter()
+                    .map(|(item, score)| (item_candidate[item], score))
+                    .collect::<Vec<_>>(),
+            );
         }
         let position = ordered
             .iter()
-            .map(|run: &Vec<(usize, f64)>| {
+            .map(|run| {
                 let mut position = vec![0; candidates.len()];
                 for (rank, &(candidate, _)) in run.iter().enumerate() {
                     position[candidate] = rank + 1;
@@ -241,4 +248,28 @@ fn list_order(list: usize, items: &[RankedItem]) -> Result<Vec<(usize, f64)>, Fu
         }
     }
     Ok(order)
+}
+
+/// FNV-1a: ids are short strings, and the default SipHash dominated fusion time.
+#[derive(Clone, Copy, Default)]
+struct BuildFnv;
+
+struct Fnv(u64);
+
+impl BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }

@@ -85,30 +85,42 @@ impl FusionMethod {
     }
 }
 
-/// Per candidate, what the lists that contain it contribute.
-struct Contributions {
-    /// Per candidate: (list, value) for each list holding it.
-    values: Vec<Vec<(usize, f64)>>,
+/// Per candidate, running totals over the lists that contain it.
+struct Totals {
+    sum: Vec<f64>,
+    count: Vec<f64>,
+    weighted_sum: Vec<f64>,
+    weight: Vec<f64>,
+    max: Vec<f64>,
+    min: Vec<f64>,
 }
 
-impl Contributions {
-    fn collect(candidates: usize, lists: &[Vec<(usize, f64)>]) -> Self {
-        let mut values = vec![Vec::new(); candidates];
-        for (list, run) in lists.iter().enumerate() {
-            for &(candidate, value) in run {
-                values[candidate].push((list, value));
+impl Totals {
+    fn collect(candidates: usize, lists: &[Vec<(usize, f64)>], weights: &[f64]) -> Self {
+        let mut totals = Self {
+            sum: vec![0.0; candidates],
+            count: vec![0.0; candidates],
+            weighted_sum: vec![0.0; candidates],
+            weight: vec![0.0; candidates],
+            max: vec![f64::NEG_INFINITY; candidates],
+            min: vec![f64::INFINITY; candidates],
+        };
+        for (run, &weight) in lists.iter().zip(weights) {
+            for &(c, value) in run {
+                totals.sum[c] += value;
+                totals.count[c] += 1.0;
+                totals.weighted_sum[c] += weight * value;
+                totals.weight[c] += weight;
+                totals.max[c] = totals.max[c].max(value);
+                totals.min[c] = totals.min[c].min(value);
             }
         }
-        Self { values }
+        totals
     }
 
-    fn combine(&self, f: impl Fn(&[(usize, f64)]) -> f64) -> Vec<f64> {
-        self.values.iter().map(|v| f(v)).collect()
+    fn combine(&self, f: impl Fn(usize) -> f64) -> Vec<f64> {
+        (0..self.sum.len()).map(f).collect()
     }
-}
-
-fn sum(values: &[(usize, f64)]) -> f64 {
-    values.iter().map(|&(_, v)| v).sum()
 }
 
 /// Values computed from each item's 1-based rank, in each list's own order.
@@ -137,50 +149,71 @@ pub(crate) fn fused_scores(
     } else {
         normalization.apply(runs)
     };
-    let scores = || Contributions::collect(candidates, &normalized);
-    let inverse_square =
-        || Contributions::collect(candidates, &rank_values(runs, |r| 1.0 / (r * r) as f64));
-    let weighted = |values: &[(usize, f64)]| values.iter().map(|&(l, v)| weights[l] * v).sum();
+    let all_lists = runs.lists.len() as f64;
+    let totals = |lists: &[Vec<(usize, f64)>]| Totals::collect(candidates, lists, &weights);
+    let inverse_square = || totals(&rank_values(runs, |r| 1.0 / (r * r) as f64));
     use FusionMethod as M;
     match method {
-        M::Sum => scores().combine(sum),
-        M::Mnz => scores().combine(|v| sum(v) * v.len() as f64),
-        M::Anz => scores().combine(|v| sum(v) / v.len() as f64),
+        M::Sum => totals(&normalized).sum,
+        M::Mnz => {
+            let t = totals(&normalized);
+            t.combine(|c| t.sum[c] * t.count[c])
+        }
+        M::Anz => {
+            let t = totals(&normalized);
+            t.combine(|c| t.sum[c] / t.count[c])
+        }
         // ranx fills absent lists with -1e9 (max) and 1e9 (min).
-        M::Max => scores().combine(|v| {
-            let present = v.iter().map(|&(_, s)| s).fold(f64::NEG_INFINITY, f64::max);
-            if v.len() < runs.lists.len() {
-                present.max(-1e9)
-            } else {
-                present
-            }
-        }),
-        M::Min => scores().combine(|v| {
-            let present = v.iter().map(|&(_, s)| s).fold(f64::INFINITY, f64::min);
-            if v.len() < runs.lists.len() {
-                present.min(1e9)
-            } else {
-                present
-            }
-        }),
-        M::Med => scores().combine(|v| median(v.iter().map(|&(_, s)| s).collect())),
-        M::Gmnz { gamma } => scores().combine(|v| sum(v) * (v.len() as f64).powf(gamma)),
-        M::Wsum => scores().combine(weighted),
-        M::Wmnz => scores().combine(|v| sum(v) * v.iter().map(|&(l, _)| weights[l]).sum::<f64>()),
-        M::Rrf { k } => {
-            Contributions::collect(candidates, &rank_values(runs, |r| 1.0 / (k + r as f64)))
-                .combine(sum)
+        M::Max => {
+            let t = totals(&normalized);
+            t.combine(|c| {
+                if t.count[c] < all_lists {
+                    t.max[c].max(-1e9)
+                } else {
+                    t.max[c]
+                }
+            })
         }
-        M::Isr => inverse_square().combine(|v| sum(v) * v.len() as f64),
-        M::LogIsr => inverse_square().combine(|v| sum(v) * (v.len() as f64).ln()),
+        M::Min => {
+            let t = totals(&normalized);
+            t.combine(|c| {
+                if t.count[c] < all_lists {
+                    t.min[c].min(1e9)
+                } else {
+                    t.min[c]
+                }
+            })
+        }
+        M::Med => {
+            let mut values = vec![Vec::new(); candidates];
+            for &(c, value) in normalized.iter().flatten() {
+                values[c].push(value);
+            }
+            values.into_iter().map(median).collect()
+        }
+        M::Gmnz { gamma } => {
+            let t = totals(&normalized);
+            t.combine(|c| t.sum[c] * t.count[c].powf(gamma))
+        }
+        M::Wsum => totals(&normalized).weighted_sum,
+        M::Wmnz => {
+            let t = totals(&normalized);
+            t.combine(|c| t.sum[c] * t.weight[c])
+        }
+        M::Rrf { k } => totals(&rank_values(runs, |r| 1.0 / (k + r as f64))).sum,
+        M::Isr => {
+            let t = inverse_square();
+            t.combine(|c| t.sum[c] * t.count[c])
+        }
+        M::LogIsr => {
+            let t = inverse_square();
+            t.combine(|c| t.sum[c] * t.count[c].ln())
+        }
         M::LognIsr { sigma } => {
-            inverse_square().combine(|v| sum(v) * (v.len() as f64 + sigma).ln())
+            let t = inverse_square();
+            t.combine(|c| t.sum[c] * (t.count[c] + sigma).ln())
         }
-        M::Rbc { phi } => Contributions::collect(
-            candidates,
-            &rank_values(runs, |r| (1.0 - phi) * phi.powi(r as i32 - 1)),
-        )
-        .combine(sum),
+        M::Rbc { phi } => totals(&rank_values(runs, |r| (1.0 - phi) * phi.powi(r as i32 - 1))).sum,
         M::BordaFuse => borda_points(runs, &vec![1.0; runs.lists.len()]),
         M::WeightedBordaFuse => borda_points(runs, &weights),
         M::Condorcet => condorcet_points(runs, &vec![1.0; runs.lists.len()]),

@@ -326,6 +326,7 @@ mod tests {
             .collect();
         // Row 0 is q = -20, -19, -18, -17 times the column scales.
         assert_eq!(values[..4], [-10.0, -19.0, -36.0, 17.0]);
-        assert_eq!(values[39], 19.0 * -1.0);
+        // Row 9 ends with q = 19 times the last column scale, -1.
+        assert_eq!(values[39], -19.0);
     }
 }

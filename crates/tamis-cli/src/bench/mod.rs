@@ -1,0 +1,4 @@
+//! `tamis bench`: speed measurements that print a table.
+
+pub mod embed;
+pub mod fuse;
