@@ -15,6 +15,8 @@
 
 mod embedding;
 pub mod fuse;
+pub mod metrics;
+pub mod retrieve;
 mod similarity;
 
 pub use embedding::{Embedding, Encoder};

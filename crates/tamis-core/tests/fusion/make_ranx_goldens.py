@@ -5,8 +5,9 @@
     python3 crates/tamis-core/tests/fusion/make_ranx_goldens.py
 
 Writes ranx_goldens.json beside this script: seeded random runs, then `ranx.fuse` for every
-untrained method with every normalization it is compared under. The Rust test fuses the same
-runs and must match each score to 1e-9.
+untrained method with every normalization it is compared under, and ranx's nDCG@10, MAP and
+Recall@100 of each run against seeded random graded judgments. The Rust tests fuse and
+evaluate the same runs and must match each value to 1e-9.
 
 Rank-based methods are compared under min-max only: they read each list's order, which
 every normalization but "borda" keeps; ranx's borda normalization rebuilds each list from an
@@ -21,7 +22,7 @@ import random
 from pathlib import Path
 
 from importlib.metadata import version
-from ranx import Run, fuse
+from ranx import Qrels, Run, evaluate, fuse
 
 WEIGHTS = [0.5, 0.3, 0.2]
 CONDORCET_WEIGHTS = [0.45, 0.35, 0.2]
@@ -93,6 +94,14 @@ def main():
     for method, params in RANK_METHODS.items():
         cases.append({"runs": "general", "method": method, "norm": "min-max", "params": params,
                       "scores": fused(general, "min-max", method, params)})
+    qrels = {q: {f"d{i}": rng.choice([1, 2, 3]) for i in rng.sample(range(30), 8)}
+             for q in general[0]}
+    metrics = ["ndcg@10", "map", "recall@100"]
+    evaluations = [
+        {m: dict(zip(general[0], map(float, values)))
+         for m, values in evaluate(Qrels(qrels), Run(run), metrics, return_mean=False).items()}
+        for run in general
+    ]
     condorcet = condorcet_runs(rng)
     for method, params in {"condorcet": {}, "w_condorcet": {"weights": CONDORCET_WEIGHTS}}.items():
         cases.append({"runs": "condorcet", "method": method, "norm": "min-max", "params": params,
@@ -101,6 +110,8 @@ def main():
         "generated_by": f"ranx {version('ranx')}",
         "runs": {"general": general, "condorcet": condorcet},
         "cases": cases,
+        "qrels": qrels,
+        "evaluations": evaluations,
     }
     path = Path(__file__).with_name("ranx_goldens.json")
     path.write_text(json.dumps(golden, indent=None, separators=(",", ":")) + "\n")

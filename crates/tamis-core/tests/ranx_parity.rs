@@ -1,10 +1,11 @@
-//! Every classical fuser against golden scores computed by ranx
+//! Every classical fuser and every metric against golden values computed by ranx
 //! (`tests/fusion/make_ranx_goldens.py`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use tamis_core::fuse::{fuse, FusionMethod, Normalization, RankedItem, RankedList};
+use tamis_core::metrics::{average_precision, ndcg_at, recall_at};
 
 fn method(name: &str, params: &Value) -> FusionMethod {
     let param = |key: &str| params[key].as_f64().expect(key);
@@ -48,10 +49,55 @@ fn normalization(name: &Value) -> Normalization {
     }
 }
 
+fn golden() -> Value {
+    serde_json::from_str(include_str!("fusion/ranx_goldens.json")).expect("json")
+}
+
+#[test]
+fn metrics_equal_ranx() {
+    let golden = golden();
+    let mut compared = 0;
+    for (run, evaluation) in golden["runs"]["general"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .zip(golden["evaluations"].as_array().expect("evaluations"))
+    {
+        for (query, docs) in run.as_object().expect("queries") {
+            let mut ranked: Vec<(&str, f64)> = docs
+                .as_object()
+                .expect("docs")
+                .iter()
+                .map(|(d, s)| (d.as_str(), s.as_f64().expect("score")))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let ranked: Vec<&str> = ranked.into_iter().map(|(d, _)| d).collect();
+            let judgments: HashMap<&str, f64> = golden["qrels"][query]
+                .as_object()
+                .expect("qrels")
+                .iter()
+                .map(|(d, g)| (d.as_str(), g.as_f64().expect("grade")))
+                .collect();
+            for (metric, ours) in [
+                ("ndcg@10", ndcg_at(&ranked, &judgments, 10)),
+                ("map", average_precision(&ranked, &judgments)),
+                ("recall@100", recall_at(&ranked, &judgments, 100)),
+            ] {
+                let expected = evaluation[metric][query].as_f64().expect(metric);
+                assert!(
+                    (ours - expected).abs() <= 1e-9,
+                    "{metric} {query}: tamis {ours}, ranx {expected}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 27, "3 runs x 3 queries x 3 metrics");
+}
+
 #[test]
 fn fused_scores_equal_ranx() {
-    let golden: Value =
-        serde_json::from_str(include_str!("fusion/ranx_goldens.json")).expect("json");
+    let golden = golden();
     let cases = golden["cases"].as_array().expect("cases");
     let mut compared = 0;
     for case in cases {
