@@ -1,6 +1,7 @@
 //! `tamis`: the native command line of tamis.
 
 mod bench;
+mod eval;
 mod input;
 
 use std::io::{BufWriter, Write};
@@ -70,6 +71,11 @@ enum Command {
         #[arg(short, default_value_t = 1)]
         k: usize,
     },
+    /// Evaluations on the data in ../shared/data.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -101,6 +107,22 @@ enum BenchCommand {
         items: usize,
         #[arg(long, default_value_t = 100)]
         repeats: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// BM25, TF-IDF and dense retrieval on Cranfield, and every classical fuser of their runs.
+    Fusion {
+        /// The folder with cran.all.1400, cran.qry and cranqrel.
+        #[arg(long, default_value = "../shared/data/ir/cranfield")]
+        data: PathBuf,
+        /// Documents kept per query and run.
+        #[arg(long, default_value_t = 100)]
+        depth: usize,
+        /// Where the TREC run files go.
+        #[arg(long, default_value = "target/eval/cranfield")]
+        out: PathBuf,
     },
 }
 
@@ -178,6 +200,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     serde_json::to_string(&report).map_err(|e| CliError::Io(e.to_string()))?
                 ),
             }
+            Ok(())
+        }
+        Command::Eval {
+            what: EvalCommand::Fusion { data, depth, out },
+        } => {
+            let collection = eval::cranfield::read_cranfield(&data)?;
+            let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
+            print!(
+                "{}",
+                eval::fusion::eval_fusion(&collection, &encoder, depth, &out)?
+            );
             Ok(())
         }
         Command::Bench {
