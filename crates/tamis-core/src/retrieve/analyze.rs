@@ -22,13 +22,12 @@ pub fn analyze(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Harman's S-stemmer: "-ies" to "-y", "-es" to "-e", "-s" dropped, with its exceptions.
+/// Harman's S-stemmer: "-ies" to "-y", else a final "s" dropped unless after "u" or "s" (its
+/// "-es" to "-e" rule gives the same result).
 fn s_stem(word: &str) -> String {
     let ends = |suffix: &str| word.ends_with(suffix);
     if word.len() > 3 && ends("ies") && !ends("eies") && !ends("aies") {
         format!("{}y", &word[..word.len() - 3])
-    } else if word.len() > 2 && ends("es") && !ends("aes") && !ends("ees") && !ends("oes") {
-        word[..word.len() - 1].to_string()
     } else if word.len() > 1 && ends("s") && !ends("us") && !ends("ss") {
         word[..word.len() - 1].to_string()
     } else {
