@@ -206,11 +206,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             what: EvalCommand::Fusion { data, depth, out },
         } => {
             let collection = eval::cranfield::read_cranfield(&data)?;
-            let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
-            print!(
-                "{}",
-                eval::fusion::eval_fusion(&collection, &encoder, depth, &out)?
-            );
+            let bundle = ModelBundle::read_dir(&cli.model)?;
+            let encoder = TractEncoder::new(&bundle)?;
+            let model_id = &bundle.manifest.files["model.onnx"].sha256[..16];
+            let table = eval::fusion::eval_fusion(&collection, &encoder, model_id, depth, &out)?;
+            print!("{table}");
             Ok(())
         }
         Command::Bench {

@@ -17,7 +17,7 @@ mod embedding;
 pub mod fuse;
 pub mod metrics;
 pub mod retrieve;
-mod similarity;
+pub(crate) mod similarity;
 
 pub use embedding::{Embedding, Encoder};
 pub use similarity::{cosine, l2_normalize, nearest_neighbours, Neighbour};

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use tamis_core::fuse::{fuse, Normalization, RankedItem, RankedList};
+use tamis_core::fuse::{
+    fuse, fuse_with_content, ContentFusion, Normalization, Preferences, RankedItem, RankedList,
+};
 use tamis_core::metrics::{average_precision, ndcg_at, recall_at};
 use tamis_core::retrieve::{LexicalIndex, Scoring};
 use tamis_core::{nearest_neighbours, Encoder};
@@ -47,27 +49,66 @@ fn lexical_run(
     }
 }
 
-fn dense_run(
+/// Embeddings of the documents and queries, the documents cached in `out` per model.
+struct Embedded {
+    documents: Vec<Vec<f32>>,
+    queries: Vec<Vec<f32>>,
+}
+
+fn embed_collection(
     collection: &Collection,
     encoder: &TractEncoder,
-    depth: usize,
-) -> Result<Run, CliError> {
-    let mut documents = Vec::with_capacity(collection.documents.len());
-    for chunk in collection.documents.chunks(100) {
-        let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
-        documents.extend(encoder.embed(&texts)?.into_iter().map(|e| e.vector));
-        eprintln!(
-            "embedded {} of {} documents",
-            documents.len(),
-            collection.documents.len()
-        );
-    }
+    cache: &Path,
+) -> Result<Embedded, CliError> {
+    let dimension = encoder.dimension();
+    let cached = std::fs::read(cache)
+        .ok()
+        .filter(|bytes| bytes.len() == collection.documents.len() * dimension * 4);
+    let documents = match cached {
+        Some(bytes) => bytes
+            .chunks_exact(dimension * 4)
+            .map(|row| {
+                row.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()
+            })
+            .collect(),
+        None => {
+            let mut documents: Vec<Vec<f32>> = Vec::with_capacity(collection.documents.len());
+            for chunk in collection.documents.chunks(100) {
+                let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
+                documents.extend(encoder.embed(&texts)?.into_iter().map(|e| e.vector));
+                eprintln!(
+                    "embedded {} of {} documents",
+                    documents.len(),
+                    collection.documents.len()
+                );
+            }
+            let bytes: Vec<u8> = documents
+                .iter()
+                .flatten()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            std::fs::write(cache, bytes)
+                .map_err(|e| CliError::Io(format!("cannot write {}: {e}", cache.display())))?;
+            documents
+        }
+    };
     let queries: Vec<&str> = collection.queries.iter().map(|(_, q)| q.as_str()).collect();
-    let rankings = encoder
+    let queries = encoder
         .embed(&queries)?
+        .into_iter()
+        .map(|e| e.vector)
+        .collect();
+    Ok(Embedded { documents, queries })
+}
+
+fn dense_run(collection: &Collection, embedded: &Embedded, depth: usize) -> Run {
+    let rankings = embedded
+        .queries
         .iter()
         .map(|query| {
-            nearest_neighbours(&query.vector, &documents, depth, None)
+            nearest_neighbours(query, &embedded.documents, depth, None)
                 .into_iter()
                 .map(|n| {
                     (
@@ -78,8 +119,59 @@ fn dense_run(
                 .collect()
         })
         .collect();
-    Ok(Run {
+    Run {
         name: "dense".into(),
+        rankings,
+    }
+}
+
+fn lists_for_query(runs: &[Run], q: usize) -> Vec<RankedList> {
+    runs.iter()
+        .filter(|run| !run.rankings[q].is_empty())
+        .map(|run| {
+            let items = run.rankings[q]
+                .iter()
+                .map(|(id, score)| RankedItem::scored(id.clone(), *score))
+                .collect();
+            RankedList::new(run.name.clone(), items)
+        })
+        .collect()
+}
+
+fn content_run(
+    name: &str,
+    runs: &[Run],
+    collection: &Collection,
+    embedded: &Embedded,
+    settings: ContentFusion,
+    depth: usize,
+) -> Result<Run, CliError> {
+    let index: HashMap<&str, usize> = collection
+        .documents
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let embedding = |id: &str| index.get(id).map(|&i| embedded.documents[i].as_slice());
+    let rankings = (0..embedded.queries.len())
+        .map(|q| {
+            let fused = fuse_with_content(
+                &lists_for_query(runs, q),
+                &embedded.queries[q],
+                embedding,
+                &Preferences::default(),
+                settings,
+            )
+            .map_err(|e| CliError::Io(e.to_string()))?;
+            Ok(fused
+                .into_iter()
+                .take(depth)
+                .map(|f| (f.item.id, f.item.score))
+                .collect())
+        })
+        .collect::<Result<_, CliError>>()?;
+    Ok(Run {
+        name: name.to_string(),
         rankings,
     })
 }
@@ -93,18 +185,7 @@ fn fused_run(
     let queries = runs[0].rankings.len();
     let rankings = (0..queries)
         .map(|q| {
-            let lists: Vec<RankedList> = runs
-                .iter()
-                .filter(|run| !run.rankings[q].is_empty())
-                .map(|run| {
-                    let items = run.rankings[q]
-                        .iter()
-                        .map(|(id, score)| RankedItem::scored(id.clone(), *score))
-                        .collect();
-                    RankedList::new(run.name.clone(), items)
-                })
-                .collect();
-            let mut fused = fuse(&lists, Normalization::MinMax, method)
+            let mut fused = fuse(&lists_for_query(runs, q), Normalization::MinMax, method)
                 .map_err(|e| CliError::Io(e.to_string()))?;
             fused.truncate(depth);
             Ok(fused.into_iter().map(|f| (f.id, f.score)).collect())
@@ -117,17 +198,51 @@ fn fused_run(
 }
 
 /// Mean nDCG@10, MAP and Recall@100 over the queries.
-fn evaluate(run: &Run, collection: &Collection) -> [f64; 3] {
+fn evaluate(run: &Run, collection: &Collection, split: Split) -> [f64; 3] {
     let empty = HashMap::new();
     let mut totals = [0.0; 3];
-    for ((query, _), ranking) in collection.queries.iter().zip(&run.rankings) {
+    let mut count = 0.0;
+    for (index, ((query, _), ranking)) in collection.queries.iter().zip(&run.rankings).enumerate() {
+        if !split.contains(index) {
+            continue;
+        }
+        count += 1.0;
         let judgments = collection.judgments.get(query).unwrap_or(&empty);
         let ids: Vec<&str> = ranking.iter().map(|(id, _)| id.as_str()).collect();
         totals[0] += ndcg_at(&ids, judgments, 10);
         totals[1] += average_precision(&ids, judgments);
         totals[2] += recall_at(&ids, judgments, 100);
     }
-    totals.map(|t| t / collection.queries.len() as f64)
+    totals.map(|t| t / count)
+}
+
+/// Which queries a figure is averaged over (by 0-based position in cran.qry).
+#[derive(Clone, Copy, PartialEq)]
+enum Split {
+    All,
+    /// Queries 1, 3, 5, ... (1-based): where settings are chosen.
+    Odd,
+    /// Queries 2, 4, 6, ...: where the chosen settings are reported.
+    Even,
+}
+
+impl Split {
+    fn contains(self, index: usize) -> bool {
+        match self {
+            Self::All => true,
+            Self::Odd => index % 2 == 0,
+            Self::Even => index % 2 == 1,
+        }
+    }
+}
+
+/// The run with the best nDCG@10 on `split`.
+fn best<'a>(runs: &'a [Run], collection: &Collection, split: Split) -> &'a Run {
+    runs.iter()
+        .max_by(|a, b| {
+            evaluate(a, collection, split)[0].total_cmp(&evaluate(b, collection, split)[0])
+        })
+        .expect("at least one run")
 }
 
 fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), CliError> {
@@ -151,9 +266,17 @@ fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), CliE
 pub fn eval_fusion(
     collection: &Collection,
     encoder: &TractEncoder,
+    model_id: &str,
     depth: usize,
     out: &Path,
 ) -> Result<String, CliError> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
+    let embedded = embed_collection(
+        collection,
+        encoder,
+        &out.join(format!("documents-{model_id}.f32")),
+    )?;
     let texts: Vec<&str> = collection
         .documents
         .iter()
@@ -163,28 +286,74 @@ pub fn eval_fusion(
     let retrievers = vec![
         lexical_run("bm25", collection, &index, BM25, depth),
         lexical_run("tfidf", collection, &index, Scoring::TfIdfCosine, depth),
-        dense_run(collection, encoder, depth)?,
+        dense_run(collection, &embedded, depth),
     ];
     let mut fused = Vec::new();
     for (name, method) in METHODS {
         fused.push(fused_run(name, &retrievers, method, depth)?);
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
+    let mut content = Vec::new();
+    for feedback_depth in [3, 5, 10] {
+        for feedback_weight in [0.5f32, 1.0, 2.0, 4.0] {
+            for content_share in [0.3, 0.5, 0.7, 0.9] {
+                let settings = ContentFusion {
+                    feedback_depth,
+                    feedback_weight,
+                    content_share,
+                    ..ContentFusion::default()
+                };
+                let name = format!("content_d{feedback_depth}_w{feedback_weight}_s{content_share}");
+                content.push(content_run(
+                    &name,
+                    &retrievers,
+                    collection,
+                    &embedded,
+                    settings,
+                    depth,
+                )?);
+            }
+        }
+    }
+    let default_name = {
+        let d = ContentFusion::default();
+        format!(
+            "content_d{}_w{}_s{}",
+            d.feedback_depth, d.feedback_weight, d.content_share
+        )
+    };
     let mut table = format!(
         "Cranfield: {} queries, {} documents, runs of depth {depth}, fusion with min-max normalization\n\
          | run | nDCG@10 | MAP | Recall@100 |\n|---|---:|---:|---:|\n",
         collection.queries.len(),
         collection.documents.len()
     );
-    for run in retrievers.iter().chain(&fused) {
-        let [ndcg, map, recall] = evaluate(run, collection);
+    let shown = content.iter().filter(|run| run.name == default_name);
+    for run in retrievers.iter().chain(&fused).chain(shown) {
+        let [ndcg, map, recall] = evaluate(run, collection, Split::All);
         let _ = writeln!(
             table,
             "| {} | {ndcg:.4} | {map:.4} | {recall:.4} |",
             run.name
         );
         write_trec(run, collection, out)?;
+    }
+    let _ = writeln!(
+        table,
+        "\nSettings chosen on the odd queries, reported on the even ones (nDCG@10 / MAP / Recall@100):\n\
+         | kind | chosen on odd queries | nDCG@10 | MAP | Recall@100 |\n|---|---|---:|---:|---:|"
+    );
+    for (kind, runs) in [
+        ("single retriever", &retrievers),
+        ("classical fusion", &fused),
+        ("content-aware fusion", &content),
+    ] {
+        let chosen = best(runs, collection, Split::Odd);
+        let [ndcg, map, recall] = evaluate(chosen, collection, Split::Even);
+        let _ = writeln!(
+            table,
+            "| {kind} | {} | {ndcg:.4} | {map:.4} | {recall:.4} |",
+            chosen.name
+        );
     }
     let _ = writeln!(table, "TREC runs written to {}", out.display());
     Ok(table)

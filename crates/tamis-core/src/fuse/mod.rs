@@ -16,10 +16,12 @@
 //! ```
 
 mod condorcet;
+mod content;
 mod input;
 mod methods;
 mod normalize;
 
+pub use content::{fuse_with_content, ContentFusedItem, ContentFusion, Preferences};
 pub use input::{FuseError, RankedItem, RankedList};
 pub use methods::FusionMethod;
 pub use normalize::Normalization;
