@@ -144,6 +144,7 @@ fn content_run(
     collection: &Collection,
     embedded: &Embedded,
     settings: ContentFusion,
+    preferences: impl Fn(usize) -> Preferences,
     depth: usize,
 ) -> Result<Run, CliError> {
     let index: HashMap<&str, usize> = collection
@@ -159,7 +160,7 @@ fn content_run(
                 &lists_for_query(runs, q),
                 &embedded.queries[q],
                 embedding,
-                &Preferences::default(),
+                &preferences(q),
                 settings,
             )
             .map_err(|e| CliError::Io(e.to_string()))?;
@@ -309,6 +310,7 @@ pub fn eval_fusion(
                     collection,
                     &embedded,
                     settings,
+                    |_| Preferences::default(),
                     depth,
                 )?);
             }
@@ -355,6 +357,101 @@ pub fn eval_fusion(
             chosen.name
         );
     }
+    let default_run = content
+        .iter()
+        .find(|run| run.name == default_name)
+        .expect("the default settings are in the grid");
+    table.push_str(&personalization(
+        &retrievers,
+        default_run,
+        collection,
+        &embedded,
+        depth,
+    )?);
     let _ = writeln!(table, "TREC runs written to {}", out.display());
     Ok(table)
+}
+
+/// Relevance feedback as personalization: for each query with at least 4 relevant documents,
+/// its 2 most relevant are liked examples (then left out of scoring) and the 2 best-ranked
+/// irrelevant ones of the unpersonalized run are disliked. Returns the comparison table.
+fn personalization(
+    retrievers: &[Run],
+    unpersonalized: &Run,
+    collection: &Collection,
+    embedded: &Embedded,
+    depth: usize,
+) -> Result<String, CliError> {
+    let document_index: HashMap<&str, usize> = collection
+        .documents
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let vector = |id: &str| embedded.documents[document_index[id]].clone();
+    let mut examples: HashMap<usize, (Vec<String>, Vec<String>)> = HashMap::new();
+    for (q, (query, _)) in collection.queries.iter().enumerate() {
+        let Some(judgments) = collection.judgments.get(query) else {
+            continue;
+        };
+        let mut relevant: Vec<(&String, f64)> = judgments
+            .iter()
+            .filter(|(_, &g)| g > 0.0)
+            .map(|(d, &g)| (d, g))
+            .collect();
+        if relevant.len() < 4 {
+            continue;
+        }
+        relevant.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        let liked = relevant.iter().take(2).map(|(d, _)| (*d).clone()).collect();
+        let disliked = unpersonalized.rankings[q]
+            .iter()
+            .map(|(d, _)| d)
+            .filter(|d| !judgments.contains_key(*d))
+            .take(2)
+            .cloned()
+            .collect();
+        examples.insert(q, (liked, disliked));
+    }
+    let personalized = content_run(
+        "content_personalized",
+        retrievers,
+        collection,
+        embedded,
+        ContentFusion::default(),
+        |q| match examples.get(&q) {
+            Some((liked, disliked)) => Preferences {
+                liked: liked.iter().map(|d| vector(d)).collect(),
+                disliked: disliked.iter().map(|d| vector(d)).collect(),
+            },
+            None => Preferences::default(),
+        },
+        depth,
+    )?;
+    let ndcg_without_liked = |run: &Run| {
+        let total: f64 = examples
+            .iter()
+            .map(|(&q, (liked, _))| {
+                let mut judgments = collection.judgments[&collection.queries[q].0].clone();
+                liked.iter().for_each(|d| {
+                    judgments.remove(d);
+                });
+                let ids: Vec<&str> = run.rankings[q]
+                    .iter()
+                    .map(|(d, _)| d.as_str())
+                    .filter(|d| !liked.iter().any(|l| l == d))
+                    .collect();
+                ndcg_at(&ids, &judgments, 10)
+            })
+            .sum();
+        total / examples.len().max(1) as f64
+    };
+    Ok(format!(
+        "\nPersonalized ranking ({} queries with at least 4 relevant documents; 2 liked, 2 disliked; \
+         nDCG@10 over the remaining judgments):\n| run | nDCG@10 |\n|---|---:|\n\
+         | content-aware fusion | {:.4} |\n| with preferences | {:.4} |\n",
+        examples.len(),
+        ndcg_without_liked(unpersonalized),
+        ndcg_without_liked(&personalized)
+    ))
 }
