@@ -18,11 +18,13 @@
 mod condorcet;
 mod content;
 mod input;
+mod listwise;
 mod methods;
 mod normalize;
 
 pub use content::{fuse_with_content, ContentFusedItem, ContentFusion, Preferences};
 pub use input::{FuseError, RankedItem, RankedList};
+pub use listwise::{repair_permutation, rerank, ListwiseRanker, Reranked, Windows};
 pub use methods::FusionMethod;
 pub use normalize::Normalization;
 
