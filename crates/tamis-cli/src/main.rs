@@ -3,12 +3,14 @@
 mod bench;
 mod eval;
 mod input;
+mod trec;
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tamis_core::fuse::Normalization;
 use tamis_core::{nearest_neighbours, Encoder};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
 use thiserror::Error;
@@ -70,6 +72,22 @@ enum Command {
         /// Neighbours shown per text.
         #[arg(short, default_value_t = 1)]
         k: usize,
+    },
+    /// Fuse TREC run files into one, written to standard output in TREC format.
+    Fuse {
+        /// The runs to fuse (`query Q0 document rank score tag` per line).
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// A ranx method name: sum, mnz, anz, max, min, med, gmnz, wsum, wmnz, rrf, isr,
+        /// log_isr, logn_isr, rbc, bordafuse, w_bordafuse, condorcet, w_condorcet.
+        #[arg(long, default_value = "rrf")]
+        method: String,
+        /// Score normalization: none, min-max, max, sum, zmuv, rank, borda.
+        #[arg(long, default_value = "min-max")]
+        norm: String,
+        /// Documents kept per query.
+        #[arg(long, default_value_t = 1000)]
+        depth: usize,
     },
     /// Evaluations on the data in ../shared/data.
     Eval {
@@ -202,6 +220,42 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Fuse {
+            runs,
+            method,
+            norm,
+            depth,
+        } => {
+            let method = bench::fuse::METHODS
+                .iter()
+                .find(|(name, _)| *name == method)
+                .map(|(_, m)| *m)
+                .ok_or_else(|| CliError::Io(format!("unknown fusion method `{method}`")))?;
+            let normalization = parse_normalization(&norm)?;
+            let runs = runs
+                .iter()
+                .map(|path| {
+                    let name = path.file_stem().map_or_else(
+                        || path.display().to_string(),
+                        |s| s.to_string_lossy().into_owned(),
+                    );
+                    Ok((name, trec::read_trec(path)?))
+                })
+                .collect::<Result<Vec<_>, CliError>>()?;
+            let queries: std::collections::BTreeSet<&String> =
+                runs.iter().flat_map(|(_, run)| run.keys()).collect();
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            for query in queries {
+                let lists = trec::lists_for_query(&runs, query);
+                let fused = tamis_core::fuse::fuse(&lists, normalization, method)
+                    .map_err(|e| CliError::Io(format!("query {query}: {e}")))?;
+                for (rank, item) in fused.iter().take(depth).enumerate() {
+                    let line = trec::trec_line(query, &item.id, rank + 1, item.score, "tamis");
+                    writeln!(out, "{line}").map_err(|e| CliError::Io(e.to_string()))?;
+                }
+            }
+            out.flush().map_err(|e| CliError::Io(e.to_string()))
+        }
         Command::Eval {
             what: EvalCommand::Fusion { data, depth, out },
         } => {
@@ -236,6 +290,19 @@ fn load_texts(path: Option<PathBuf>, format: InputFormat) -> Result<Vec<String>,
         }
         None => read_texts(std::io::stdin().lock(), format),
     }
+}
+
+fn parse_normalization(name: &str) -> Result<Normalization, CliError> {
+    Ok(match name {
+        "none" => Normalization::None,
+        "min-max" => Normalization::MinMax,
+        "max" => Normalization::Max,
+        "sum" => Normalization::Sum,
+        "zmuv" => Normalization::Zmuv,
+        "rank" => Normalization::Rank,
+        "borda" => Normalization::Borda,
+        other => return Err(CliError::Io(format!("unknown normalization `{other}`"))),
+    })
 }
 
 fn as_strs(texts: &[String]) -> Vec<&str> {

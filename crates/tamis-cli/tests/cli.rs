@@ -102,3 +102,70 @@ fn a_missing_model_names_the_fix() {
         "{stderr}"
     );
 }
+
+fn write_run(name: &str, lines: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tamis-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, lines).expect("write run");
+    path
+}
+
+#[test]
+fn fuse_combines_trec_runs_per_query() {
+    let bm25 = write_run(
+        "bm25.trec",
+        "1 Q0 a 1 9.0 bm25\n1 Q0 b 2 8.0 bm25\n2 Q0 c 1 1.0 bm25\n",
+    );
+    let dense = write_run("dense.trec", "1 Q0 b 1 0.9 dense\n1 Q0 c 2 0.1 dense\n");
+    let output = tamis(
+        &[
+            "fuse",
+            "--method",
+            "rrf",
+            bm25.to_str().unwrap(),
+            dense.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let lines: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    // Query 1: b is in both runs, so RRF puts it first.
+    assert_eq!((lines[0][0], lines[0][2], lines[0][3]), ("1", "b", "1"));
+    let b_score: f64 = lines[0][4].parse().unwrap();
+    assert!((b_score - (1.0 / 62.0 + 1.0 / 61.0)).abs() < 1e-9);
+    // Query 2 exists in one run only and is still fused.
+    assert_eq!((lines[3][0], lines[3][2]), ("2", "c"));
+}
+
+#[test]
+fn fuse_names_the_bad_line_and_refuses_unknown_methods() {
+    let good = write_run("good.trec", "1 Q0 a 1 1.0 x\n");
+    let bad = write_run("bad.trec", "1 Q0 a 1 1.0 x\n1 Q0 b 2 high x\n");
+    let output = tamis(
+        &["fuse", good.to_str().unwrap(), bad.to_str().unwrap()],
+        b"",
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bad.trec line 2"));
+    let output = tamis(
+        &[
+            "fuse",
+            "--method",
+            "magic",
+            good.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown fusion method `magic`"));
+}

@@ -15,6 +15,7 @@ use tamis_model::TractEncoder;
 
 use super::cranfield::Collection;
 use crate::bench::fuse::METHODS;
+use crate::trec::trec_line;
 use crate::CliError;
 
 /// One ranked list of (document id, score) per query, in query order.
@@ -252,9 +253,8 @@ fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), CliE
         for (rank, (document, score)) in ranking.iter().enumerate() {
             let _ = writeln!(
                 text,
-                "{query} Q0 {document} {} {score:.9} {}",
-                rank + 1,
-                run.name
+                "{}",
+                trec_line(query, document, rank + 1, *score, &run.name)
             );
         }
     }
