@@ -54,6 +54,14 @@ fn lexical_run(
 struct Embedded {
     documents: Vec<Vec<f32>>,
     queries: Vec<Vec<f32>>,
+    /// Document id to its row in `documents`.
+    rows: HashMap<String, usize>,
+}
+
+impl Embedded {
+    fn document(&self, id: &str) -> Option<&[f32]> {
+        self.rows.get(id).map(|&row| self.documents[row].as_slice())
+    }
 }
 
 fn embed_collection(
@@ -101,7 +109,17 @@ fn embed_collection(
         .into_iter()
         .map(|e| e.vector)
         .collect();
-    Ok(Embedded { documents, queries })
+    let rows = collection
+        .documents
+        .iter()
+        .enumerate()
+        .map(|(row, (id, _))| (id.clone(), row))
+        .collect();
+    Ok(Embedded {
+        documents,
+        queries,
+        rows,
+    })
 }
 
 fn dense_run(collection: &Collection, embedded: &Embedded, depth: usize) -> Run {
@@ -142,19 +160,12 @@ fn lists_for_query(runs: &[Run], q: usize) -> Vec<RankedList> {
 fn content_run(
     name: &str,
     runs: &[Run],
-    collection: &Collection,
     embedded: &Embedded,
     settings: ContentFusion,
     preferences: impl Fn(usize) -> Preferences,
     depth: usize,
 ) -> Result<Run, CliError> {
-    let index: HashMap<&str, usize> = collection
-        .documents
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
-    let embedding = |id: &str| index.get(id).map(|&i| embedded.documents[i].as_slice());
+    let embedding = |id: &str| embedded.document(id);
     let rankings = (0..embedded.queries.len())
         .map(|q| {
             let fused = fuse_with_content(
@@ -307,7 +318,6 @@ pub fn eval_fusion(
                 content.push(content_run(
                     &name,
                     &retrievers,
-                    collection,
                     &embedded,
                     settings,
                     |_| Preferences::default(),
@@ -382,13 +392,12 @@ fn personalization(
     embedded: &Embedded,
     depth: usize,
 ) -> Result<String, CliError> {
-    let document_index: HashMap<&str, usize> = collection
-        .documents
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
-    let vector = |id: &str| embedded.documents[document_index[id]].clone();
+    let vector = |id: &str| {
+        embedded
+            .document(id)
+            .map(<[f32]>::to_vec)
+            .unwrap_or_default()
+    };
     let mut examples: HashMap<usize, (Vec<String>, Vec<String>)> = HashMap::new();
     for (q, (query, _)) in collection.queries.iter().enumerate() {
         let Some(judgments) = collection.judgments.get(query) else {
@@ -416,7 +425,6 @@ fn personalization(
     let personalized = content_run(
         "content_personalized",
         retrievers,
-        collection,
         embedded,
         ContentFusion::default(),
         |q| match examples.get(&q) {
