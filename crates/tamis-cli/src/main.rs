@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod input;
+mod prior;
 mod trec;
 
 use std::io::{BufWriter, Write};
@@ -30,6 +31,12 @@ pub enum CliError {
     InvalidJsonLine { line: usize, reason: String },
     #[error("could not read benchmark texts from {path}: {reason}")]
     BenchData { path: String, reason: String },
+    #[error(transparent)]
+    Classify(#[from] tamis_core::classify::ClassifyError<ModelError>),
+    #[error(transparent)]
+    Policy(#[from] tamis_core::classify::PolicyError),
+    #[error(transparent)]
+    Priors(#[from] tamis_core::classify::PriorsError),
     #[error("{0}")]
     Io(String),
 }
@@ -94,6 +101,11 @@ enum Command {
         #[command(subcommand)]
         what: EvalCommand,
     },
+    /// Built-in priors of the standard categories.
+    Prior {
+        #[command(subcommand)]
+        what: PriorCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -129,7 +141,38 @@ enum BenchCommand {
 }
 
 #[derive(Subcommand)]
+enum PriorCommand {
+    /// Fit the priors on the train.csv splits and write them for the current model.
+    Fit {
+        /// The folder with spam/, textdetox/ and sst2/.
+        #[arg(long, default_value = "../shared/data/harmful")]
+        data: PathBuf,
+        #[arg(long, default_value = tamis_model::DEFAULT_PRIORS_PATH)]
+        out: PathBuf,
+        /// Where embeddings of the training texts are cached.
+        #[arg(long, default_value = "target/eval/harmful")]
+        cache: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum EvalCommand {
+    /// The personalized classifier on ../shared/data/harmful: k-shot benchmark, multi-task,
+    /// definitions, personalization, obfuscation and Mastodon; markdown tables and an SVG plot.
+    Classify {
+        /// The folder with spam/, textdetox/, sst2/ and mastodon/.
+        #[arg(long, default_value = "../shared/data/harmful")]
+        data: PathBuf,
+        /// Where the plot of F1 against shots goes.
+        #[arg(long, default_value = "target/eval/harmful/f1-by-shots.svg")]
+        plot: PathBuf,
+        /// Where embeddings are cached between runs.
+        #[arg(long, default_value = "target/eval/harmful")]
+        cache: PathBuf,
+        /// Sections to run (all by default).
+        #[arg(long, value_enum, num_args = 1..)]
+        only: Vec<ClassifySection>,
+    },
     /// BM25, TF-IDF and dense retrieval on Cranfield, and every classical fuser of their runs.
     Fusion {
         /// The folder with cran.all.1400, cran.qry and cranqrel.
@@ -142,6 +185,16 @@ enum EvalCommand {
         #[arg(long, default_value = "target/eval/cranfield")]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ClassifySection {
+    Benchmark,
+    MultiTask,
+    Definitions,
+    Personalization,
+    Obfuscation,
+    Mastodon,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -262,9 +315,46 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let collection = eval::cranfield::read_cranfield(&data)?;
             let bundle = ModelBundle::read_dir(&cli.model)?;
             let encoder = TractEncoder::new(&bundle)?;
-            let model_id = &bundle.manifest.files["model.onnx"].sha256[..16];
+            let model_id = &bundle.model_sha256()[..16];
             let table = eval::fusion::eval_fusion(&collection, &encoder, model_id, depth, &out)?;
             print!("{table}");
+            Ok(())
+        }
+        Command::Eval {
+            what:
+                EvalCommand::Classify {
+                    data,
+                    plot,
+                    cache,
+                    only,
+                },
+        } => {
+            let tasks = eval::harmful::read_tasks(&data)?;
+            let bundle = ModelBundle::read_dir(&cli.model)?;
+            let encoder = TractEncoder::new(&bundle)?;
+            let priors = std::sync::Arc::new(tamis_model::default_priors(&bundle)?);
+            let cached = open_cache(&encoder, &bundle, &cache);
+            let result = run_classify_eval(&cached, priors, &tasks, &data, &plot, &only);
+            cached.save()?;
+            print!("{}", result?);
+            Ok(())
+        }
+        Command::Prior {
+            what: PriorCommand::Fit { data, out, cache },
+        } => {
+            let tasks = eval::harmful::read_tasks(&data)?;
+            let bundle = ModelBundle::read_dir(&cli.model)?;
+            let encoder = TractEncoder::new(&bundle)?;
+            let model_sha256 = &bundle.model_sha256();
+            let cached = open_cache(&encoder, &bundle, &cache);
+            let fitted = prior::fit_priors(&tasks, &cached, model_sha256);
+            cached.save()?;
+            let (priors, report) = fitted?;
+            let bytes = priors.to_bytes();
+            std::fs::write(&out, &bytes)
+                .map_err(|e| CliError::Io(format!("cannot write {}: {e}", out.display())))?;
+            print!("{report}");
+            println!("wrote {} ({} bytes)", out.display(), bytes.len());
             Ok(())
         }
         Command::Bench {
@@ -279,6 +369,54 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The evaluation embedding cache of this model under `dir`.
+fn open_cache<'a>(
+    encoder: &'a TractEncoder,
+    bundle: &ModelBundle,
+    dir: &std::path::Path,
+) -> eval::store::CachedEncoder<'a> {
+    let model_sha256 = &bundle.model_sha256();
+    eval::store::CachedEncoder::open(encoder, &dir.join(format!("{}.embeddings", &model_sha256[..16])))
+}
+
+fn run_classify_eval(
+    encoder: &eval::store::CachedEncoder,
+    priors: std::sync::Arc<tamis_core::classify::Priors>,
+    tasks: &[eval::harmful::Task],
+    data: &std::path::Path,
+    plot: &std::path::Path,
+    only: &[ClassifySection],
+) -> Result<String, CliError> {
+    let evaluation = eval::classify::Evaluation::new(encoder, priors, tasks)?;
+    let wanted = |section| only.is_empty() || only.contains(&section);
+    let mut out = String::new();
+    if wanted(ClassifySection::Benchmark) {
+        let svg = evaluation.benchmark(&mut out)?;
+        if let Some(parent) = plot.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| CliError::Io(e.to_string()))?;
+        }
+        std::fs::write(plot, svg)
+            .map_err(|e| CliError::Io(format!("cannot write {}: {e}", plot.display())))?;
+        out.push_str(&format!("\nPlot: {}\n", plot.display()));
+    }
+    if wanted(ClassifySection::MultiTask) {
+        evaluation.multi_task(&mut out)?;
+    }
+    if wanted(ClassifySection::Definitions) {
+        evaluation.definitions_only(&mut out)?;
+    }
+    if wanted(ClassifySection::Personalization) {
+        evaluation.personalization(&mut out)?;
+    }
+    if wanted(ClassifySection::Obfuscation) {
+        evaluation.obfuscation(&mut out)?;
+    }
+    if wanted(ClassifySection::Mastodon) {
+        evaluation.mastodon(data, &mut out)?;
+    }
+    Ok(out)
 }
 
 fn load_texts(path: Option<PathBuf>, format: InputFormat) -> Result<Vec<String>, CliError> {

@@ -13,8 +13,10 @@
 //! assert_eq!(nearest[0].index, 1);
 //! ```
 
+pub mod classify;
 mod embedding;
 pub mod fuse;
+pub(crate) mod hash;
 pub mod metrics;
 pub mod retrieve;
 pub(crate) mod similarity;

@@ -129,6 +129,11 @@ impl std::fmt::Debug for ModelBundle {
 }
 
 impl ModelBundle {
+    /// The sha256 of the bundle's `model.onnx`: what priors and caches are keyed on.
+    pub fn model_sha256(&self) -> &str {
+        self.manifest.expected_sha256(MODEL_FILE)
+    }
+
     /// Validates the manifest and checks both files against its sha256 values.
     pub fn from_bytes(
         manifest_json: &[u8],

@@ -18,10 +18,12 @@
 mod batching;
 mod bundle;
 mod error;
+mod priors;
 mod tokenize;
 mod tract;
 
 pub use bundle::{FileEntry, Manifest, ModelBundle, SourcePackage, PREPARE_COMMAND};
 pub use error::ModelError;
+pub use priors::{default_priors, DEFAULT_PRIORS, DEFAULT_PRIORS_PATH};
 pub use tokenize::{TextTokenizer, TokenizedText};
 pub use tract::{EncoderOptions, TractEncoder};

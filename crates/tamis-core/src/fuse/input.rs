@@ -1,7 +1,8 @@
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 
 use thiserror::Error;
+
+use crate::hash::BuildFnv;
 
 /// One candidate in a ranked list.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,28 +249,4 @@ fn list_order(list: usize, items: &[RankedItem]) -> Result<Vec<(usize, f64)>, Fu
         }
     }
     Ok(order)
-}
-
-/// FNV-1a: ids are short strings, and the default SipHash dominated fusion time.
-#[derive(Clone, Copy, Default)]
-struct BuildFnv;
-
-struct Fnv(u64);
-
-impl BuildHasher for BuildFnv {
-    type Hasher = Fnv;
-    fn build_hasher(&self) -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }

@@ -1,0 +1,609 @@
+//! `tamis eval classify`: the personalized classifier on the seed datasets, in PHCD's
+//! settings. Demonstrations come only from `train.csv`; every draw is seeded.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use tamis_core::classify::{
+    text_features, Category, Classifier, ClassifierOptions, Mode, Policy, Priors, TextFeatures,
+    Verdict,
+};
+use tamis_core::cosine;
+
+use super::harmful::{read_mastodon, Labeled, Post, Task};
+use super::perturb::Perturbation;
+use super::report::{calibration_error, f1_plot, Counts, Draws, MeanMetrics, Series};
+use super::store::CachedEncoder;
+use crate::CliError;
+
+/// Shots per class reported.
+pub const SHOTS: [usize; 5] = [1, 4, 8, 32, 128];
+/// Seeds averaged over.
+pub const SEEDS: u64 = 5;
+/// Test texts per dataset in the obfuscation setting.
+const OBFUSCATION_TEXTS: usize = 500;
+
+/// The ways of classifying compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The classifier as shipped: built-in priors, background, lexical features.
+    Tamis,
+    /// Without the category priors, keeping the benign background.
+    BackgroundOnly,
+    /// With no built-in weights at all.
+    NoBuiltIn,
+    /// Logistic regression on the embedding alone, no built-in weights.
+    EmbeddingProbe,
+    /// Nearest class centroid of the embeddings.
+    Prototype,
+    /// Similarity-weighted vote of the nearest examples.
+    NearestNeighbours,
+}
+
+impl Method {
+    pub const ALL: [Method; 6] = [
+        Method::Tamis,
+        Method::BackgroundOnly,
+        Method::NoBuiltIn,
+        Method::EmbeddingProbe,
+        Method::Prototype,
+        Method::NearestNeighbours,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Tamis => "tamis (priors + examples)",
+            Method::BackgroundOnly => "tamis without category priors",
+            Method::NoBuiltIn => "tamis without any built-in weights",
+            Method::EmbeddingProbe => "linear probe on embeddings",
+            Method::Prototype => "nearest prototype",
+            Method::NearestNeighbours => "similarity-weighted kNN",
+        }
+    }
+}
+
+/// Everything an evaluation run needs.
+pub struct Evaluation<'a> {
+    pub encoder: &'a CachedEncoder<'a>,
+    pub priors: Arc<Priors>,
+    pub tasks: &'a [Task],
+    /// The priors without their category models: the benign background alone.
+    background_only: Arc<Priors>,
+    /// Features of each task's test texts, for the methods outside the classifier.
+    test_features: Vec<Vec<TextFeatures>>,
+}
+
+fn texts(split: &[Labeled]) -> Vec<&str> {
+    split.iter().map(|l| l.text.as_str()).collect()
+}
+
+fn of_class(split: &[Labeled], harmful: bool) -> Vec<&str> {
+    split
+        .iter()
+        .filter(|l| l.harmful == harmful)
+        .map(|l| l.text.as_str())
+        .collect()
+}
+
+/// One category with its examples and definition.
+fn category(name: &str, examples: Vec<String>, definition: Option<&str>) -> Category {
+    Category {
+        definition: definition.map(str::to_string),
+        examples,
+        ..Category::new(name)
+    }
+}
+
+fn policy(mode: Mode, categories: Vec<Category>, keep: Vec<String>) -> Policy {
+    Policy {
+        categories,
+        keep,
+        ..Policy::new(mode)
+    }
+}
+
+impl<'a> Evaluation<'a> {
+    pub fn new(
+        encoder: &'a CachedEncoder<'a>,
+        priors: Arc<Priors>,
+        tasks: &'a [Task],
+    ) -> Result<Self, CliError> {
+        let options = ClassifierOptions::default();
+        let test_features = tasks
+            .iter()
+            .map(|task| {
+                Ok(text_features(encoder, &texts(&task.test), &options)?
+                    .into_iter()
+                    .map(|(f, _)| f)
+                    .collect())
+            })
+            .collect::<Result<Vec<_>, CliError>>()?;
+        let background_only = Arc::new(Priors {
+            categories: Vec::new(),
+            ..(*priors).clone()
+        });
+        Ok(Evaluation {
+            encoder,
+            priors,
+            tasks,
+            background_only,
+            test_features,
+        })
+    }
+
+    fn classifier(&self, policy: Policy, method: Method) -> Result<Classifier, CliError> {
+        let (priors, options) = match method {
+            Method::Tamis => (Some(self.priors.clone()), ClassifierOptions::default()),
+            Method::BackgroundOnly => (
+                Some(self.background_only.clone()),
+                ClassifierOptions::default(),
+            ),
+            Method::NoBuiltIn => (None, ClassifierOptions::default()),
+            _ => (
+                None,
+                ClassifierOptions {
+                    lexical: false,
+                    ..ClassifierOptions::default()
+                },
+            ),
+        };
+        Ok(Classifier::new(policy, priors, options)?)
+    }
+
+    fn verdicts(&self, classifier: &mut Classifier, texts: &[&str]) -> Result<Vec<Verdict>, CliError> {
+        Ok(classifier.classify(self.encoder, texts)?)
+    }
+
+    /// Demonstrations for a task: `k` harmful and `k` benign training texts.
+    fn draw(&self, task: usize, k: usize, seed: u64) -> (Vec<String>, Vec<String>) {
+        let mut draws = Draws::new(seed * 1_000_003 + k as u64 * 101 + task as u64);
+        let train = &self.tasks[task].train;
+        let harmful = draws.sample(&of_class(train, true), k);
+        let benign = draws.sample(&of_class(train, false), k);
+        (harmful, benign)
+    }
+
+    /// One binary run: counts and, for classifier methods, the calibration error.
+    fn binary_run(
+        &self,
+        task: usize,
+        method: Method,
+        k: usize,
+        seed: u64,
+    ) -> Result<(Counts, Option<f64>), CliError> {
+        let (harmful, benign) = self.draw(task, k, seed);
+        let test = &self.tasks[task].test;
+        let mut counts = Counts::default();
+        match method {
+            Method::Prototype | Method::NearestNeighbours => {
+                let options = ClassifierOptions::default();
+                let embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, CliError> {
+                    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    Ok(text_features(self.encoder, &refs, &options)?
+                        .into_iter()
+                        .map(|(f, _)| f.embedding)
+                        .collect())
+                };
+                let (positives, negatives) = (embed(&harmful)?, embed(&benign)?);
+                for (features, labeled) in self.test_features[task].iter().zip(test) {
+                    let predicted = if method == Method::Prototype {
+                        prototype_score(&features.embedding, &positives, &negatives) > 0.0
+                    } else {
+                        neighbour_vote(&features.embedding, &positives, &negatives) > 0.0
+                    };
+                    counts.add(predicted, labeled.harmful);
+                }
+                Ok((counts, None))
+            }
+            _ => {
+                let name = self.tasks[task].category;
+                let policy = policy(Mode::Binary, vec![category(name, harmful, None)], benign);
+                let mut classifier = self.classifier(policy, method)?;
+                let verdicts = self.verdicts(&mut classifier, &texts(test))?;
+                let mut scored = Vec::with_capacity(test.len());
+                for (verdict, labeled) in verdicts.iter().zip(test) {
+                    counts.add(verdict.harmful, labeled.harmful);
+                    scored.push((verdict.scores[0].score, labeled.harmful));
+                }
+                Ok((counts, Some(calibration_error(&scored))))
+            }
+        }
+    }
+
+    /// Mean metrics of a method over the seeds.
+    fn binary_mean(&self, task: usize, method: Method, k: usize) -> Result<MeanMetrics, CliError> {
+        let runs = (0..SEEDS)
+            .map(|seed| self.binary_run(task, method, k, seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MeanMetrics::of(&runs))
+    }
+
+    /// The benchmark tables and the SVG plot.
+    pub fn benchmark(&self, out: &mut String) -> Result<String, CliError> {
+        let mut results = Vec::new();
+        for method in Method::ALL {
+            for task in 0..self.tasks.len() {
+                for &k in &SHOTS {
+                    results.push((method, task, k, self.binary_mean(task, method, k)?));
+                    eprintln!("{} / {} / k={k}", method.name(), self.tasks[task].dataset);
+                }
+            }
+        }
+        let shots = SHOTS.map(|k| k.to_string()).join(" / ");
+        let _ = writeln!(
+            out,
+            "### F1 of the harmful class, k shots per class, mean of {SEEDS} seeds\n"
+        );
+        let header: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|t| format!("{} k={shots}", t.dataset))
+            .collect();
+        let _ = writeln!(out, "| method | {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---|".repeat(self.tasks.len()));
+        for method in Method::ALL {
+            let cells: Vec<String> = (0..self.tasks.len())
+                .map(|task| {
+                    results
+                        .iter()
+                        .filter(|r| r.0 == method && r.1 == task)
+                        .map(|r| format!("{:.3}", r.3.f1))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                })
+                .collect();
+            let _ = writeln!(out, "| {} | {} |", method.name(), cells.join(" | "));
+        }
+        let _ = writeln!(
+            out,
+            "\n### Every metric at k = 32 (ECE: expected calibration error of the scores)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| method | dataset | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|"
+        );
+        for (method, task, _, metrics) in results.iter().filter(|r| r.2 == 32) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                method.name(),
+                self.tasks[*task].dataset,
+                metrics.cells()
+            );
+        }
+        let panels = (0..self.tasks.len())
+            .map(|task| {
+                let series = Method::ALL
+                    .iter()
+                    .map(|&method| Series {
+                        name: method.name().to_string(),
+                        points: results
+                            .iter()
+                            .filter(|r| r.0 == method && r.1 == task)
+                            .map(|r| (r.2, r.3.f1))
+                            .collect(),
+                    })
+                    .collect();
+                (self.tasks[task].dataset.to_string(), series)
+            })
+            .collect::<Vec<_>>();
+        Ok(f1_plot(&panels))
+    }
+
+    /// PHCD's multi-task setting: one binary policy for all three categories, judged on the
+    /// union of the test sets (harmful: spam, toxic or negative).
+    pub fn multi_task(&self, out: &mut String) -> Result<(), CliError> {
+        let _ = writeln!(
+            out,
+            "\n### Multi-task binary: harmful vs benign over the union of the test sets, mean of {SEEDS} seeds\n"
+        );
+        let _ = writeln!(
+            out,
+            "| method | k | definitions | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        let all_test: Vec<&Labeled> = self.tasks.iter().flat_map(|t| &t.test).collect();
+        let test_texts: Vec<&str> = all_test.iter().map(|l| l.text.as_str()).collect();
+        for method in [Method::Tamis, Method::BackgroundOnly, Method::NoBuiltIn] {
+            for (k, definitions) in [(8, false), (32, false), (32, true), (128, false)] {
+                let mut runs = Vec::new();
+                for seed in 0..SEEDS {
+                    let mut categories = Vec::new();
+                    let mut keep = Vec::new();
+                    for (t, task) in self.tasks.iter().enumerate() {
+                        let (harmful, benign) = self.draw(t, k, seed);
+                        let definition = definitions.then_some(task.definition);
+                        categories.push(category(task.category, harmful, definition));
+                        keep.extend(benign);
+                    }
+                    let mut classifier =
+                        self.classifier(policy(Mode::Binary, categories, keep), method)?;
+                    let verdicts = self.verdicts(&mut classifier, &test_texts)?;
+                    let mut counts = Counts::default();
+                    let mut scored = Vec::new();
+                    for (verdict, labeled) in verdicts.iter().zip(&all_test) {
+                        counts.add(verdict.harmful, labeled.harmful);
+                        let top = verdict.scores.iter().map(|s| s.score).fold(0.0, f32::max);
+                        scored.push((top, labeled.harmful));
+                    }
+                    runs.push((counts, Some(calibration_error(&scored))));
+                }
+                let _ = writeln!(
+                    out,
+                    "| {} | {k} | {} | {} |",
+                    method.name(),
+                    if definitions { "yes" } else { "no" },
+                    MeanMetrics::of(&runs).cells()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Categories from definitions alone, no examples.
+    pub fn definitions_only(&self, out: &mut String) -> Result<(), CliError> {
+        let _ = writeln!(
+            out,
+            "\n### Definition only (no examples, no keep texts)\n\n| method | dataset | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|"
+        );
+        for method in [Method::Tamis, Method::BackgroundOnly] {
+            for (t, task) in self.tasks.iter().enumerate() {
+                let policy = policy(
+                    Mode::Binary,
+                    vec![category(task.category, Vec::new(), Some(task.definition))],
+                    Vec::new(),
+                );
+                let mut classifier = self.classifier(policy, method)?;
+                let verdicts = self.verdicts(&mut classifier, &texts(&task.test))?;
+                let mut counts = Counts::default();
+                let mut scored = Vec::new();
+                for (verdict, labeled) in verdicts.iter().zip(&task.test) {
+                    counts.add(verdict.harmful, labeled.harmful);
+                    scored.push((verdict.scores[0].score, labeled.harmful));
+                }
+                let metrics = MeanMetrics::of(&[(counts, Some(calibration_error(&scored)))]);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    method.name(),
+                    self.tasks[t].dataset,
+                    metrics.cells()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The policy PHCD's personalization starts from: `blocked` categories with 32 examples
+    /// each and 32 benign keep texts from each of their datasets.
+    fn base_policy(&self, blocked: &[usize], seed: u64) -> (Vec<Category>, Vec<String>) {
+        let mut categories = Vec::new();
+        let mut keep = Vec::new();
+        for &t in blocked {
+            let (harmful, benign) = self.draw(t, 32, seed);
+            categories.push(category(self.tasks[t].category, harmful, None));
+            keep.extend(benign);
+        }
+        (categories, keep)
+    }
+
+    /// Blocking a new category, unblocking one, and extending with definitions.
+    pub fn personalization(&self, out: &mut String) -> Result<(), CliError> {
+        let negative = self
+            .tasks
+            .iter()
+            .position(|t| t.category == "negative")
+            .ok_or_else(|| CliError::Io("no negative-sentiment task".into()))?;
+        let others: Vec<usize> = (0..self.tasks.len()).filter(|&t| t != negative).collect();
+        let negative_texts = of_class(&self.tasks[negative].test, true);
+        let benign_texts: Vec<&str> = self
+            .tasks
+            .iter()
+            .flat_map(|t| of_class(&t.test, false))
+            .collect();
+        let share_harmful = |classifier: &mut Classifier, texts: &[&str]| -> Result<f64, CliError> {
+            let verdicts = self.verdicts(classifier, texts)?;
+            Ok(verdicts.iter().filter(|v| v.harmful).count() as f64 / texts.len().max(1) as f64)
+        };
+        let _ = writeln!(
+            out,
+            "\n### Personalization: block \"negative\" on top of a policy blocking spam and toxic (32 examples each), mean of {SEEDS} seeds\n\nRecall: SST-2 negative test texts now hidden. FPR: benign test texts of all three datasets hidden. `negative` is a standard category (its prior applies); `gloomy` is the same category under a new name, so only the examples or the definition describe it.\n\n| category name | examples | definition | recall on negative | FPR on benign |\n|---|---|---|---|---|"
+        );
+        let variants: Vec<(&str, usize, bool)> = [("negative", true), ("gloomy", false)]
+            .iter()
+            .flat_map(|&(name, _)| {
+                [0, 1, 2, 4, 8]
+                    .into_iter()
+                    .map(move |n| (name, n, false))
+                    .chain([(name, 0, true), (name, 8, true)])
+            })
+            .collect();
+        for (name, n, with_definition) in variants {
+            let (mut recall, mut fpr) = (0.0, 0.0);
+            for seed in 0..SEEDS {
+                let (categories, keep) = self.base_policy(&others, seed);
+                let mut classifier =
+                    self.classifier(policy(Mode::Binary, categories, keep), Method::Tamis)?;
+                if n > 0 || with_definition {
+                    let (examples, _) = self.draw(negative, n, seed + 100);
+                    let definition = with_definition.then_some(self.tasks[negative].definition);
+                    classifier
+                        .edit(|p| p.add_category(category(name, examples, definition)))?;
+                }
+                recall += share_harmful(&mut classifier, &negative_texts)?;
+                fpr += share_harmful(&mut classifier, &benign_texts)?;
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {n} | {} | {:.3} | {:.3} |",
+                if n == 0 && !with_definition { "(not added)" } else { name },
+                if with_definition { "yes" } else { "no" },
+                recall / SEEDS as f64,
+                fpr / SEEDS as f64
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n### Personalization: unblock \"negative\" in a policy blocking all three (32 examples each), mean of {SEEDS} seeds\n\n| state | negative texts passing | spam caught | toxic caught | benign hidden |\n|---|---|---|---|---|"
+        );
+        let mut rows = [[0.0; 4]; 2];
+        for seed in 0..SEEDS {
+            let all: Vec<usize> = (0..self.tasks.len()).collect();
+            let (categories, keep) = self.base_policy(&all, seed);
+            let mut classifier =
+                self.classifier(policy(Mode::Binary, categories, keep), Method::Tamis)?;
+            for row in &mut rows {
+                row[0] += 1.0 - share_harmful(&mut classifier, &negative_texts)?;
+                for (cell, &t) in row[1..3].iter_mut().zip(&others) {
+                    *cell += share_harmful(&mut classifier, &of_class(&self.tasks[t].test, true))?;
+                }
+                row[3] += share_harmful(&mut classifier, &benign_texts)?;
+                classifier.edit(|p| p.unblock("negative"))?;
+            }
+        }
+        for (state, row) in ["all three blocked", "negative unblocked"].iter().zip(rows) {
+            let cells: Vec<String> = row.iter().map(|v| format!("{:.3}", v / SEEDS as f64)).collect();
+            let _ = writeln!(out, "| {state} | {} |", cells.join(" | "));
+        }
+        Ok(())
+    }
+
+    /// F1 on obfuscated copies of the first test texts, with and without normalization.
+    pub fn obfuscation(&self, out: &mut String) -> Result<(), CliError> {
+        let _ = writeln!(
+            out,
+            "\n### Obfuscation: F1 at k = 32 (seed 0) on the first {OBFUSCATION_TEXTS} test texts of each dataset, with tamis's normalization / without\n"
+        );
+        let header: Vec<&str> = self.tasks.iter().map(|t| t.dataset).collect();
+        let _ = writeln!(
+            out,
+            "| perturbation | {} |\n|---|{}",
+            header.join(" | "),
+            "---|".repeat(self.tasks.len())
+        );
+        let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+        let perturbations: Vec<Option<Perturbation>> = std::iter::once(None)
+            .chain(Perturbation::ALL.map(Some))
+            .collect();
+        for perturbation in &perturbations {
+            let mut cells = Vec::new();
+            for (t, task) in self.tasks.iter().enumerate() {
+                let subset = &task.test[..task.test.len().min(OBFUSCATION_TEXTS)];
+                let copies: Vec<String> = subset
+                    .iter()
+                    .map(|l| perturbation.map_or_else(|| l.text.clone(), |p| p.apply(&l.text)))
+                    .collect();
+                let copies: Vec<&str> = copies.iter().map(String::as_str).collect();
+                let mut f1s = Vec::new();
+                for normalize in [true, false] {
+                    let (harmful, benign) = self.draw(t, 32, 0);
+                    let policy =
+                        policy(Mode::Binary, vec![category(task.category, harmful, None)], benign);
+                    let options = ClassifierOptions {
+                        normalize,
+                        ..ClassifierOptions::default()
+                    };
+                    let mut classifier =
+                        Classifier::new(policy, Some(self.priors.clone()), options)?;
+                    let verdicts = self.verdicts(&mut classifier, &copies)?;
+                    let mut counts = Counts::default();
+                    for (verdict, labeled) in verdicts.iter().zip(subset) {
+                        counts.add(verdict.harmful, labeled.harmful);
+                    }
+                    f1s.push(format!("{:.3}", counts.f1()));
+                }
+                cells.push(f1s.join(" / "));
+            }
+            let name = perturbation.map_or("none (clean)", |p| p.name());
+            rows.push((name.to_string(), cells));
+        }
+        for (name, cells) in rows {
+            let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
+        }
+        Ok(())
+    }
+
+    /// The Mastodon posts, multi-label and multi-class, with a policy of 32 examples per
+    /// category drawn from the seed datasets' training splits.
+    pub fn mastodon(&self, dir: &std::path::Path, out: &mut String) -> Result<(), CliError> {
+        let posts: Vec<Post> = read_mastodon(dir)?;
+        let texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
+        let all: Vec<usize> = (0..self.tasks.len()).collect();
+        let _ = writeln!(
+            out,
+            "\n### Mastodon ({} posts). Caveat: its labels come from the source repository's LLM predictions, not from human annotators\n",
+            posts.len()
+        );
+        let _ = writeln!(
+            out,
+            "| mode | category | support | precision | recall | FPR | F1 | accuracy |  |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for mode in [Mode::Multilabel, Mode::Multiclass] {
+            let (categories, keep) = self.base_policy(&all, 0);
+            let mut classifier = self.classifier(policy(mode, categories, keep), Method::Tamis)?;
+            let verdicts = self.verdicts(&mut classifier, &texts)?;
+            let mut weighted_f1 = 0.0;
+            let mut total_support = 0;
+            for task in self.tasks {
+                let name = task.category;
+                let gold = |post: &Post| match mode {
+                    Mode::Multiclass => post.label == name,
+                    _ => post.labels.iter().any(|l| l == name),
+                };
+                let mut counts = Counts::default();
+                for (verdict, post) in verdicts.iter().zip(&posts) {
+                    counts.add(verdict.labels.iter().any(|l| l == name), gold(post));
+                }
+                let support = posts.iter().filter(|p| gold(p)).count();
+                weighted_f1 += counts.f1() * support as f64;
+                total_support += support;
+                let metrics = MeanMetrics::of(&[(counts, None)]);
+                let _ = writeln!(
+                    out,
+                    "| {mode:?} | {name} | {support} | {} |",
+                    metrics.cells()
+                );
+            }
+            let mut harmful = Counts::default();
+            for (verdict, post) in verdicts.iter().zip(&posts) {
+                harmful.add(verdict.harmful, post.label != "benign");
+            }
+            let _ = writeln!(
+                out,
+                "| {mode:?} | any (harmful vs benign) | {} | {} |",
+                posts.iter().filter(|p| p.label != "benign").count(),
+                MeanMetrics::of(&[(harmful, None)]).cells()
+            );
+            if mode == Mode::Multiclass {
+                let _ = writeln!(
+                    out,
+                    "\nMulti-class weighted F1 over the harmful classes: {:.3}",
+                    weighted_f1 / total_support.max(1) as f64
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cosine to the harmful centroid minus cosine to the benign one.
+fn prototype_score(text: &[f32], positives: &[Vec<f32>], negatives: &[Vec<f32>]) -> f32 {
+    let centroid = |vectors: &[Vec<f32>]| {
+        let mut sum = vec![0.0; text.len()];
+        for v in vectors {
+            sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+        }
+        sum
+    };
+    cosine(text, &centroid(positives)) - cosine(text, &centroid(negatives))
+}
+
+/// Similarity-weighted vote of the five nearest examples (+ harmful, - benign).
+fn neighbour_vote(text: &[f32], positives: &[Vec<f32>], negatives: &[Vec<f32>]) -> f32 {
+    let mut scored: Vec<(f32, f32)> = positives
+        .iter()
+        .map(|v| (cosine(text, v), 1.0))
+        .chain(negatives.iter().map(|v| (cosine(text, v), -1.0)))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.iter().take(5).map(|(s, sign)| s * sign).sum()
+}

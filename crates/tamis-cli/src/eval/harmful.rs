@@ -1,0 +1,117 @@
+//! The harmful-content seed datasets of `../shared/data/harmful` (see its README): SMS spam,
+//! TextDetox toxicity and SST-2 sentiment as three binary tasks, and the Mastodon posts.
+
+use std::path::Path;
+
+use crate::CliError;
+
+/// A text with its gold label for one task.
+#[derive(Debug, Clone)]
+pub struct Labeled {
+    pub text: String,
+    pub harmful: bool,
+}
+
+/// One binary task: a tamis category and its data.
+pub struct Task {
+    /// The standard category the harmful class maps to: `spam`, `toxic`, `negative`.
+    pub category: &'static str,
+    /// The dataset's name in tables.
+    pub dataset: &'static str,
+    /// A definition in the user's words, for the definition settings.
+    pub definition: &'static str,
+    pub train: Vec<Labeled>,
+    pub test: Vec<Labeled>,
+}
+
+/// A Mastodon post with its single label and its label set (labels from the source
+/// repository's model predictions, not gold).
+pub struct Post {
+    pub text: String,
+    pub label: String,
+    pub labels: Vec<String>,
+}
+
+fn read_csv(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>, CliError> {
+    let fail = |e: String| CliError::Io(format!("cannot read {}: {e}", path.display()));
+    let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
+    let positions = columns
+        .iter()
+        .map(|c| {
+            headers
+                .iter()
+                .position(|h| h == *c)
+                .ok_or_else(|| fail(format!("no `{c}` column")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|e| fail(e.to_string()))?;
+            Ok(positions
+                .iter()
+                .map(|&p| record.get(p).unwrap_or_default().trim().to_string())
+                .collect())
+        })
+        .collect()
+}
+
+fn read_split(path: &Path, harmful_label: &str) -> Result<Vec<Labeled>, CliError> {
+    Ok(read_csv(path, &["text", "label"])?
+        .into_iter()
+        .filter(|row| !row[0].is_empty())
+        .map(|row| Labeled {
+            harmful: row[1] == harmful_label,
+            text: row[0].clone(),
+        })
+        .collect())
+}
+
+/// The three binary tasks, in the order spam, toxic, negative.
+pub fn read_tasks(dir: &Path) -> Result<Vec<Task>, CliError> {
+    Ok(vec![
+        Task {
+            category: "spam",
+            dataset: "SMS spam",
+            definition: "Unsolicited advertising or scam messages: prizes, offers, \
+                         subscriptions, requests to call or text a number to claim something.",
+            train: read_split(&dir.join("spam/train.csv"), "spam")?,
+            test: read_split(&dir.join("spam/test.csv"), "spam")?,
+        },
+        Task {
+            category: "toxic",
+            dataset: "TextDetox",
+            definition: "Toxic language: insults, slurs, obscenity, threats, harassment or \
+                         hateful attacks on people or groups.",
+            train: read_split(&dir.join("textdetox/train.csv"), "toxic")?,
+            test: read_split(&dir.join("textdetox/test.csv"), "toxic")?,
+        },
+        Task {
+            category: "negative",
+            dataset: "SST-2",
+            definition: "Negative sentiment: criticism, disappointment, complaints, \
+                         something described as bad, boring or unpleasant.",
+            train: read_split(&dir.join("sst2/train.csv"), "0")?,
+            test: read_split(&dir.join("sst2/validation.csv"), "0")?,
+        },
+    ])
+}
+
+/// The Mastodon posts.
+pub fn read_mastodon(dir: &Path) -> Result<Vec<Post>, CliError> {
+    let path = dir.join("mastodon/mastodon2025-en-shuffled-predicted.csv");
+    Ok(read_csv(&path, &["text", "label", "labels"])?
+        .into_iter()
+        .filter(|row| !row[0].is_empty())
+        .map(|row| Post {
+            text: row[0].clone(),
+            label: row[1].clone(),
+            labels: row[2]
+                .split(',')
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect(),
+        })
+        .collect())
+}

@@ -1,0 +1,140 @@
+//! `tamis prior fit`: the built-in priors, fitted on the `train.csv` splits only.
+//!
+//! Each standard category gets a class-balanced logistic model over its harmful training
+//! texts against the benign texts of every dataset (so that, say, the spam prior does not
+//! fire on ordinary chat or film reviews). The pull towards zero is chosen on a held-out
+//! fifth of the training data; the model is then refitted on all of it. The benign texts are
+//! also summarized as the background that stands in for counter-examples a policy lacks.
+
+use std::fmt::Write as _;
+
+use tamis_core::classify::{
+    fit_balanced, sigmoid, summarize_background, text_features, ClassifierOptions, FitOptions,
+    LinearModel, Priors, TextFeatures,
+};
+use tamis_core::Encoder;
+use tamis_model::ModelError;
+
+use crate::eval::harmful::Task;
+use crate::CliError;
+
+/// Strengths of the pull towards zero tried on the held-out fifth.
+const L2_CANDIDATES: [f32; 4] = [1e-7, 1e-6, 1e-5, 1e-4];
+/// Background points and the lexical entries each keeps.
+const BACKGROUND_POINTS: usize = 64;
+const BACKGROUND_ENTRIES: usize = 48;
+
+fn f1(model: &LinearModel, positives: &[&TextFeatures], negatives: &[&TextFeatures]) -> f64 {
+    let caught = |texts: &[&TextFeatures]| {
+        texts
+            .iter()
+            .filter(|f| sigmoid(model.logit(f)) >= 0.5)
+            .count() as f64
+    };
+    let (true_positives, false_positives) = (caught(positives), caught(negatives));
+    2.0 * true_positives / (positives.len() as f64 + true_positives + false_positives).max(1.0)
+}
+
+fn equally<'a>(texts: &[&'a TextFeatures]) -> Vec<(&'a TextFeatures, f32)> {
+    texts.iter().map(|&f| (f, 1.0)).collect()
+}
+
+fn fit_all(
+    positives: &[&TextFeatures],
+    negatives: &[&TextFeatures],
+    options: &FitOptions,
+) -> LinearModel {
+    let dimension = positives.first().map_or(0, |f| f.embedding.len());
+    fit_balanced(
+        &equally(positives),
+        &equally(negatives),
+        &LinearModel::zeros(dimension),
+        options,
+    )
+}
+
+/// Fits the priors of every task; returns them with a report of the held-out choice.
+pub fn fit_priors<E: Encoder<Error = ModelError>>(
+    tasks: &[Task],
+    encoder: &E,
+    model_sha256: &str,
+) -> Result<(Priors, String), CliError> {
+    let options = ClassifierOptions::default();
+    let mut features: Vec<Vec<(TextFeatures, bool)>> = Vec::new();
+    for task in tasks {
+        let texts: Vec<&str> = task.train.iter().map(|l| l.text.as_str()).collect();
+        let computed = text_features(encoder, &texts, &options)?;
+        features.push(
+            computed
+                .into_iter()
+                .zip(&task.train)
+                .map(|((f, _), l)| (f, l.harmful))
+                .collect(),
+        );
+    }
+    // Every fifth text is held out to choose the regularization.
+    let split = |held_out: bool, harmful: bool, task: Option<usize>| -> Vec<&TextFeatures> {
+        features
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| task.is_none_or(|task| task == *t))
+            .flat_map(|(_, texts)| texts.iter().enumerate())
+            .filter(|(i, (_, h))| *h == harmful && (i % 5 == 0) == held_out)
+            .map(|(_, (f, _))| f)
+            .collect()
+    };
+    let mut report = String::from("| prior | l2 | held-out F1 |\n|---|---|---|\n");
+    let mut categories = Vec::new();
+    for (t, task) in tasks.iter().enumerate() {
+        let mut best = (f64::NEG_INFINITY, L2_CANDIDATES[0]);
+        for l2 in L2_CANDIDATES {
+            let fit_options = FitOptions {
+                l2,
+                ..FitOptions::default()
+            };
+            let model = fit_all(
+                &split(false, true, Some(t)),
+                &split(false, false, None),
+                &fit_options,
+            );
+            let score = f1(
+                &model,
+                &split(true, true, Some(t)),
+                &split(true, false, None),
+            );
+            let _ = writeln!(report, "| {} | {l2:e} | {score:.3} |", task.category);
+            if score > best.0 {
+                best = (score, l2);
+            }
+        }
+        let positives: Vec<&TextFeatures> = [true, false]
+            .iter()
+            .flat_map(|&held_out| split(held_out, true, Some(t)))
+            .collect();
+        let negatives: Vec<&TextFeatures> = [true, false]
+            .iter()
+            .flat_map(|&held_out| split(held_out, false, None))
+            .collect();
+        let fit_options = FitOptions {
+            l2: best.1,
+            ..FitOptions::default()
+        };
+        let _ = writeln!(report, "| {} | chosen: {:e} | |", task.category, best.1);
+        categories.push((
+            task.category.to_string(),
+            fit_all(&positives, &negatives, &fit_options),
+        ));
+    }
+    let benign: Vec<TextFeatures> = features
+        .iter()
+        .flatten()
+        .filter(|(_, harmful)| !harmful)
+        .map(|(f, _)| f.clone())
+        .collect();
+    let priors = Priors {
+        model_sha256: model_sha256.to_string(),
+        categories,
+        background: summarize_background(&benign, BACKGROUND_POINTS, BACKGROUND_ENTRIES),
+    };
+    Ok((priors, report))
+}

@@ -1,0 +1,544 @@
+//! The classifier: a policy, the features of its texts cached by content, one linear model
+//! per category fitted on those features (anchored on a built-in prior where there is one),
+//! and verdicts with scores, decision, action and reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use super::features::{lexical_features, SparseVector};
+use super::linear::{fit_balanced, sigmoid, FitOptions, LinearModel, TextFeatures};
+use super::normalize::normalize_text;
+use super::policy::{Action, Mode, Policy, PolicyError};
+use super::prior::{BackgroundPoint, Priors};
+use crate::similarity::cosine;
+use crate::Encoder;
+
+/// Longest text [`Classifier::classify`] accepts, in bytes. The model reads only its window
+/// (the verdict says when a text was cut); this bound keeps a runaway input from exhausting
+/// memory before that.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
+/// Settings of a [`Classifier`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifierOptions {
+    /// Threshold of categories that set none.
+    pub threshold: f32,
+    /// Anchor standard categories on the built-in priors.
+    pub use_priors: bool,
+    /// Use hashed n-grams and surface signals beside the embedding.
+    pub lexical: bool,
+    /// Undo obfuscation (see [`normalize_text`]) before anything else.
+    pub normalize: bool,
+    /// Fit of a category without a prior.
+    pub fit: FitOptions,
+    /// Fit of a category anchored on its prior: a stronger pull keeps the prior's knowledge.
+    pub prior_fit: FitOptions,
+    /// Share of the negative weight given to the built-in benign background.
+    pub background_share: f32,
+    /// A text at least this similar to a keep text, and closer to it than to any example,
+    /// passes.
+    pub keep_similarity: f32,
+}
+
+impl Default for ClassifierOptions {
+    fn default() -> Self {
+        ClassifierOptions {
+            threshold: 0.5,
+            use_priors: true,
+            lexical: true,
+            normalize: true,
+            fit: FitOptions::default(),
+            prior_fit: FitOptions {
+                l2: 0.05,
+                ..FitOptions::default()
+            },
+            background_share: 0.5,
+            keep_similarity: 0.9,
+        }
+    }
+}
+
+impl ClassifierOptions {
+    /// The text the encoder and the lexical features see: normalized (when
+    /// [`ClassifierOptions::normalize`] is on) with whitespace collapsed.
+    pub fn prepare(&self, text: &str) -> String {
+        if self.normalize {
+            normalize_text(text)
+        } else {
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    }
+}
+
+/// Features of `texts` exactly as a classifier with `options` computes them, with each
+/// text's truncated flag; for fitting priors and for evaluation.
+pub fn text_features<E: Encoder>(
+    encoder: &E,
+    texts: &[&str],
+    options: &ClassifierOptions,
+) -> Result<Vec<(TextFeatures, bool)>, ClassifyError<E::Error>> {
+    let prepared: Vec<String> = texts.iter().map(|t| options.prepare(t)).collect();
+    let refs: Vec<&str> = prepared.iter().map(String::as_str).collect();
+    featurize_prepared(encoder, &refs, options.lexical)
+}
+
+fn featurize_prepared<E: Encoder>(
+    encoder: &E,
+    prepared: &[&str],
+    lexical: bool,
+) -> Result<Vec<(TextFeatures, bool)>, ClassifyError<E::Error>> {
+    let embeddings = encoder.embed(prepared).map_err(ClassifyError::Encoder)?;
+    if embeddings.len() != prepared.len() {
+        return Err(ClassifyError::EncoderCount {
+            expected: prepared.len(),
+            returned: embeddings.len(),
+        });
+    }
+    Ok(prepared
+        .iter()
+        .zip(embeddings)
+        .map(|(text, embedding)| {
+            let lexical = if lexical {
+                lexical_features(text)
+            } else {
+                SparseVector::default()
+            };
+            let features = TextFeatures {
+                embedding: embedding.vector,
+                lexical,
+            };
+            (features, embedding.truncated)
+        })
+        .collect())
+}
+
+/// What decided a category's score for a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Reason {
+    /// The category's example nearest to the text.
+    Example {
+        category: String,
+        text: String,
+        similarity: f32,
+    },
+    /// The category's definition, nearer than any example.
+    Definition {
+        category: String,
+        text: String,
+        similarity: f32,
+    },
+    /// A keep text so close that the text passes.
+    Keep {
+        category: String,
+        text: String,
+        similarity: f32,
+    },
+}
+
+/// One category's score for a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryScore {
+    pub category: String,
+    /// Probability in [0, 1] that the text belongs to the category.
+    pub score: f32,
+    /// The score reached the threshold (and no keep text vetoed it).
+    pub matched: bool,
+    pub blocked: bool,
+}
+
+/// The verdict on one text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Every category, in policy order.
+    pub scores: Vec<CategoryScore>,
+    /// The decided categories: all matched ones (binary, multi-label) or the best (multi-class).
+    pub labels: Vec<String>,
+    /// A blocked category was decided.
+    pub harmful: bool,
+    /// The strictest action among the decided blocked categories.
+    pub action: Option<Action>,
+    /// Why the top decided category (or, when none was, the top-scoring one) scored as it did.
+    pub reason: Option<Reason>,
+    /// The model saw only the start of the text.
+    pub truncated: bool,
+}
+
+/// Why texts could not be classified. The classifier's state is unchanged by a failure.
+#[derive(Debug, Error)]
+pub enum ClassifyError<E: std::error::Error> {
+    #[error("text {index} is empty; there is nothing to classify")]
+    EmptyText { index: usize },
+    #[error("text {index} is {bytes} bytes; the limit is {MAX_TEXT_BYTES}")]
+    TextTooLong { index: usize, bytes: usize },
+    #[error("the encoder failed: {0}")]
+    Encoder(E),
+    #[error("the encoder returned {returned} embeddings for {expected} texts")]
+    EncoderCount { expected: usize, returned: usize },
+}
+
+/// A text of the policy with its features.
+#[derive(Debug, Clone)]
+struct Evidence {
+    text: String,
+    features: Arc<TextFeatures>,
+}
+
+/// A category ready to score.
+#[derive(Debug, Clone)]
+struct FittedCategory {
+    model: LinearModel,
+    examples: Vec<Evidence>,
+    definition: Option<Evidence>,
+    keep: Vec<Evidence>,
+}
+
+/// Classifies texts under a policy.
+///
+/// ```no_run
+/// # fn demo<E: tamis_core::Encoder>(encoder: &E) -> Result<(), Box<dyn std::error::Error>>
+/// # where E::Error: 'static {
+/// use tamis_core::classify::{Classifier, ClassifierOptions, Policy};
+///
+/// let policy = Policy::from_json(r#"{"version": 1, "mode": "binary", "categories": [
+///     {"name": "spam", "examples": ["WIN a FREE prize, call 0906 now"], "action": "blur"}]}"#)?;
+/// let mut classifier = Classifier::new(policy, None, ClassifierOptions::default())?;
+/// let verdicts = classifier.classify(encoder, &["Claim your free prize now"])?;
+/// println!("{:?} because {:?}", verdicts[0].action, verdicts[0].reason);
+/// classifier.edit(|policy| policy.unblock("spam"))?;
+/// # Ok(()) }
+/// ```
+pub struct Classifier {
+    policy: Policy,
+    priors: Option<Arc<Priors>>,
+    options: ClassifierOptions,
+    /// Features of policy texts, by normalized text.
+    cache: HashMap<String, Arc<TextFeatures>>,
+    /// None after an edit until the next classification refits.
+    fitted: Option<Vec<FittedCategory>>,
+}
+
+impl Classifier {
+    /// A classifier for `policy`. `priors` must belong to the encoder's model (see
+    /// [`Priors::check_model`]).
+    pub fn new(
+        policy: Policy,
+        priors: Option<Arc<Priors>>,
+        options: ClassifierOptions,
+    ) -> Result<Self, PolicyError> {
+        policy.validate()?;
+        Ok(Classifier {
+            policy,
+            priors,
+            options,
+            cache: HashMap::new(),
+            fitted: None,
+        })
+    }
+
+    /// The current policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Changes the policy with one of its edit methods; a refused edit changes nothing.
+    /// Cached features of unchanged texts are kept.
+    pub fn edit(
+        &mut self,
+        change: impl FnOnce(&mut Policy) -> Result<(), PolicyError>,
+    ) -> Result<(), PolicyError> {
+        let mut edited = self.policy.clone();
+        change(&mut edited)?;
+        self.set_policy(edited)
+    }
+
+    /// Replaces the whole policy, keeping cached features of the texts it shares with the old.
+    /// An invalid policy is refused and the current one stays.
+    pub fn set_policy(&mut self, policy: Policy) -> Result<(), PolicyError> {
+        policy.validate()?;
+        self.policy = policy;
+        self.fitted = None;
+        Ok(())
+    }
+
+    /// How many policy texts have cached features.
+    pub fn cached_texts(&self) -> usize {
+        self.cache.len()
+    }
+
+    fn prepare(&self, text: &str) -> String {
+        self.options.prepare(text)
+    }
+
+    /// Embeds the policy texts missing from the cache and drops those no longer used.
+    fn refresh_cache<E: Encoder>(&mut self, encoder: &E) -> Result<(), ClassifyError<E::Error>> {
+        let mut wanted: Vec<String> = Vec::new();
+        for category in &self.policy.categories {
+            let texts = category
+                .examples
+                .iter()
+                .chain(&category.keep)
+                .chain(&category.definition);
+            wanted.extend(texts.map(|t| self.prepare(t)));
+        }
+        wanted.extend(self.policy.keep.iter().map(|t| self.prepare(t)));
+        let mut missing: Vec<&str> = wanted
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !self.cache.contains_key(*t))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let featurized = featurize_prepared(encoder, &missing, self.options.lexical)?;
+        let mut cache = std::mem::take(&mut self.cache);
+        for (text, (features, _)) in missing.iter().zip(featurized) {
+            cache.insert(text.to_string(), Arc::new(features));
+        }
+        let wanted: std::collections::HashSet<&str> = wanted.iter().map(String::as_str).collect();
+        cache.retain(|text, _| wanted.contains(text.as_str()));
+        self.cache = cache;
+        Ok(())
+    }
+
+    fn evidence(&self, text: &str) -> Evidence {
+        Evidence {
+            text: text.to_string(),
+            features: Arc::clone(&self.cache[&self.prepare(text)]),
+        }
+    }
+
+    /// Fits every category on the cached features.
+    fn fit_categories(&self) -> Vec<FittedCategory> {
+        let global_keep: Vec<Evidence> =
+            self.policy.keep.iter().map(|t| self.evidence(t)).collect();
+        let background = self
+            .priors
+            .as_ref()
+            .map_or(&[][..], |p| p.background.as_slice());
+        self.policy
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(index, category)| {
+                let examples: Vec<Evidence> =
+                    category.examples.iter().map(|t| self.evidence(t)).collect();
+                let definition = category.definition.as_deref().map(|t| self.evidence(t));
+                let keep: Vec<Evidence> = category
+                    .keep
+                    .iter()
+                    .map(|t| self.evidence(t))
+                    .chain(global_keep.iter().cloned())
+                    .collect();
+                let others: Vec<Evidence> = self
+                    .policy
+                    .categories
+                    .iter()
+                    .enumerate()
+                    .filter(|&(other, _)| other != index)
+                    .flat_map(|(_, c)| c.examples.iter().map(|t| self.evidence(t)))
+                    .collect();
+                let positives: Vec<&TextFeatures> = examples
+                    .iter()
+                    .chain(&definition)
+                    .map(|e| e.features.as_ref())
+                    .collect();
+                let negatives: Vec<&TextFeatures> = keep
+                    .iter()
+                    .chain(&others)
+                    .map(|e| e.features.as_ref())
+                    .collect();
+                let prior = self
+                    .priors
+                    .as_ref()
+                    .filter(|_| self.options.use_priors)
+                    .and_then(|p| p.category(&category.name));
+                let model = self.fit_one(&positives, &negatives, background, prior);
+                FittedCategory {
+                    model,
+                    examples,
+                    definition,
+                    keep,
+                }
+            })
+            .collect()
+    }
+
+    /// Class-balanced fit; the benign background takes `background_share` of the negative
+    /// side (all of it when the policy gives no counter-examples).
+    fn fit_one(
+        &self,
+        positives: &[&TextFeatures],
+        negatives: &[&TextFeatures],
+        background: &[BackgroundPoint],
+        prior: Option<&LinearModel>,
+    ) -> LinearModel {
+        let background_share = match (negatives.is_empty(), background.is_empty()) {
+            (_, true) => 0.0,
+            (true, false) => 1.0,
+            (false, false) => self.options.background_share,
+        };
+        let background_mass: f32 = background.iter().map(|p| p.weight).sum();
+        let weighted_positives: Vec<(&TextFeatures, f32)> =
+            positives.iter().map(|&f| (f, 1.0)).collect();
+        let mut weighted_negatives: Vec<(&TextFeatures, f32)> = negatives
+            .iter()
+            .map(|&f| (f, (1.0 - background_share) / negatives.len() as f32))
+            .collect();
+        weighted_negatives.extend(background.iter().map(|point| {
+            (
+                &point.features,
+                background_share * point.weight / background_mass.max(f32::MIN_POSITIVE),
+            )
+        }));
+        let dimension = positives
+            .first()
+            .or(negatives.first())
+            .map_or(0, |f| f.embedding.len());
+        let (anchor, options) = match prior.filter(|p| p.embedding.len() == dimension) {
+            Some(prior) => (prior.clone(), &self.options.prior_fit),
+            None => (LinearModel::zeros(dimension), &self.options.fit),
+        };
+        fit_balanced(&weighted_positives, &weighted_negatives, &anchor, options)
+    }
+
+    /// Verdicts for `texts`, in order.
+    pub fn classify<E: Encoder>(
+        &mut self,
+        encoder: &E,
+        texts: &[&str],
+    ) -> Result<Vec<Verdict>, ClassifyError<E::Error>> {
+        for (index, text) in texts.iter().enumerate() {
+            if text.len() > MAX_TEXT_BYTES {
+                return Err(ClassifyError::TextTooLong {
+                    index,
+                    bytes: text.len(),
+                });
+            }
+        }
+        let prepared: Vec<String> = texts.iter().map(|t| self.prepare(t)).collect();
+        if let Some(index) = prepared.iter().position(|t| t.is_empty()) {
+            return Err(ClassifyError::EmptyText { index });
+        }
+        if self.fitted.is_none() {
+            self.refresh_cache(encoder)?;
+            self.fitted = Some(self.fit_categories());
+        }
+        let refs: Vec<&str> = prepared.iter().map(String::as_str).collect();
+        let featurized = featurize_prepared(encoder, &refs, self.options.lexical)?;
+        let fitted = self.fitted.as_ref().expect("fitted above");
+        Ok(featurized
+            .iter()
+            .map(|(features, truncated)| self.verdict(fitted, features, *truncated))
+            .collect())
+    }
+
+    fn verdict(
+        &self,
+        fitted: &[FittedCategory],
+        features: &TextFeatures,
+        truncated: bool,
+    ) -> Verdict {
+        let mut scores = Vec::with_capacity(fitted.len());
+        let mut reasons = Vec::with_capacity(fitted.len());
+        for (category, fit) in self.policy.categories.iter().zip(fitted) {
+            let score = sigmoid(fit.model.logit(features));
+            let name = category.name.clone();
+            let example = nearest(&fit.examples, features);
+            let definition = fit
+                .definition
+                .as_ref()
+                .map(|d| (d, cosine(&features.embedding, &d.features.embedding)));
+            let support = match (example, definition) {
+                (Some(e), Some(d)) if d.1 > e.1 => Some(d.1),
+                (Some(e), _) => Some(e.1),
+                (None, d) => d.map(|d| d.1),
+            };
+            let veto = nearest(&fit.keep, features).filter(|&(_, similarity)| {
+                similarity >= self.options.keep_similarity && support.is_none_or(|s| similarity > s)
+            });
+            let threshold = category.threshold.unwrap_or(self.options.threshold);
+            let reason = match (veto, example, definition) {
+                (Some((keep, similarity)), _, _) => Some(Reason::Keep {
+                    category: name.clone(),
+                    text: keep.text.clone(),
+                    similarity,
+                }),
+                (None, Some((e, similarity)), d) if d.is_none_or(|d| d.1 <= similarity) => {
+                    Some(Reason::Example {
+                        category: name.clone(),
+                        text: e.text.clone(),
+                        similarity,
+                    })
+                }
+                (None, _, Some((d, similarity))) => Some(Reason::Definition {
+                    category: name.clone(),
+                    text: d.text.clone(),
+                    similarity,
+                }),
+                (None, _, None) => None,
+            };
+            scores.push(CategoryScore {
+                category: name,
+                score,
+                matched: score >= threshold && veto.is_none(),
+                blocked: category.blocked,
+            });
+            reasons.push(reason);
+        }
+        let best_matched = scores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.matched)
+            .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
+            .map(|(i, _)| i);
+        let decided: Vec<usize> = match self.policy.mode {
+            Mode::Multiclass => best_matched.into_iter().collect(),
+            Mode::Binary | Mode::Multilabel => {
+                (0..scores.len()).filter(|&i| scores[i].matched).collect()
+            }
+        };
+        let acting: Vec<usize> = decided
+            .iter()
+            .copied()
+            .filter(|&i| scores[i].blocked)
+            .collect();
+        let action = acting
+            .iter()
+            .map(|&i| self.policy.categories[i].action)
+            .max();
+        let top = |candidates: &[usize]| {
+            candidates
+                .iter()
+                .copied()
+                .max_by(|&a, &b| scores[a].score.total_cmp(&scores[b].score))
+        };
+        let explained = top(&acting)
+            .or_else(|| top(&decided))
+            .or_else(|| top(&(0..scores.len()).collect::<Vec<_>>()));
+        Verdict {
+            labels: decided
+                .iter()
+                .map(|&i| scores[i].category.clone())
+                .collect(),
+            harmful: !acting.is_empty(),
+            action,
+            reason: explained.and_then(|i| reasons[i].clone()),
+            truncated,
+            scores,
+        }
+    }
+}
+
+/// The evidence most similar to `features`, with its cosine similarity.
+fn nearest<'a>(evidence: &'a [Evidence], features: &TextFeatures) -> Option<(&'a Evidence, f32)> {
+    evidence
+        .iter()
+        .map(|e| (e, cosine(&features.embedding, &e.features.embedding)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
