@@ -378,7 +378,10 @@ fn open_cache<'a>(
     dir: &std::path::Path,
 ) -> eval::store::CachedEncoder<'a> {
     let model_sha256 = &bundle.model_sha256();
-    eval::store::CachedEncoder::open(encoder, &dir.join(format!("{}.embeddings", &model_sha256[..16])))
+    eval::store::CachedEncoder::open(
+        encoder,
+        &dir.join(format!("{}.embeddings", &model_sha256[..16])),
+    )
 }
 
 fn run_classify_eval(

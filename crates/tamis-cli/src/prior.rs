@@ -21,33 +21,36 @@ use crate::CliError;
 /// Strengths of the pull towards zero tried on the held-out fifth.
 const L2_CANDIDATES: [f32; 4] = [1e-7, 1e-6, 1e-5, 1e-4];
 /// Background points and the lexical entries each keeps.
+/// Adam steps of a prior fit (a user's fit needs fewer: it starts from the prior).
+const PRIOR_ITERATIONS: usize = 1000;
 const BACKGROUND_POINTS: usize = 64;
 const BACKGROUND_ENTRIES: usize = 48;
 
-fn f1(model: &LinearModel, positives: &[&TextFeatures], negatives: &[&TextFeatures]) -> f64 {
-    let caught = |texts: &[&TextFeatures]| {
+/// F1 of the model on held-out texts of one dataset.
+fn f1(
+    model: &LinearModel,
+    positives: &[(&TextFeatures, f32)],
+    negatives: &[(&TextFeatures, f32)],
+) -> f64 {
+    let caught = |texts: &[(&TextFeatures, f32)]| {
         texts
             .iter()
-            .filter(|f| sigmoid(model.logit(f)) >= 0.5)
+            .filter(|(f, _)| sigmoid(model.logit(f)) >= 0.5)
             .count() as f64
     };
     let (true_positives, false_positives) = (caught(positives), caught(negatives));
     2.0 * true_positives / (positives.len() as f64 + true_positives + false_positives).max(1.0)
 }
 
-fn equally<'a>(texts: &[&'a TextFeatures]) -> Vec<(&'a TextFeatures, f32)> {
-    texts.iter().map(|&f| (f, 1.0)).collect()
-}
-
-fn fit_all(
-    positives: &[&TextFeatures],
-    negatives: &[&TextFeatures],
+fn fit_from_zero(
+    positives: &[(&TextFeatures, f32)],
+    negatives: &[(&TextFeatures, f32)],
     options: &FitOptions,
 ) -> LinearModel {
-    let dimension = positives.first().map_or(0, |f| f.embedding.len());
+    let dimension = positives.first().map_or(0, |(f, _)| f.embedding.len());
     fit_balanced(
-        &equally(positives),
-        &equally(negatives),
+        positives,
+        negatives,
         &LinearModel::zeros(dimension),
         options,
     )
@@ -72,16 +75,30 @@ pub fn fit_priors<E: Encoder<Error = ModelError>>(
                 .collect(),
         );
     }
-    // Every fifth text is held out to choose the regularization.
-    let split = |held_out: bool, harmful: bool, task: Option<usize>| -> Vec<&TextFeatures> {
+    // Every fifth text is held out to choose the regularization. Each dataset's benign texts
+    // weigh the same in total, so the large SMS set does not drown the others.
+    let benign_counts: Vec<usize> = features
+        .iter()
+        .map(|texts| texts.iter().filter(|(_, h)| !h).count())
+        .collect();
+    let split = |held_out: Option<bool>, harmful: bool, task: Option<usize>| {
         features
             .iter()
             .enumerate()
             .filter(|(t, _)| task.is_none_or(|task| task == *t))
-            .flat_map(|(_, texts)| texts.iter().enumerate())
-            .filter(|(i, (_, h))| *h == harmful && (i % 5 == 0) == held_out)
-            .map(|(_, (f, _))| f)
-            .collect()
+            .flat_map(|(t, texts)| texts.iter().enumerate().map(move |(i, text)| (t, i, text)))
+            .filter(|(_, i, (_, h))| *h == harmful && held_out.is_none_or(|o| (i % 5 == 0) == o))
+            .map(|(t, _, (f, _))| {
+                (
+                    f,
+                    if harmful {
+                        1.0
+                    } else {
+                        1.0 / benign_counts[t] as f32
+                    },
+                )
+            })
+            .collect::<Vec<(&TextFeatures, f32)>>()
     };
     let mut report = String::from("| prior | l2 | held-out F1 |\n|---|---|---|\n");
     let mut categories = Vec::new();
@@ -90,39 +107,37 @@ pub fn fit_priors<E: Encoder<Error = ModelError>>(
         for l2 in L2_CANDIDATES {
             let fit_options = FitOptions {
                 l2,
+                iterations: PRIOR_ITERATIONS,
                 ..FitOptions::default()
             };
-            let model = fit_all(
-                &split(false, true, Some(t)),
-                &split(false, false, None),
+            let model = fit_from_zero(
+                &split(Some(false), true, Some(t)),
+                &split(Some(false), false, None),
                 &fit_options,
             );
             let score = f1(
                 &model,
-                &split(true, true, Some(t)),
-                &split(true, false, None),
+                &split(Some(true), true, Some(t)),
+                &split(Some(true), false, Some(t)),
             );
             let _ = writeln!(report, "| {} | {l2:e} | {score:.3} |", task.category);
             if score > best.0 {
                 best = (score, l2);
             }
         }
-        let positives: Vec<&TextFeatures> = [true, false]
-            .iter()
-            .flat_map(|&held_out| split(held_out, true, Some(t)))
-            .collect();
-        let negatives: Vec<&TextFeatures> = [true, false]
-            .iter()
-            .flat_map(|&held_out| split(held_out, false, None))
-            .collect();
         let fit_options = FitOptions {
             l2: best.1,
+            iterations: PRIOR_ITERATIONS,
             ..FitOptions::default()
         };
         let _ = writeln!(report, "| {} | chosen: {:e} | |", task.category, best.1);
         categories.push((
             task.category.to_string(),
-            fit_all(&positives, &negatives, &fit_options),
+            fit_from_zero(
+                &split(None, true, Some(t)),
+                &split(None, false, None),
+                &fit_options,
+            ),
         ));
     }
     let benign: Vec<TextFeatures> = features

@@ -150,7 +150,11 @@ impl<'a> Evaluation<'a> {
         Ok(Classifier::new(policy, priors, options)?)
     }
 
-    fn verdicts(&self, classifier: &mut Classifier, texts: &[&str]) -> Result<Vec<Verdict>, CliError> {
+    fn verdicts(
+        &self,
+        classifier: &mut Classifier,
+        texts: &[&str],
+    ) -> Result<Vec<Verdict>, CliError> {
         Ok(classifier.classify(self.encoder, texts)?)
     }
 
@@ -400,7 +404,9 @@ impl<'a> Evaluation<'a> {
             .iter()
             .flat_map(|t| of_class(&t.test, false))
             .collect();
-        let share_harmful = |classifier: &mut Classifier, texts: &[&str]| -> Result<f64, CliError> {
+        let share_harmful = |classifier: &mut Classifier,
+                             texts: &[&str]|
+         -> Result<f64, CliError> {
             let verdicts = self.verdicts(classifier, texts)?;
             Ok(verdicts.iter().filter(|v| v.harmful).count() as f64 / texts.len().max(1) as f64)
         };
@@ -426,8 +432,7 @@ impl<'a> Evaluation<'a> {
                 if n > 0 || with_definition {
                     let (examples, _) = self.draw(negative, n, seed + 100);
                     let definition = with_definition.then_some(self.tasks[negative].definition);
-                    classifier
-                        .edit(|p| p.add_category(category(name, examples, definition)))?;
+                    classifier.edit(|p| p.add_category(category(name, examples, definition)))?;
                 }
                 recall += share_harmful(&mut classifier, &negative_texts)?;
                 fpr += share_harmful(&mut classifier, &benign_texts)?;
@@ -435,7 +440,11 @@ impl<'a> Evaluation<'a> {
             let _ = writeln!(
                 out,
                 "| {} | {n} | {} | {:.3} | {:.3} |",
-                if n == 0 && !with_definition { "(not added)" } else { name },
+                if n == 0 && !with_definition {
+                    "(not added)"
+                } else {
+                    name
+                },
                 if with_definition { "yes" } else { "no" },
                 recall / SEEDS as f64,
                 fpr / SEEDS as f64
@@ -461,7 +470,10 @@ impl<'a> Evaluation<'a> {
             }
         }
         for (state, row) in ["all three blocked", "negative unblocked"].iter().zip(rows) {
-            let cells: Vec<String> = row.iter().map(|v| format!("{:.3}", v / SEEDS as f64)).collect();
+            let cells: Vec<String> = row
+                .iter()
+                .map(|v| format!("{:.3}", v / SEEDS as f64))
+                .collect();
             let _ = writeln!(out, "| {state} | {} |", cells.join(" | "));
         }
         Ok(())
@@ -496,8 +508,11 @@ impl<'a> Evaluation<'a> {
                 let mut f1s = Vec::new();
                 for normalize in [true, false] {
                     let (harmful, benign) = self.draw(t, 32, 0);
-                    let policy =
-                        policy(Mode::Binary, vec![category(task.category, harmful, None)], benign);
+                    let policy = policy(
+                        Mode::Binary,
+                        vec![category(task.category, harmful, None)],
+                        benign,
+                    );
                     let options = ClassifierOptions {
                         normalize,
                         ..ClassifierOptions::default()

@@ -50,12 +50,15 @@ impl Default for ClassifierOptions {
             use_priors: true,
             lexical: true,
             normalize: true,
-            fit: FitOptions::default(),
+            fit: FitOptions {
+                l2: 1e-5,
+                ..FitOptions::default()
+            },
             prior_fit: FitOptions {
                 l2: 0.05,
                 ..FitOptions::default()
             },
-            background_share: 0.5,
+            background_share: 0.25,
             keep_similarity: 0.9,
         }
     }
@@ -292,10 +295,11 @@ impl Classifier {
             .collect();
         missing.sort_unstable();
         missing.dedup();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let featurized = featurize_prepared(encoder, &missing, self.options.lexical)?;
+        let featurized = if missing.is_empty() {
+            Vec::new()
+        } else {
+            featurize_prepared(encoder, &missing, self.options.lexical)?
+        };
         let mut cache = std::mem::take(&mut self.cache);
         for (text, (features, _)) in missing.iter().zip(featurized) {
             cache.insert(text.to_string(), Arc::new(features));
