@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tamis_core::classify::{Action, Classifier, ClassifierOptions, Policy, Reason, Verdict};
 use tamis_core::fuse::Normalization;
 use tamis_core::{nearest_neighbours, Encoder};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
@@ -18,8 +19,10 @@ use thiserror::Error;
 
 use input::{read_texts, InputFormat};
 
-/// Sample posts for `tamis neighbours` when no input is given.
+/// Sample posts for `tamis neighbours` and `tamis classify` when no input is given.
 const SAMPLE_POSTS: &str = include_str!("../samples/posts.txt");
+/// The policy `tamis classify` uses when none is given.
+const SAMPLE_POLICY: &str = include_str!("../samples/policy.json");
 
 #[derive(Debug, Error)]
 pub enum CliError {
@@ -79,6 +82,22 @@ enum Command {
         /// Neighbours shown per text.
         #[arg(short, default_value_t = 1)]
         k: usize,
+    },
+    /// Classify texts under a policy (built-in sample policy and posts by default): one
+    /// verdict per text, with scores, action and reason.
+    Classify {
+        /// The policy JSON (see samples/policy.json).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long)]
+        input: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = InputFormat::Lines)]
+        format: InputFormat,
+        /// Leave out the built-in priors of the standard categories.
+        #[arg(long)]
+        no_priors: bool,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        output: ReportFormat,
     },
     /// Fuse TREC run files into one, written to standard output in TREC format.
     Fuse {
@@ -227,6 +246,46 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     "truncated": embedding.truncated,
                     "vector": embedding.vector,
                 });
+                writeln!(out, "{line}").map_err(|e| CliError::Io(e.to_string()))?;
+            }
+            out.flush().map_err(|e| CliError::Io(e.to_string()))
+        }
+        Command::Classify {
+            policy,
+            input,
+            format,
+            no_priors,
+            output,
+        } => {
+            let policy = match policy {
+                Some(path) => {
+                    Policy::from_json(&std::fs::read_to_string(&path).map_err(|e| {
+                        CliError::Io(format!("cannot read {}: {e}", path.display()))
+                    })?)?
+                }
+                None => Policy::from_json(SAMPLE_POLICY)?,
+            };
+            let texts = match input {
+                Some(_) => load_texts(input, format)?,
+                None => SAMPLE_POSTS.lines().map(str::to_string).collect(),
+            };
+            let bundle = ModelBundle::read_dir(&cli.model)?;
+            let encoder = TractEncoder::new(&bundle)?;
+            let priors = if no_priors {
+                None
+            } else {
+                Some(std::sync::Arc::new(tamis_model::default_priors(&bundle)?))
+            };
+            let mut classifier = Classifier::new(policy, priors, ClassifierOptions::default())?;
+            let verdicts = classifier.classify(&encoder, &as_strs(&texts))?;
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            for (index, (text, verdict)) in texts.iter().zip(&verdicts).enumerate() {
+                let line = match output {
+                    ReportFormat::Json => {
+                        serde_json::json!({"line": index + 1, "verdict": verdict}).to_string()
+                    }
+                    ReportFormat::Table => verdict_line(text, verdict),
+                };
                 writeln!(out, "{line}").map_err(|e| CliError::Io(e.to_string()))?;
             }
             out.flush().map_err(|e| CliError::Io(e.to_string()))
@@ -444,6 +503,51 @@ fn parse_normalization(name: &str) -> Result<Normalization, CliError> {
         "borda" => Normalization::Borda,
         other => return Err(CliError::Io(format!("unknown normalization `{other}`"))),
     })
+}
+
+/// One readable line: action, decided labels with scores, the text, and the reason.
+fn verdict_line(text: &str, verdict: &Verdict) -> String {
+    let action = verdict.action.map_or("show", |a| match a {
+        Action::Warn => "warn",
+        Action::Blur => "blur",
+        Action::Hide => "hide",
+    });
+    let labels: Vec<String> = verdict
+        .scores
+        .iter()
+        .filter(|s| s.matched)
+        .map(|s| format!("{} {:.2}", s.category, s.score))
+        .collect();
+    let excerpt: String = text.chars().take(70).collect();
+    let ellipsis = if excerpt.len() < text.len() {
+        "…"
+    } else {
+        ""
+    };
+    let reason = match &verdict.reason {
+        Some(Reason::Example {
+            text, similarity, ..
+        }) => {
+            format!("nearest example ({similarity:.2}): {text}")
+        }
+        Some(Reason::Definition { similarity, .. }) => {
+            format!("closest to the definition ({similarity:.2})")
+        }
+        Some(Reason::Keep {
+            text, similarity, ..
+        }) => {
+            format!("kept, like ({similarity:.2}): {text}")
+        }
+        None => String::new(),
+    };
+    if labels.is_empty() {
+        format!("{action:<5} {excerpt}{ellipsis}")
+    } else {
+        format!(
+            "{action:<5} {excerpt}{ellipsis}\n      [{}] {reason}",
+            labels.join(", ")
+        )
+    }
 }
 
 fn as_strs(texts: &[String]) -> Vec<&str> {

@@ -169,3 +169,49 @@ fn fuse_names_the_bad_line_and_refuses_unknown_methods() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown fusion method `magic`"));
 }
+
+#[test]
+fn classify_applies_the_sample_policy_to_the_sample_posts() {
+    let output = tamis(&["classify", "--output", "json"], b"");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verdicts: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json line")["verdict"].clone()
+        })
+        .collect();
+    let posts: Vec<&str> = include_str!("../samples/posts.txt").lines().collect();
+    assert_eq!(verdicts.len(), posts.len());
+    let action_of = |needle: &str| {
+        let index = posts
+            .iter()
+            .position(|p| p.contains(needle))
+            .expect("sample post");
+        verdicts[index]["action"].clone()
+    };
+    assert_eq!(action_of("FREE cruise"), "hide");
+    assert_eq!(action_of("pathetic idiot"), "blur");
+    assert_eq!(action_of("killer in the final chapter"), "warn");
+    assert_eq!(action_of("meteor shower"), serde_json::Value::Null);
+    // "negative" is unblocked in the sample policy: scored, never acting.
+    assert_eq!(action_of("finale was a letdown"), serde_json::Value::Null);
+}
+
+#[test]
+fn classify_names_the_bad_policy_field() {
+    let path = std::env::temp_dir().join(format!("tamis-bad-policy-{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        r#"{"version": 1, "mode": "binary", "categories": [{"name": "x", "examples": ["a"], "action": "nuke"}]}"#,
+    )
+    .unwrap();
+    let output = tamis(&["classify", "--policy", path.to_str().unwrap()], b"");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("categories[0].action"), "{message}");
+}

@@ -53,7 +53,7 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::Tamis => "tamis (priors + examples)",
-            Method::BackgroundOnly => "tamis without category priors",
+            Method::BackgroundOnly => "tamis without category priors (benign background only)",
             Method::NoBuiltIn => "tamis without any built-in weights",
             Method::EmbeddingProbe => "linear probe on embeddings",
             Method::Prototype => "nearest prototype",
@@ -550,7 +550,7 @@ impl<'a> Evaluation<'a> {
         );
         let _ = writeln!(
             out,
-            "| mode | category | support | precision | recall | FPR | F1 | accuracy |  |\n|---|---|---|---|---|---|---|---|---|"
+            "| mode | category | support | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|---|"
         );
         for mode in [Mode::Multilabel, Mode::Multiclass] {
             let (categories, keep) = self.base_policy(&all, 0);

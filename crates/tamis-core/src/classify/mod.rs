@@ -24,6 +24,7 @@ pub use features::{
 pub use linear::{fit, fit_balanced, sigmoid, FitOptions, LinearModel, Sample, TextFeatures};
 pub use normalize::normalize_text;
 pub use policy::{
-    Action, Category, Mode, Policy, PolicyError, MAX_EXAMPLE_BYTES, MAX_NAME_CHARS, POLICY_VERSION,
+    Action, Category, Mode, Policy, PolicyEdit, PolicyError, MAX_EXAMPLE_BYTES, MAX_NAME_CHARS,
+    POLICY_VERSION,
 };
 pub use prior::{summarize_background, BackgroundPoint, Priors, PriorsError};

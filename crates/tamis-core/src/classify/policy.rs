@@ -402,3 +402,88 @@ fn remove_text(texts: &mut Vec<String>, owner: &str, text: &str) -> Result<(), P
     texts.remove(position);
     Ok(())
 }
+
+/// One edit as data, for callers on the other side of a boundary (JavaScript, a worker): JSON
+/// such as `{"op": "add_example", "category": "spam", "text": "..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PolicyEdit {
+    AddCategory {
+        category: Category,
+    },
+    RemoveCategory {
+        category: String,
+    },
+    AddExample {
+        category: String,
+        text: String,
+    },
+    RemoveExample {
+        category: String,
+        text: String,
+    },
+    AddKeep {
+        category: Option<String>,
+        text: String,
+    },
+    RemoveKeep {
+        category: Option<String>,
+        text: String,
+    },
+    Block {
+        category: String,
+    },
+    Unblock {
+        category: String,
+    },
+    SetDefinition {
+        category: String,
+        definition: Option<String>,
+    },
+    SetAction {
+        category: String,
+        action: Action,
+    },
+    SetThreshold {
+        category: String,
+        threshold: Option<f32>,
+    },
+}
+
+impl PolicyEdit {
+    /// Applies the edit with the matching [`Policy`] method.
+    ///
+    /// ```
+    /// use tamis_core::classify::{Policy, PolicyEdit};
+    ///
+    /// let mut policy = Policy::from_json(
+    ///     r#"{"version": 1, "mode": "binary", "categories": [{"name": "spam", "examples": ["free prize"]}]}"#,
+    /// ).unwrap();
+    /// let edit: PolicyEdit = serde_json::from_str(r#"{"op": "unblock", "category": "spam"}"#).unwrap();
+    /// edit.apply(&mut policy).unwrap();
+    /// assert!(!policy.categories[0].blocked);
+    /// ```
+    pub fn apply(self, policy: &mut Policy) -> Result<(), PolicyError> {
+        match self {
+            PolicyEdit::AddCategory { category } => policy.add_category(category),
+            PolicyEdit::RemoveCategory { category } => policy.remove_category(&category),
+            PolicyEdit::AddExample { category, text } => policy.add_example(&category, &text),
+            PolicyEdit::RemoveExample { category, text } => policy.remove_example(&category, &text),
+            PolicyEdit::AddKeep { category, text } => policy.add_keep(category.as_deref(), &text),
+            PolicyEdit::RemoveKeep { category, text } => {
+                policy.remove_keep(category.as_deref(), &text)
+            }
+            PolicyEdit::Block { category } => policy.block(&category),
+            PolicyEdit::Unblock { category } => policy.unblock(&category),
+            PolicyEdit::SetDefinition {
+                category,
+                definition,
+            } => policy.set_definition(&category, definition.as_deref()),
+            PolicyEdit::SetAction { category, action } => policy.set_action(&category, action),
+            PolicyEdit::SetThreshold {
+                category,
+                threshold,
+            } => policy.set_threshold(&category, threshold),
+        }
+    }
+}
