@@ -1,0 +1,185 @@
+//! WebAssembly bindings of tamis. JavaScript fetches (and caches) the model bytes; these
+//! bindings take the bytes and compute: nothing here touches the network.
+//!
+//! Every error reaches JavaScript as an `Error` with a `code` field (see [`error_code`]) and a
+//! message a user can act on; a failed call leaves the object as it was.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tamis_core::classify::{
+    Classifier, ClassifierOptions, ClassifyError, Policy, PolicyEdit, PolicyError, Priors,
+    PriorsError,
+};
+use tamis_core::Encoder;
+use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
+use wasm_bindgen::prelude::*;
+
+/// The stable `code` of an error, for programs to branch on.
+pub trait ErrorCode {
+    fn code(&self) -> &'static str;
+}
+
+impl ErrorCode for ModelError {
+    fn code(&self) -> &'static str {
+        match self {
+            ModelError::MissingFile { .. } | ModelError::Unreadable { .. } => "model_missing",
+            ModelError::ChecksumMismatch { .. } => "checksum_mismatch",
+            ModelError::InvalidManifest(_) => "invalid_manifest",
+            ModelError::InvalidOnnx(_) | ModelError::UnsupportedModel(_) => "invalid_model",
+            ModelError::InvalidTokenizer(_) | ModelError::VocabularyMismatch { .. } => {
+                "invalid_tokenizer"
+            }
+            ModelError::Tokenization { .. } | ModelError::Inference(_) => "inference_failed",
+        }
+    }
+}
+
+impl ErrorCode for PolicyError {
+    fn code(&self) -> &'static str {
+        match self {
+            PolicyError::UnknownCategory(_) => "unknown_category",
+            PolicyError::UnknownText { .. } => "unknown_text",
+            _ => "invalid_policy",
+        }
+    }
+}
+
+impl ErrorCode for PriorsError {
+    fn code(&self) -> &'static str {
+        "invalid_priors"
+    }
+}
+
+impl<E: std::error::Error + ErrorCode> ErrorCode for ClassifyError<E> {
+    fn code(&self) -> &'static str {
+        match self {
+            ClassifyError::EmptyText { .. } => "empty_text",
+            ClassifyError::TextTooLong { .. } => "text_too_long",
+            ClassifyError::Encoder(e) => e.code(),
+            ClassifyError::EncoderCount { .. } => "inference_failed",
+        }
+    }
+}
+
+/// A JavaScript `Error` carrying `code`.
+fn js_error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&error, &"code".into(), &code.into());
+    error.into()
+}
+
+fn to_js<E: std::fmt::Display + ErrorCode>(error: E) -> JsValue {
+    js_error(error.code(), &error.to_string())
+}
+
+fn serialize<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("internal", &e.to_string()))
+}
+
+/// A loaded model: the verified bundle, the encoder and its built-in priors.
+#[wasm_bindgen]
+pub struct Model {
+    encoder: TractEncoder,
+    priors: Option<Arc<Priors>>,
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Verifies the bytes against the manifest's sha256 values and loads the model. The
+    /// built-in priors are attached when the model is the one they were fitted for.
+    #[wasm_bindgen(constructor)]
+    pub fn new(manifest: &[u8], model: Vec<u8>, tokenizer: Vec<u8>) -> Result<Model, JsValue> {
+        let bundle = ModelBundle::from_bytes(manifest, model, tokenizer).map_err(to_js)?;
+        let encoder = TractEncoder::new(&bundle).map_err(to_js)?;
+        let priors = match default_priors(&bundle) {
+            Ok(priors) => Some(Arc::new(priors)),
+            Err(PriorsError::ModelMismatch { .. }) => None,
+            Err(e) => return Err(to_js(e)),
+        };
+        Ok(Model { encoder, priors })
+    }
+
+    /// The backend that runs the model.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        "wasm".to_string()
+    }
+
+    /// Length of every embedding.
+    #[wasm_bindgen(getter)]
+    pub fn dimension(&self) -> usize {
+        self.encoder.dimension()
+    }
+
+    /// Whether built-in priors for `toxic`, `spam` and `negative` are available.
+    #[wasm_bindgen(getter, js_name = hasPriors)]
+    pub fn has_priors(&self) -> bool {
+        self.priors.is_some()
+    }
+
+    /// Embeds texts: `[{vector, tokens, truncated}]`, vectors of unit length.
+    pub fn embed(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let embeddings = self.encoder.embed(&refs).map_err(to_js)?;
+        let rows: Vec<serde_json::Value> = embeddings
+            .into_iter()
+            .map(|e| {
+                serde_json::json!({
+                    "vector": e.vector,
+                    "tokens": e.tokens,
+                    "truncated": e.truncated,
+                })
+            })
+            .collect();
+        serialize(&rows)
+    }
+}
+
+/// A policy with its classifier state (cached features of the policy's texts).
+#[wasm_bindgen]
+pub struct PolicyClassifier {
+    classifier: Classifier,
+}
+
+#[wasm_bindgen]
+impl PolicyClassifier {
+    /// Reads and validates the policy JSON; the model's priors apply to standard categories.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &Model, policy_json: &str) -> Result<PolicyClassifier, JsValue> {
+        let policy = Policy::from_json(policy_json).map_err(to_js)?;
+        let classifier =
+            Classifier::new(policy, model.priors.clone(), ClassifierOptions::default())
+                .map_err(to_js)?;
+        Ok(PolicyClassifier { classifier })
+    }
+
+    /// Verdicts for `texts`, in order.
+    pub fn classify(&mut self, model: &Model, texts: Vec<String>) -> Result<JsValue, JsValue> {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let verdicts = self
+            .classifier
+            .classify(&model.encoder, &refs)
+            .map_err(to_js)?;
+        serialize(&verdicts)
+    }
+
+    /// Applies one edit, e.g. `{op: "add_example", category: "spam", text: "..."}`; a refused
+    /// edit changes nothing.
+    pub fn edit(&mut self, edit: JsValue) -> Result<(), JsValue> {
+        let edit: PolicyEdit = serde_wasm_bindgen::from_value(edit)
+            .map_err(|e| js_error("invalid_argument", &format!("not a policy edit: {e}")))?;
+        self.classifier
+            .edit(|policy| edit.apply(policy))
+            .map_err(to_js)
+    }
+
+    /// The current policy as JSON.
+    #[wasm_bindgen(js_name = policyJson)]
+    pub fn policy_json(&self) -> String {
+        self.classifier.policy().to_json()
+    }
+}
