@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 
 const require = createRequire(import.meta.url);
-const { Model, PolicyClassifier } = require('../../js/wasm/node/tamis_wasm.js');
+const { Model, PolicyClassifier, fuse } = require('../../js/wasm/node/tamis_wasm.js');
 
 const bundle = new URL('../../models/minilm-l6-int8/', import.meta.url);
 const read = (name) => readFileSync(new URL(name, bundle));
@@ -98,4 +98,18 @@ test('wasm and native give the same verdicts (scores to 1e-5)', () => {
       assert.ok(Math.abs(score.score - native[i].scores[j].score) <= 1e-5, `post ${i}, ${score.category}`);
     });
   });
+});
+
+test('fuses ranked lists and refuses bad ones with a code', () => {
+  const lists = [
+    { name: 'bm25', items: [{ id: 'a', score: 3 }, { id: 'b', score: 2 }, { id: 'c', score: 1 }] },
+    { name: 'dense', weight: 2, items: [{ id: 'b', score: 0.9 }, { id: 'd', score: 0.5 }] },
+  ];
+  const fused = fuse(lists, 'rrf', 'none');
+  assert.deepEqual(fused.map((item) => item.id), ['b', 'a', 'd', 'c']);
+  assert.deepEqual(fused[0].evidence, { positions: [2, 1], agreement: 2 });
+  const duplicate = [{ name: 'x', items: [{ id: 'a', score: 1 }, { id: 'a', score: 0.5 }] }];
+  assertCode(() => fuse(duplicate, 'rrf', 'none'), 'invalid_lists');
+  assertCode(() => fuse(lists, 'magic', 'none'), 'invalid_argument');
+  assertCode(() => fuse([{ name: 'x' }], 'rrf', 'none'), 'invalid_argument');
 });

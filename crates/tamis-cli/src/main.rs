@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tamis_core::classify::{Action, Classifier, ClassifierOptions, Policy, Reason, Verdict};
-use tamis_core::fuse::Normalization;
+use tamis_core::fuse::{FusionMethod, Normalization};
 use tamis_core::{nearest_neighbours, Encoder};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
 use thiserror::Error;
@@ -338,12 +338,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             norm,
             depth,
         } => {
-            let method = bench::fuse::METHODS
-                .iter()
-                .find(|(name, _)| *name == method)
-                .map(|(_, m)| *m)
+            let method = FusionMethod::from_name(&method)
                 .ok_or_else(|| CliError::Io(format!("unknown fusion method `{method}`")))?;
-            let normalization = parse_normalization(&norm)?;
+            let normalization = Normalization::from_name(&norm)
+                .ok_or_else(|| CliError::Io(format!("unknown normalization `{norm}`")))?;
             let runs = runs
                 .iter()
                 .map(|path| {
@@ -490,19 +488,6 @@ fn load_texts(path: Option<PathBuf>, format: InputFormat) -> Result<Vec<String>,
         }
         None => read_texts(std::io::stdin().lock(), format),
     }
-}
-
-fn parse_normalization(name: &str) -> Result<Normalization, CliError> {
-    Ok(match name {
-        "none" => Normalization::None,
-        "min-max" => Normalization::MinMax,
-        "max" => Normalization::Max,
-        "sum" => Normalization::Sum,
-        "zmuv" => Normalization::Zmuv,
-        "rank" => Normalization::Rank,
-        "borda" => Normalization::Borda,
-        other => return Err(CliError::Io(format!("unknown normalization `{other}`"))),
-    })
 }
 
 /// One readable line: action, decided labels with scores, the text, and the reason.

@@ -11,6 +11,7 @@ use tamis_core::classify::{
     Classifier, ClassifierOptions, ClassifyError, Policy, PolicyEdit, PolicyError, Priors,
     PriorsError,
 };
+use tamis_core::fuse::{FuseError, FusionMethod, Normalization, RankedList};
 use tamis_core::Encoder;
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 use wasm_bindgen::prelude::*;
@@ -42,6 +43,12 @@ impl ErrorCode for PolicyError {
             PolicyError::UnknownText { .. } => "unknown_text",
             _ => "invalid_policy",
         }
+    }
+}
+
+impl ErrorCode for FuseError {
+    fn code(&self) -> &'static str {
+        "invalid_lists"
     }
 }
 
@@ -182,4 +189,31 @@ impl PolicyClassifier {
     pub fn policy_json(&self) -> String {
         self.classifier.policy().to_json()
     }
+}
+
+/// Fuses ranked lists (`[{name, weight?, items: [{id, score?, rank?}]}]`) with a ranx method
+/// (`rrf`, `mnz`, ...) after a normalization (`min-max`, `none`, ...): every candidate once,
+/// best first, with its score and evidence (position in each list, agreement).
+#[wasm_bindgen]
+pub fn fuse(lists: JsValue, method: &str, normalization: &str) -> Result<JsValue, JsValue> {
+    let lists: Vec<RankedList> = serde_wasm_bindgen::from_value(lists).map_err(|e| {
+        js_error(
+            "invalid_argument",
+            &format!("not a list of ranked lists: {e}"),
+        )
+    })?;
+    let method = FusionMethod::from_name(method).ok_or_else(|| {
+        js_error(
+            "invalid_argument",
+            &format!("unknown fusion method `{method}`"),
+        )
+    })?;
+    let normalization = Normalization::from_name(normalization).ok_or_else(|| {
+        js_error(
+            "invalid_argument",
+            &format!("unknown normalization `{normalization}`"),
+        )
+    })?;
+    let fused = tamis_core::fuse::fuse(&lists, normalization, method).map_err(to_js)?;
+    serialize(&fused)
 }

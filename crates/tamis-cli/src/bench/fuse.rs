@@ -6,28 +6,6 @@ use tamis_core::fuse::{fuse, FusionMethod, Normalization, RankedItem, RankedList
 
 use crate::CliError;
 
-/// Every method with ranx's default parameters.
-pub const METHODS: [(&str, FusionMethod); 18] = [
-    ("sum", FusionMethod::Sum),
-    ("mnz", FusionMethod::Mnz),
-    ("anz", FusionMethod::Anz),
-    ("max", FusionMethod::Max),
-    ("min", FusionMethod::Min),
-    ("med", FusionMethod::Med),
-    ("gmnz", FusionMethod::Gmnz { gamma: 0.5 }),
-    ("wsum", FusionMethod::Wsum),
-    ("wmnz", FusionMethod::Wmnz),
-    ("rrf", FusionMethod::Rrf { k: 60.0 }),
-    ("isr", FusionMethod::Isr),
-    ("log_isr", FusionMethod::LogIsr),
-    ("logn_isr", FusionMethod::LognIsr { sigma: 0.01 }),
-    ("rbc", FusionMethod::Rbc { phi: 0.8 }),
-    ("bordafuse", FusionMethod::BordaFuse),
-    ("w_bordafuse", FusionMethod::WeightedBordaFuse),
-    ("condorcet", FusionMethod::Condorcet),
-    ("w_condorcet", FusionMethod::WeightedCondorcet),
-];
-
 /// `lists` lists of `items` items drawn from a pool of 2 x `items` ids, with distinct scores.
 fn synthetic_lists(lists: usize, items: usize) -> Vec<RankedList> {
     (0..lists)
@@ -62,7 +40,7 @@ pub fn bench_fuse(lists: usize, items: usize, repeats: usize) -> Result<String, 
         "tamis bench fuse: {lists} lists x {items} items, min-max normalization, one thread, \
          mean of {repeats} runs\n| method | ms per fusion |\n|---|---:|\n"
     );
-    for (name, method) in METHODS {
+    for (name, method) in FusionMethod::NAMED {
         fuse(&input, Normalization::MinMax, method).map_err(|e| CliError::Io(e.to_string()))?;
         let start = Instant::now();
         for _ in 0..repeats {

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use tamis_core::fuse::{
-    fuse, fuse_with_content, ContentFusion, Normalization, Preferences, RankedItem, RankedList,
+    fuse, fuse_with_content, ContentFusion, FusionMethod, Normalization, Preferences, RankedItem,
+    RankedList,
 };
 use tamis_core::metrics::{average_precision, ndcg_at, recall_at};
 use tamis_core::retrieve::{LexicalIndex, Scoring};
@@ -14,7 +15,6 @@ use tamis_core::{nearest_neighbours, Encoder};
 use tamis_model::TractEncoder;
 
 use super::cranfield::Collection;
-use crate::bench::fuse::METHODS;
 use crate::trec::trec_line;
 use crate::CliError;
 
@@ -301,7 +301,7 @@ pub fn eval_fusion(
         dense_run(collection, &embedded, depth),
     ];
     let mut fused = Vec::new();
-    for (name, method) in METHODS {
+    for (name, method) in FusionMethod::NAMED {
         fused.push(fused_run(name, &retrievers, method, depth)?);
     }
     let mut content = Vec::new();

@@ -1,18 +1,23 @@
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::hash::BuildFnv;
 
 /// One candidate in a ranked list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RankedItem {
     pub id: String,
     /// Retrieval score, higher is better. Absent: the list's order (or `rank`) decides.
+    #[serde(default)]
     pub score: Option<f64>,
     /// 1-based rank. Absent: the item's position in the list.
+    #[serde(default)]
     pub rank: Option<usize>,
     /// The candidate's content, for content-aware fusion.
+    #[serde(default)]
     pub text: Option<String>,
 }
 
@@ -39,12 +44,18 @@ impl RankedItem {
 }
 
 /// The output of one retriever or source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RankedList {
     pub name: String,
     /// Weight for the weighted fusers; 1 by default.
+    #[serde(default = "unit_weight")]
     pub weight: f64,
     pub items: Vec<RankedItem>,
+}
+
+fn unit_weight() -> f64 {
+    1.0
 }
 
 impl RankedList {

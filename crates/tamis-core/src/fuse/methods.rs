@@ -278,3 +278,41 @@ fn condorcet_points(runs: &Runs, weights: &[f64]) -> Vec<f64> {
     }
     points
 }
+
+impl FusionMethod {
+    /// Every method under its ranx name, with ranx's default parameters.
+    pub const NAMED: [(&'static str, FusionMethod); 18] = [
+        ("sum", FusionMethod::Sum),
+        ("mnz", FusionMethod::Mnz),
+        ("anz", FusionMethod::Anz),
+        ("max", FusionMethod::Max),
+        ("min", FusionMethod::Min),
+        ("med", FusionMethod::Med),
+        ("gmnz", FusionMethod::Gmnz { gamma: 0.5 }),
+        ("wsum", FusionMethod::Wsum),
+        ("wmnz", FusionMethod::Wmnz),
+        ("rrf", FusionMethod::Rrf { k: 60.0 }),
+        ("isr", FusionMethod::Isr),
+        ("log_isr", FusionMethod::LogIsr),
+        ("logn_isr", FusionMethod::LognIsr { sigma: 0.01 }),
+        ("rbc", FusionMethod::Rbc { phi: 0.8 }),
+        ("bordafuse", FusionMethod::BordaFuse),
+        ("w_bordafuse", FusionMethod::WeightedBordaFuse),
+        ("condorcet", FusionMethod::Condorcet),
+        ("w_condorcet", FusionMethod::WeightedCondorcet),
+    ];
+
+    /// The method with this ranx name and default parameters.
+    ///
+    /// ```
+    /// use tamis_core::fuse::FusionMethod;
+    /// assert_eq!(FusionMethod::from_name("rrf"), Some(FusionMethod::Rrf { k: 60.0 }));
+    /// assert_eq!(FusionMethod::from_name("magic"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<FusionMethod> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, method)| *method)
+    }
+}

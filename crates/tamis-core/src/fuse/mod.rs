@@ -29,7 +29,7 @@ pub use methods::FusionMethod;
 pub use normalize::Normalization;
 
 /// Why a fused item is where it is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Evidence {
     /// 1-based position of the item in each input list, in list order; `None` where absent.
     pub positions: Vec<Option<usize>>,
@@ -38,7 +38,7 @@ pub struct Evidence {
 }
 
 /// One candidate of the fused ranking.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FusedItem {
     pub id: String,
     pub score: f64,

@@ -77,3 +77,24 @@ impl Normalization {
         }
     }
 }
+
+impl Normalization {
+    /// The normalization with this name: none, min-max, max, sum, zmuv, rank, borda.
+    ///
+    /// ```
+    /// use tamis_core::fuse::Normalization;
+    /// assert_eq!(Normalization::from_name("min-max"), Some(Normalization::MinMax));
+    /// ```
+    pub fn from_name(name: &str) -> Option<Normalization> {
+        Some(match name {
+            "none" => Normalization::None,
+            "min-max" => Normalization::MinMax,
+            "max" => Normalization::Max,
+            "sum" => Normalization::Sum,
+            "zmuv" => Normalization::Zmuv,
+            "rank" => Normalization::Rank,
+            "borda" => Normalization::Borda,
+            _ => return None,
+        })
+    }
+}
