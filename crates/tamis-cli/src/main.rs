@@ -102,8 +102,13 @@ enum Command {
     /// Fuse TREC run files into one, written to standard output in TREC format.
     Fuse {
         /// The runs to fuse (`query Q0 document rank score tag` per line).
-        #[arg(required = true, num_args = 2..)]
+        #[arg(required_unless_present = "json", num_args = 2..)]
         runs: Vec<PathBuf>,
+        /// Read one query's lists as JSON from standard input instead
+        /// (`[{"name", "weight"?, "items": [{"id", "score"?, "rank"?}]}]`) and write the fused
+        /// items, with their evidence, as JSON.
+        #[arg(long, conflicts_with = "runs")]
+        json: bool,
         /// A ranx method name: sum, mnz, anz, max, min, med, gmnz, wsum, wmnz, rrf, isr,
         /// log_isr, logn_isr, rbc, bordafuse, w_bordafuse, condorcet, w_condorcet.
         #[arg(long, default_value = "rrf")]
@@ -334,6 +339,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Fuse {
             runs,
+            json,
             method,
             norm,
             depth,
@@ -342,6 +348,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .ok_or_else(|| CliError::Io(format!("unknown fusion method `{method}`")))?;
             let normalization = Normalization::from_name(&norm)
                 .ok_or_else(|| CliError::Io(format!("unknown normalization `{norm}`")))?;
+            if json {
+                let lists: Vec<tamis_core::fuse::RankedList> =
+                    serde_json::from_reader(std::io::stdin().lock()).map_err(|e| {
+                        CliError::Io(format!(
+                            "standard input is not a JSON list of ranked lists: {e}"
+                        ))
+                    })?;
+                let mut fused = tamis_core::fuse::fuse(&lists, normalization, method)
+                    .map_err(|e| CliError::Io(e.to_string()))?;
+                fused.truncate(depth);
+                println!(
+                    "{}",
+                    serde_json::to_string(&fused).map_err(|e| CliError::Io(e.to_string()))?
+                );
+                return Ok(());
+            }
             let runs = runs
                 .iter()
                 .map(|path| {

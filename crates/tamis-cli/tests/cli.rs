@@ -215,3 +215,29 @@ fn classify_names_the_bad_policy_field() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("categories[0].action"), "{message}");
 }
+
+#[test]
+fn fuse_reads_and_writes_json() {
+    let lists = br#"[{"name": "bm25", "items": [{"id": "a", "score": 9}, {"id": "b", "score": 8}]},
+                     {"name": "dense", "weight": 2, "items": [{"id": "b"}, {"id": "c"}]}]"#;
+    let output = tamis(
+        &["fuse", "--json", "--method", "rrf", "--depth", "2"],
+        lists,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fused: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let fused = fused.as_array().expect("array");
+    assert_eq!(fused.len(), 2, "--depth keeps 2");
+    assert_eq!(fused[0]["id"], "b");
+    assert_eq!(fused[0]["evidence"]["agreement"], 2);
+    let output = tamis(
+        &["fuse", "--json"],
+        br#"[{"name": "x", "items": [{"id": "a", "score": 1}, {"id": "a", "score": 2}]}]"#,
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("same id"));
+}
