@@ -328,13 +328,19 @@ impl Classifier {
             .priors
             .as_ref()
             .map_or(&[][..], |p| p.background.as_slice());
+        // Each text is looked up (and normalized) once, not once per category that uses it.
+        let examples_by_category: Vec<Vec<Evidence>> = self
+            .policy
+            .categories
+            .iter()
+            .map(|c| c.examples.iter().map(|t| self.evidence(t)).collect())
+            .collect();
         self.policy
             .categories
             .iter()
             .enumerate()
             .map(|(index, category)| {
-                let examples: Vec<Evidence> =
-                    category.examples.iter().map(|t| self.evidence(t)).collect();
+                let examples = examples_by_category[index].clone();
                 let definition = category.definition.as_deref().map(|t| self.evidence(t));
                 let keep: Vec<Evidence> = category
                     .keep
@@ -342,13 +348,11 @@ impl Classifier {
                     .map(|t| self.evidence(t))
                     .chain(global_keep.iter().cloned())
                     .collect();
-                let others: Vec<Evidence> = self
-                    .policy
-                    .categories
+                let others: Vec<&Evidence> = examples_by_category
                     .iter()
                     .enumerate()
                     .filter(|&(other, _)| other != index)
-                    .flat_map(|(_, c)| c.examples.iter().map(|t| self.evidence(t)))
+                    .flat_map(|(_, examples)| examples)
                     .collect();
                 let positives: Vec<&TextFeatures> = examples
                     .iter()
@@ -357,7 +361,7 @@ impl Classifier {
                     .collect();
                 let negatives: Vec<&TextFeatures> = keep
                     .iter()
-                    .chain(&others)
+                    .chain(others)
                     .map(|e| e.features.as_ref())
                     .collect();
                 let prior = self
