@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test of tamis: formatting, lints, the Rust tests on the real model, the wasm module
-# built and tested under Node.
+# Every test of tamis: formatting, lints, the Rust tests on the real model, the npm package
+# built (wasm module, strict TypeScript) and tested under Node and in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,7 +12,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
-step "the wasm module and its bindings"
-scripts/build-wasm.sh
-step "node tests of the wasm module"
-TAMIS_BIN="${CARGO_TARGET_DIR:-target}/debug/tamis" node --test tests/node/
+step "the npm package (npm run build)"
+npm ci --no-audit --no-fund
+npm run build
+step "node tests of the package"
+export TAMIS_BIN="${CARGO_TARGET_DIR:-target}/debug/tamis"
+node --test tests/node/

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tamis_core::classify::{Action, Classifier, ClassifierOptions, Policy, Reason, Verdict};
-use tamis_core::fuse::{FusionMethod, Normalization};
+use tamis_core::fuse::{fuse_request, FusionMethod, FusionRequest, Normalization};
 use tamis_core::{nearest_neighbours, Encoder};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
 use thiserror::Error;
@@ -105,8 +105,10 @@ enum Command {
         #[arg(required_unless_present = "json", num_args = 2..)]
         runs: Vec<PathBuf>,
         /// Read one query's lists as JSON from standard input instead
-        /// (`[{"name", "weight"?, "items": [{"id", "score"?, "rank"?}]}]`) and write the fused
-        /// items, with their evidence, as JSON.
+        /// (`[{"name", "weight"?, "items": [{"id", "score"?, "rank"?, "text"?}]}]`), or a
+        /// fusion request naming its own method (`{"lists", "query"?, "preferences"?,
+        /// "method"?, "normalization"?}`, content-aware with a query or preferences), and
+        /// write the fused items, with their evidence, as JSON.
         #[arg(long, conflicts_with = "runs")]
         json: bool,
         /// A ranx method name: sum, mnz, anz, max, min, med, gmnz, wsum, wmnz, rrf, isr,
@@ -344,19 +346,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
             norm,
             depth,
         } => {
-            let method = FusionMethod::from_name(&method)
-                .ok_or_else(|| CliError::Io(format!("unknown fusion method `{method}`")))?;
-            let normalization = Normalization::from_name(&norm)
-                .ok_or_else(|| CliError::Io(format!("unknown normalization `{norm}`")))?;
             if json {
-                let lists: Vec<tamis_core::fuse::RankedList> =
-                    serde_json::from_reader(std::io::stdin().lock()).map_err(|e| {
-                        CliError::Io(format!(
-                            "standard input is not a JSON list of ranked lists: {e}"
-                        ))
-                    })?;
-                let mut fused = tamis_core::fuse::fuse(&lists, normalization, method)
-                    .map_err(|e| CliError::Io(e.to_string()))?;
+                let input: serde_json::Value = serde_json::from_reader(std::io::stdin().lock())
+                    .map_err(|e| CliError::Io(format!("standard input is not JSON: {e}")))?;
+                let request = if input.is_array() {
+                    serde_json::json!({"lists": input, "method": method, "normalization": norm})
+                } else {
+                    input
+                };
+                let request: FusionRequest = serde_json::from_value(request).map_err(|e| {
+                    CliError::Io(format!(
+                        "standard input is neither ranked lists nor a fusion request: {e}"
+                    ))
+                })?;
+                let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
+                let mut fused =
+                    fuse_request(&encoder, &request).map_err(|e| CliError::Io(e.to_string()))?;
                 fused.truncate(depth);
                 println!(
                     "{}",
@@ -364,6 +369,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 );
                 return Ok(());
             }
+            let method = FusionMethod::from_name(&method)
+                .ok_or_else(|| CliError::Io(format!("unknown fusion method `{method}`")))?;
+            let normalization = Normalization::from_name(&norm)
+                .ok_or_else(|| CliError::Io(format!("unknown normalization `{norm}`")))?;
             let runs = runs
                 .iter()
                 .map(|path| {

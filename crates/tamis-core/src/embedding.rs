@@ -1,5 +1,5 @@
 /// The embedding of one text.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Embedding {
     /// Unit-length vector (L2-normalised), `Encoder::dimension` long.
     pub vector: Vec<f32>,

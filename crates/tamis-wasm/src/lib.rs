@@ -11,8 +11,8 @@ use tamis_core::classify::{
     Classifier, ClassifierOptions, ClassifyError, Policy, PolicyEdit, PolicyError, Priors,
     PriorsError,
 };
-use tamis_core::fuse::{FuseError, FusionMethod, Normalization, RankedList};
-use tamis_core::Encoder;
+use tamis_core::fuse::{fuse_request, FuseError, FusionRequest, FusionRequestError};
+use tamis_core::{Embedding, Encoder};
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 use wasm_bindgen::prelude::*;
 
@@ -58,6 +58,20 @@ impl ErrorCode for PriorsError {
     }
 }
 
+impl<E: std::error::Error + ErrorCode> ErrorCode for FusionRequestError<E> {
+    fn code(&self) -> &'static str {
+        match self {
+            FusionRequestError::UnknownMethod(_) | FusionRequestError::UnknownNormalization(_) => {
+                "invalid_argument"
+            }
+            FusionRequestError::Lists(e) => e.code(),
+            FusionRequestError::EmptyText { .. } => "empty_text",
+            FusionRequestError::ConflictingText { .. } => "invalid_lists",
+            FusionRequestError::Encoder(e) => e.code(),
+        }
+    }
+}
+
 impl<E: std::error::Error + ErrorCode> ErrorCode for ClassifyError<E> {
     fn code(&self) -> &'static str {
         match self {
@@ -67,6 +81,26 @@ impl<E: std::error::Error + ErrorCode> ErrorCode for ClassifyError<E> {
             ClassifyError::EncoderCount { .. } => "inference_failed",
         }
     }
+}
+
+thread_local! {
+    /// The message of the last panic, for JavaScript to read after the trap it causes.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Records panic messages instead of printing them: a panic becomes a trap (`unreachable`) in
+/// JavaScript, which the JS wrapper turns into an `internal_error` with this message.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        LAST_PANIC.with(|last| *last.borrow_mut() = Some(info.to_string()));
+    }));
+}
+
+/// The message of the last panic, if any, cleared on reading.
+#[wasm_bindgen(js_name = takePanicMessage)]
+pub fn take_panic_message() -> Option<String> {
+    LAST_PANIC.with(|last| last.borrow_mut().take())
 }
 
 /// A JavaScript `Error` carrying `code`.
@@ -132,17 +166,13 @@ impl Model {
     pub fn embed(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let embeddings = self.encoder.embed(&refs).map_err(to_js)?;
-        let rows: Vec<serde_json::Value> = embeddings
-            .into_iter()
-            .map(|e| {
-                serde_json::json!({
-                    "vector": e.vector,
-                    "tokens": e.tokens,
-                    "truncated": e.truncated,
-                })
-            })
-            .collect();
-        serialize(&rows)
+        serialize(&embeddings)
+    }
+
+    /// Fuses one query's ranked lists, content-aware when the request has a query or
+    /// preferences and the items have texts (see [`fuse`]).
+    pub fn fuse(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        fuse_with(&self.encoder, request)
     }
 }
 
@@ -191,29 +221,47 @@ impl PolicyClassifier {
     }
 }
 
-/// Fuses ranked lists (`[{name, weight?, items: [{id, score?, rank?}]}]`) with a ranx method
-/// (`rrf`, `mnz`, ...) after a normalization (`min-max`, `none`, ...): every candidate once,
-/// best first, with its score and evidence (position in each list, agreement).
+/// Stands in for the model where none is loaded: content-aware fusion then fails with
+/// `model_required` instead of silently falling back to the classical fusion.
+struct NoModel;
+
+#[derive(Debug, thiserror::Error)]
+#[error("content-aware fusion (a query or preferences with candidate texts) needs a loaded model; use Model.fuse")]
+struct ModelRequired;
+
+impl ErrorCode for ModelRequired {
+    fn code(&self) -> &'static str {
+        "model_required"
+    }
+}
+
+impl Encoder for NoModel {
+    type Error = ModelRequired;
+
+    fn dimension(&self) -> usize {
+        0
+    }
+
+    fn embed(&self, _: &[&str]) -> Result<Vec<Embedding>, ModelRequired> {
+        Err(ModelRequired)
+    }
+}
+
+/// Fuses one query's ranked lists without a model:
+/// `{lists: [{name, weight?, items: [{id, score?, rank?, text?}]}], method?, normalization?}`
+/// with a ranx method (`rrf`, `mnz`, ...) and a normalization (`min-max`, `none`, ...). Every
+/// candidate once, best first, with its score and evidence (position in each list, agreement).
 #[wasm_bindgen]
-pub fn fuse(lists: JsValue, method: &str, normalization: &str) -> Result<JsValue, JsValue> {
-    let lists: Vec<RankedList> = serde_wasm_bindgen::from_value(lists).map_err(|e| {
-        js_error(
-            "invalid_argument",
-            &format!("not a list of ranked lists: {e}"),
-        )
-    })?;
-    let method = FusionMethod::from_name(method).ok_or_else(|| {
-        js_error(
-            "invalid_argument",
-            &format!("unknown fusion method `{method}`"),
-        )
-    })?;
-    let normalization = Normalization::from_name(normalization).ok_or_else(|| {
-        js_error(
-            "invalid_argument",
-            &format!("unknown normalization `{normalization}`"),
-        )
-    })?;
-    let fused = tamis_core::fuse::fuse(&lists, normalization, method).map_err(to_js)?;
+pub fn fuse(request: JsValue) -> Result<JsValue, JsValue> {
+    fuse_with(&NoModel, request)
+}
+
+fn fuse_with<E: Encoder>(encoder: &E, request: JsValue) -> Result<JsValue, JsValue>
+where
+    E::Error: ErrorCode,
+{
+    let request: FusionRequest = serde_wasm_bindgen::from_value(request)
+        .map_err(|e| js_error("invalid_argument", &format!("not a fusion request: {e}")))?;
+    let fused = fuse_request(encoder, &request).map_err(to_js)?;
     serialize(&fused)
 }

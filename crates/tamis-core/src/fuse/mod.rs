@@ -21,12 +21,16 @@ mod input;
 mod listwise;
 mod methods;
 mod normalize;
+mod request;
 
 pub use content::{fuse_with_content, ContentFusedItem, ContentFusion, Preferences};
 pub use input::{FuseError, RankedItem, RankedList};
 pub use listwise::{repair_permutation, rerank, ListwiseRanker, Reranked, Windows};
 pub use methods::FusionMethod;
 pub use normalize::Normalization;
+pub use request::{
+    fuse_request, FusionRequest, FusionRequestError, PreferenceTexts, RankedCandidate,
+};
 
 /// Why a fused item is where it is.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

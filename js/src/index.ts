@@ -1,0 +1,12 @@
+/**
+ * tamis for browsers, workers and bundlers: on-device content classification and rank fusion.
+ * The `.wasm` ships beside this file and is fetched from there unless `options.wasm` says
+ * otherwise; model files are fetched only from the URLs you pass.
+ *
+ * @packageDocumentation
+ */
+import { setDefaultWasm } from './tamis.js';
+
+setDefaultWasm(() => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url));
+
+export * from './api.js';

@@ -1,0 +1,157 @@
+/** Values that cross the API, as the Rust core reads and writes them. */
+
+export type Mode = 'binary' | 'multiclass' | 'multilabel';
+/** What a client does with a matched text, in Mastodon's words, mildest first. */
+export type Action = 'warn' | 'blur' | 'hide';
+/** Where the model runs. */
+export type Backend = 'wasm' | 'webgpu';
+
+export interface Category {
+  /** Unique ignoring case; `toxic`, `spam` and `negative` come with built-in priors. */
+  name: string;
+  /** A sentence saying what belongs here. */
+  definition?: string;
+  /** Texts that belong here. */
+  examples?: string[];
+  /** Texts that look alike but must pass. */
+  keep?: string[];
+  /** Unblocked categories are scored but never act. Default true. */
+  blocked?: boolean;
+  /** Default `hide`. */
+  action?: Action;
+  /** Score in (0, 1) at which a text matches; 0.5 by default. */
+  threshold?: number;
+}
+
+/** A personalized policy (version 1). */
+export interface Policy {
+  version: 1;
+  mode: Mode;
+  categories: Category[];
+  /** Texts that pass whatever the category. */
+  keep?: string[];
+}
+
+/** One edit of a policy; a refused edit changes nothing. */
+export type PolicyEdit =
+  | { op: 'add_category'; category: Category }
+  | { op: 'remove_category'; category: string }
+  | { op: 'add_example'; category: string; text: string }
+  | { op: 'remove_example'; category: string; text: string }
+  | { op: 'add_keep'; category: string | null; text: string }
+  | { op: 'remove_keep'; category: string | null; text: string }
+  | { op: 'block'; category: string }
+  | { op: 'unblock'; category: string }
+  | { op: 'set_definition'; category: string; definition: string | null }
+  | { op: 'set_action'; category: string; action: Action }
+  | { op: 'set_threshold'; category: string; threshold: number | null };
+
+export interface CategoryScore {
+  category: string;
+  /** Calibrated probability in [0, 1]. */
+  score: number;
+  /** The score reached the threshold and no keep text vetoed it. */
+  matched: boolean;
+  blocked: boolean;
+}
+
+/** Why a verdict is what it is: the policy text nearest to the classified text. */
+export interface Reason {
+  kind: 'example' | 'definition' | 'keep';
+  category: string;
+  text: string;
+  similarity: number;
+}
+
+export interface Verdict {
+  /** Every category, in policy order. */
+  scores: CategoryScore[];
+  /** The decided categories. */
+  labels: string[];
+  /** A blocked category was decided. */
+  harmful: boolean;
+  /** The strictest action among decided blocked categories, or null. */
+  action: Action | null;
+  reason: Reason | null;
+  /** The model saw only the start of the text. */
+  truncated: boolean;
+}
+
+export interface Embedding {
+  /** Unit-length vector. */
+  vector: number[];
+  /** Tokens the model saw. */
+  tokens: number;
+  truncated: boolean;
+}
+
+export interface RankedItem {
+  id: string;
+  /** Higher is better; absent: the list's order (or `rank`) decides. */
+  score?: number;
+  /** 1-based. */
+  rank?: number;
+  /** The candidate's content, for content-aware fusion. */
+  text?: string;
+}
+
+export interface RankedList {
+  name: string;
+  /** For the weighted fusers; 1 by default. */
+  weight?: number;
+  items: RankedItem[];
+}
+
+/** A ranx fusion method. */
+export type FusionMethod =
+  | 'sum' | 'mnz' | 'anz' | 'max' | 'min' | 'med' | 'gmnz' | 'wsum' | 'wmnz' | 'rrf' | 'isr'
+  | 'log_isr' | 'logn_isr' | 'rbc' | 'bordafuse' | 'w_bordafuse' | 'condorcet' | 'w_condorcet';
+export type Normalization = 'none' | 'min-max' | 'max' | 'sum' | 'zmuv' | 'rank' | 'borda';
+
+/**
+ * One query's lists. With a query or preferences and item texts, the fusion weighs content
+ * against the lists' consensus; otherwise it is the classical `method`.
+ */
+export interface FusionRequest {
+  lists: RankedList[];
+  query?: string;
+  preferences?: { liked?: string[]; disliked?: string[] };
+  /** Default `mnz`. */
+  method?: FusionMethod;
+  /** Default `min-max`. */
+  normalization?: Normalization;
+}
+
+export interface RankedCandidate {
+  id: string;
+  score: number;
+  evidence: {
+    /** 1-based position in each input list, null where absent. */
+    positions: (number | null)[];
+    /** How many lists hold the candidate. */
+    agreement: number;
+  };
+  /** Content-aware fusion only: the lists' consensus, min-max normalized. */
+  consensus: number | null;
+  /** Content-aware fusion only: similarity to the query profile, min-max normalized. */
+  content: number | null;
+}
+
+/** The model bundle's manifest (`manifest.json`), as far as loading needs it. */
+export interface Manifest {
+  id: string;
+  dimension: number;
+  /** Keyed by file name: `model.onnx`, `tokenizer.json`. */
+  files: Record<string, { sha256: string }>;
+  [key: string]: unknown;
+}
+
+/** Progress of a long load. */
+export interface LoadProgress {
+  file: 'manifest' | 'model' | 'tokenizer' | 'wasm';
+  loaded: number;
+  /** Null when the server does not say. */
+  total: number | null;
+  /** The bytes came from the cache. */
+  cached: boolean;
+}

@@ -1,0 +1,35 @@
+// Builds the npm package's JavaScript into dist/ from js/src (after scripts/build-wasm.sh):
+// ESM with .d.ts for bundlers, <script type="module"> and Node, plus classic-script bundles
+// for workers and extension service workers (no import(), no eval).
+import { execFileSync } from 'node:child_process';
+import { cpSync, rmSync, statSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const root = new URL('..', import.meta.url);
+const path = (relative) => new URL(relative, root).pathname;
+
+rmSync(path('dist'), { recursive: true, force: true });
+execFileSync(path('node_modules/.bin/tsc'), ['-p', path('tsconfig.json')], { stdio: 'inherit' });
+cpSync(path('js/src/wasm'), path('dist/wasm'), {
+  recursive: true,
+  filter: (source) => !/(\.gitignore|package\.json)$/.test(source),
+});
+
+// In a classic script the default module URL is the script's own location.
+const classic = {
+  bundle: true,
+  format: 'iife',
+  target: 'es2022',
+  define: { 'import.meta.url': 'self.location.href' },
+  logLevel: 'warning',
+};
+await build({ ...classic, entryPoints: [path('js/src/worker.ts')], outfile: path('dist/worker.classic.js') });
+await build({
+  ...classic,
+  entryPoints: [path('js/src/index.ts')],
+  outfile: path('dist/tamis.classic.js'),
+  globalName: 'tamis',
+});
+for (const file of ['index.js', 'worker.classic.js', 'tamis.classic.js', 'wasm/tamis_wasm_bg.wasm']) {
+  console.log(`dist/${file}: ${(statSync(path(`dist/${file}`)).size / 1e3).toFixed(0)} kB`);
+}
