@@ -18,3 +18,10 @@ npm run build
 step "node tests of the package"
 export TAMIS_BIN="${CARGO_TARGET_DIR:-target}/debug/tamis"
 node --test tests/node/
+step "browser tests in headless Chromium"
+if ! command -v chromium > /dev/null; then
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update
+  $sudo apt-get install -y chromium chromium-driver
+fi
+node --test tests/browser/
