@@ -69,8 +69,8 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /**
  * The bytes of `source`: as given, or fetched (from the cache first when allowed). When
- * `sha256` is given, fetched bytes must match it; a cached copy that does not is dropped and
- * fetched again. Nothing is fetched that the caller did not name.
+ * `sha256` is given, the bytes must match it (Web Crypto); a cached copy that does not is
+ * dropped and fetched again. Nothing is fetched that the caller did not name.
  */
 export async function loadBytes(
   source: BytesSource,
@@ -81,6 +81,7 @@ export async function loadBytes(
   if (!isLocation(source)) {
     const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
     options.onProgress?.({ file, loaded: bytes.length, total: bytes.length, cached: false });
+    if (sha256 !== undefined) await verify(bytes, sha256, `the ${file} bytes`);
     return bytes;
   }
   const url = String(source);
@@ -88,7 +89,7 @@ export async function loadBytes(
   const hit = await cache?.match(url);
   if (hit) {
     const bytes = await readBody(hit, file, true, options.onProgress);
-    if ((await sha256Hex(bytes)) === sha256) return bytes;
+    if ((await sha256Hex(bytes)) === sha256?.toLowerCase()) return bytes;
     await cache?.delete(url);
   }
   let response: Response;
@@ -104,17 +105,21 @@ export async function loadBytes(
   }
   const bytes = await readBody(response, file, false, options.onProgress);
   if (sha256 !== undefined) {
-    const actual = await sha256Hex(bytes);
-    if (actual !== sha256) {
-      throw new TamisError(
-        'checksum_mismatch',
-        `the ${file} from ${url} has sha256 ${actual}, the manifest says ${sha256}; ` +
-          'the file is corrupt or belongs to another model version',
-      );
-    }
+    await verify(bytes, sha256, `the ${file} from ${url}`);
     await cache?.put(url, new Response(bytes as Uint8Array<ArrayBuffer>));
   }
   return bytes;
+}
+
+async function verify(bytes: Uint8Array, sha256: string, what: string): Promise<void> {
+  const actual = await sha256Hex(bytes);
+  if (actual !== sha256.toLowerCase()) {
+    throw new TamisError(
+      'checksum_mismatch',
+      `${what} has sha256 ${actual}, the manifest says ${sha256}; ` +
+        'the file is corrupt or belongs to another model version',
+    );
+  }
 }
 
 /** Reads and checks the manifest's shape; the wasm module checks the rest. */

@@ -132,9 +132,20 @@ pub struct Model {
 impl Model {
     /// Verifies the bytes against the manifest's sha256 values and loads the model. The
     /// built-in priors are attached when the model is the one they were fitted for.
+    /// `checked`: the caller (the JS wrapper, with Web Crypto) has already verified the bytes.
     #[wasm_bindgen(constructor)]
-    pub fn new(manifest: &[u8], model: Vec<u8>, tokenizer: Vec<u8>) -> Result<Model, JsValue> {
-        let bundle = ModelBundle::from_bytes(manifest, model, tokenizer).map_err(to_js)?;
+    pub fn new(
+        manifest: &[u8],
+        model: Vec<u8>,
+        tokenizer: Vec<u8>,
+        checked: bool,
+    ) -> Result<Model, JsValue> {
+        let bundle = if checked {
+            ModelBundle::from_verified_bytes(manifest, model, tokenizer)
+        } else {
+            ModelBundle::from_bytes(manifest, model, tokenizer)
+        }
+        .map_err(to_js)?;
         let encoder = TractEncoder::new(&bundle).map_err(to_js)?;
         let priors = match default_priors(&bundle) {
             Ok(priors) => Some(Arc::new(priors)),
