@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# The main job: prepare everything, then classify the built-in sample posts under the built-in
-# sample policy with the default model, printing each verdict with its action and reason.
+# The main job: prepare everything, classify the built-in sample posts under the built-in sample
+# policy with the default model (natively, printing each verdict with its action and reason),
+# then build the npm package and serve the demo page on localhost (Ctrl-C stops it).
+# `scripts/demo.sh --no-serve` stops after the native run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+serve=yes
+if [ "${1:-}" = "--no-serve" ]; then
+  serve=no
+  shift
+fi
 scripts/setup.sh
 cargo run --quiet --release -p tamis-cli -- classify "$@"
+[ "$serve" = yes ] || exit 0
+npm ci --no-audit --no-fund
+npm run build
+exec node scripts/serve.mjs

@@ -4,51 +4,22 @@
 // Run by scripts/test.sh after `npm run build`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { extname } from 'node:path';
 import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+import { launchOptions } from './chromium.mjs';
 
 const root = new URL('../../', import.meta.url);
-const served = ['/dist/', '/models/', '/tests/browser/'];
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
-const requests = new Map();
-
-const server = createServer(async (request, response) => {
-  const path = new URL(request.url, 'http://localhost').pathname;
-  requests.set(path, (requests.get(path) ?? 0) + 1);
-  if (!served.some((prefix) => path.startsWith(prefix)) || path.includes('..')) {
-    response.writeHead(404).end();
-    return;
-  }
-  try {
-    const file = new URL(`.${path}`, root);
-    const { size } = await stat(file);
-    response.writeHead(200, {
-      'content-type': types[extname(path)] ?? 'application/octet-stream',
-      'content-length': size,
-      'cache-control': 'no-store',
-    });
-    response.end(await readFile(file));
-  } catch {
-    response.writeHead(404).end();
-  }
+const { server, requests, origin } = await startServer({
+  routes: { '/dist/': 'dist/', '/models/': 'models/', '/tests/browser/': 'tests/browser/' },
 });
 
 let browser;
 let page;
-let origin;
 
 before(async () => {
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://localhost:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await chromium.launch(launchOptions);
   page = await (await browser.newContext()).newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error));

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRestAPIClient } from 'masto';
 import { Tamis } from 'tamis';
 import { filterStatuses, htmlToText, statusText } from 'tamis/mastodon';
-import { readCsv } from '../support/csv.mjs';
+import { readCsv } from '../../scripts/csv.mjs';
 
 const root = new URL('../../', import.meta.url);
 const read = (name) => readFileSync(new URL(`models/minilm-l6-int8/${name}`, root));

@@ -1,0 +1,85 @@
+// Serves the demo page (www/) with the npm package (dist/) and the model bundle (models/) on
+// localhost, and the posts of its timeline at /data/posts.json: the Mastodon data set's first
+// 800 posts when ../shared/data is there, the sample posts otherwise.
+//
+//   node scripts/serve.mjs [--port 8080]
+//
+// `startServer` is also what the browser tests serve their pages with.
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readCsv } from './csv.mjs';
+
+const root = new URL('../', import.meta.url);
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
+  '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png',
+};
+
+/**
+ * A static server on 127.0.0.1. `routes` maps URL prefixes to folders of the repository (the
+ * first match wins), `generated` maps exact paths to bodies. `requests` counts every path
+ * asked for, so tests can tell what was fetched.
+ */
+export async function startServer({ routes, generated = {}, port = 0 }) {
+  const requests = new Map();
+  const server = createServer(async (request, response) => {
+    const path = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
+    requests.set(path, (requests.get(path) ?? 0) + 1);
+    if (path in generated) {
+      response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'text/plain' }).end(generated[path]);
+      return;
+    }
+    const route = Object.keys(routes).find((prefix) => path.startsWith(prefix));
+    if (route === undefined || path.includes('..')) return response.writeHead(404).end();
+    let relative = routes[route] + path.slice(route.length);
+    if (relative.endsWith('/') || relative === routes[route]) relative += 'index.html';
+    try {
+      const file = new URL(relative, root);
+      const { size } = await stat(file);
+      response.writeHead(200, {
+        'content-type': TYPES[extname(relative)] ?? 'application/octet-stream',
+        'content-length': size,
+        'cache-control': 'no-store',
+      });
+      response.end(await readFile(file));
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, requests, origin: `http://localhost:${server.address().port}` };
+}
+
+/** The demo's timeline: real Mastodon posts when the evaluation data is there. */
+export function demoPosts(limit = 800) {
+  const mastodon = new URL('../shared/data/harmful/mastodon/mastodon2025-en-shuffled-predicted.csv', root);
+  if (existsSync(mastodon)) {
+    const posts = readCsv(mastodon.pathname, limit).map((row, i) => ({ id: String(i + 1), text: row.text }));
+    return {
+      source: 'Mastodon 2025 data set (text only; its labels are LLM predictions, not used here)',
+      posts,
+    };
+  }
+  const lines = readFileSync(new URL('crates/tamis-cli/samples/posts.txt', root), 'utf8').split('\n').filter(Boolean);
+  return { source: 'sample posts', posts: lines.map((text, i) => ({ id: String(i + 1), text })) };
+}
+
+export const DEMO_ROUTES = {
+  '/dist/': 'dist/',
+  '/models/': 'models/',
+  '/samples/': 'crates/tamis-cli/samples/',
+  '/': 'www/',
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' } } });
+  const { origin } = await startServer({
+    routes: DEMO_ROUTES,
+    generated: { '/data/posts.json': JSON.stringify(demoPosts()) },
+    port: Number(values.port),
+  });
+  console.log(`tamis demo: ${origin}/  (Ctrl-C stops it)`);
+}

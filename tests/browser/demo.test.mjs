@@ -1,0 +1,60 @@
+// The demo page (www/) in headless Chromium on 100 of the timeline's posts: it loads, filters
+// in a worker, reacts at once to "this is fine" and "hide posts like this", keeps the policy
+// across a reload, and ends in a screenshot (test-output/demo.png).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { DEMO_ROUTES, demoPosts, startServer } from '../../scripts/serve.mjs';
+import { launchOptions, outputPath } from './chromium.mjs';
+
+const { server, origin } = await startServer({
+  routes: DEMO_ROUTES,
+  generated: { '/data/posts.json': JSON.stringify(demoPosts(100)) },
+});
+const browser = await chromium.launch(launchOptions);
+after(async () => {
+  await browser.close();
+  server.close();
+});
+
+test('the demo filters the timeline, follows the user\'s edits and keeps them', async () => {
+  const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  assert.deepEqual(errors, []);
+  assert.equal(await page.locator('.post').count(), 100);
+  assert.match(await page.textContent('#status'), /Backend: wasm\. Model loaded in/);
+
+  const actions = await page.$$eval('.post', (posts) => posts.map((p) => p.dataset.action));
+  assert.ok(actions.includes('none'), 'some posts pass');
+
+  // "This is fine" on a filtered post lets it through at once (hidden posts shown first).
+  if (await page.locator('#show-hidden').isVisible()) await page.click('#show-hidden');
+  const filtered = page.locator('.post:not([data-action="none"])').first();
+  assert.equal(await filtered.count(), 1, 'the sample policy filters some posts');
+  const fine = await filtered.getAttribute('data-id');
+  await filtered.locator('button.fine').click();
+  await page.waitForFunction((i) => document.querySelector(`.post[data-id="${i}"]`).dataset.action === 'none', fine);
+  await page.click('#show-hidden');
+
+  // "Hide posts like this" (as spam, whose action is hide) on a passing post hides it.
+  const passing = page.locator('.post[data-action="none"]').nth(3);
+  const id = await passing.getAttribute('data-id');
+  await passing.locator('select').selectOption('spam');
+  await passing.locator('button.hide-like-this').click();
+  await page.waitForFunction((i) => document.querySelector(`.post[data-id="${i}"]`).dataset.action === 'hide', id);
+  assert.equal(await page.locator(`.post[data-id="${id}"]`).isVisible(), false);
+  assert.match(await page.textContent('#show-hidden'), /posts hidden by your policy/);
+
+  // Unblocking spam lets it through; the policy survives a reload.
+  await page.locator('#categories li[data-category="spam"] input[type="checkbox"]').uncheck();
+  await page.waitForFunction((i) => document.querySelector(`.post[data-id="${i}"]`).dataset.action === 'none', id);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  assert.equal(await page.locator('#categories li[data-category="spam"] input[type="checkbox"]').isChecked(), false);
+  assert.equal(await page.getAttribute(`.post[data-id="${id}"]`, 'data-action'), 'none');
+
+  await page.screenshot({ path: outputPath('demo.png'), fullPage: false });
+});
