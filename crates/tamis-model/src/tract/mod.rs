@@ -99,10 +99,11 @@ impl TractEncoder {
         if options.rewrite_dequantization {
             dequantize::rewrite_dequantization(graph);
         }
-        let model = onnx()
-            .model_for_proto_model(&proto)
-            .and_then(|model| model.into_optimized())
-            .map_err(invalid_onnx)?;
+        let model = onnx().model_for_proto_model(&proto).map_err(invalid_onnx)?;
+        // The protobuf holds a copy of every weight (dequantized to f32 by the rewrite): free it
+        // before optimizing, or both copies count towards peak memory (in wasm, for good).
+        drop(proto);
+        let model = model.into_optimized().map_err(invalid_onnx)?;
         let hidden_size = model
             .output_fact(0)
             .ok()

@@ -1,0 +1,92 @@
+// The Manifest V3 extension (examples/browser-extension) loaded unpacked in headless Chromium,
+// on a local page that reproduces Mastodon's status markup with posts from the data set: the
+// posts the policy filters are filtered as the SDK says, the others untouched, new statuses
+// too; editing the policy in the options page changes the result; the extension makes no
+// network request. Ends in a screenshot (test-output/extension.png).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+import { Tamis } from 'tamis';
+import { demoPosts, startServer } from '../../scripts/serve.mjs';
+import { launchOptions, outputPath } from './chromium.mjs';
+
+const root = new URL('../../', import.meta.url);
+const extension = new URL('examples/browser-extension/', root).pathname;
+execFileSync(process.execPath, [`${extension}package.mjs`]);
+
+const spam = 'WINNER!! You have been selected for a FREE cruise. Reply YES to claim your prize now';
+const texts = [...demoPosts(40).posts.map((post) => post.text), spam, 'Our library now lends out telescopes for stargazing nights.'];
+const escape = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const article = (text, i) =>
+  `<article data-index="${i}"><div class="status"><div class="status__content"><p>${escape(text)}</p></div></div></article>`;
+const page = `<!doctype html><meta charset="utf-8"><title>Home - Mastodon</title>
+<div class="columns-area"><div class="item-list" role="feed">${texts.map(article).join('\n')}</div></div>
+<script>window.addStatus = (html) => document.querySelector('.item-list').insertAdjacentHTML('beforeend', html);</script>`;
+const { server, origin, requests } = await startServer({ routes: {}, generated: { '/home.html': page } });
+
+const context = await chromium.launchPersistentContext(mkdtempSync(`${tmpdir()}/tamis-extension-`), {
+  ...launchOptions,
+  args: [...launchOptions.args, `--disable-extensions-except=${extension}`, `--load-extension=${extension}`],
+});
+const outside = [];
+context.on('request', (request) => {
+  const url = request.url();
+  if (!url.startsWith(origin) && !url.startsWith('chrome-extension://')) outside.push(url);
+});
+after(async () => {
+  await context.close();
+  server.close();
+});
+
+// What the SDK decides for the same texts under the same policy: the expected actions.
+const bundle = (name) => readFileSync(new URL(`models/minilm-l6-int8/${name}`, root));
+const tamis = await Tamis.load({ manifest: bundle('manifest.json'), model: bundle('model.onnx'), tokenizer: bundle('tokenizer.json') });
+const policy = readFileSync(new URL('default-policy.json', `file://${extension}`), 'utf8');
+const expected = (await (await tamis.classifier(policy)).classify(texts)).map((v) => v.action ?? 'none');
+
+const actions = (tab) => tab.$$eval('article', (all) => all.map((a) => a.querySelector('.status')?.dataset.tamis ?? a.dataset.tamis ?? 'unset'));
+const filteredCount = (tab, count) =>
+  tab.waitForFunction((n) => Number(document.documentElement.dataset.tamisFiltered ?? 0) >= n, count, { timeout: 180_000 });
+
+test('the extension filters Mastodon statuses in place, as the SDK decides', async () => {
+  const tab = await context.newPage();
+  await tab.goto(`${origin}/home.html`);
+  await filteredCount(tab, texts.length);
+  assert.deepEqual(await actions(tab), expected);
+  const spamStatus = tab.locator('article').nth(texts.length - 2).locator('.status');
+  assert.equal(await spamStatus.getAttribute('data-tamis'), 'hide');
+  assert.equal(await spamStatus.isVisible(), false);
+  assert.equal(await tab.locator('article').nth(texts.length - 1).locator('.status__content').isVisible(), true);
+
+  // A status arriving later (scrolling, streaming) is filtered too.
+  await tab.evaluate((html) => window.addStatus(html), article(spam.replace('cruise', 'holiday'), texts.length));
+  await filteredCount(tab, texts.length + 1);
+  assert.equal(await tab.locator('article').last().locator('.status').getAttribute('data-tamis'), 'hide');
+  await tab.screenshot({ path: outputPath('extension.png') });
+
+  // Unblocking spam in the options page lets spam through.
+  const [worker] = context.serviceWorkers();
+  const id = new URL(worker.url()).host;
+  const options = await context.newPage();
+  await options.goto(`chrome-extension://${id}/options.html`);
+  await options.waitForSelector('body[data-loaded="true"]');
+  const edited = JSON.parse(await options.inputValue('#policy'));
+  edited.categories.find((c) => c.name === 'spam').blocked = false;
+  await options.fill('#policy', JSON.stringify(edited));
+  await options.click('#save');
+  await options.waitForSelector('#message[data-state="saved"]');
+  await tab.waitForFunction((i) => document.querySelectorAll('article')[i].querySelector('.status').dataset.tamis === 'none', texts.length - 2);
+
+  // A broken policy is refused and changes nothing.
+  await options.fill('#policy', '{"version": 1, "mode": "binary", "categories": []}');
+  await options.click('#save');
+  await options.waitForSelector('#message[data-state="refused"]');
+  assert.match(await options.textContent('#message'), /at least one category/);
+
+  assert.deepEqual(outside, [], 'no request left the machine');
+  // The page itself and the browser's own favicon probe; nothing from the extension.
+  assert.deepEqual([...requests.keys()].filter((path) => path !== '/favicon.ico'), ['/home.html']);
+});
