@@ -10,6 +10,8 @@ step "cargo fmt"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+step "no networking crate in the libraries"
+scripts/check-no-network.sh
 step "cargo test"
 cargo test --workspace
 step "the npm package (npm run build)"
