@@ -73,3 +73,13 @@ for (const kind of ['module', 'classic']) {
     });
   });
 }
+
+test('two workers classify at the same time and agree', async () => {
+  const texts = posts.slice(0, 6);
+  const [first, second] = await page.evaluate(
+    ([p, t]) => Promise.all([window.classifyInWorker('module', p, t), window.classifyInWorker('module', p, t)]),
+    [policy, texts],
+  );
+  assert.equal(first.verdicts.length, texts.length);
+  assert.deepEqual(first.verdicts, second.verdicts);
+});

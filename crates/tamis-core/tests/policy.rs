@@ -1,7 +1,9 @@
 //! Policy JSON validation and every edit operation, including refused edits that must leave
 //! the policy as it was.
 
-use tamis_core::classify::{Action, Category, Mode, Policy, PolicyError, MAX_EXAMPLE_BYTES};
+use tamis_core::classify::{
+    Action, Category, Mode, Policy, PolicyError, MAX_EXAMPLE_BYTES, MAX_POLICY_TEXTS,
+};
 
 const VALID: &str = r#"{
     "version": 1,
@@ -188,4 +190,33 @@ fn refused_edits_leave_the_policy_as_it_was() {
         Err(PolicyError::NoCategories)
     );
     assert_eq!(policy.categories.len(), 1);
+}
+
+#[test]
+fn a_policy_holds_at_most_max_policy_texts() {
+    let mut policy = valid();
+    let room = MAX_POLICY_TEXTS
+        - (policy.keep.len()
+            + policy
+                .categories
+                .iter()
+                .map(|c| c.examples.len() + c.keep.len() + usize::from(c.definition.is_some()))
+                .sum::<usize>());
+    for i in 0..room {
+        policy
+            .add_example("spam", &format!("offer number {i}"))
+            .unwrap();
+    }
+    let before = policy.clone();
+    assert_eq!(
+        policy.add_example("spam", "one offer too many"),
+        Err(PolicyError::TooManyTexts {
+            count: MAX_POLICY_TEXTS + 1
+        })
+    );
+    assert_eq!(policy, before);
+    let mut json: serde_json::Value = serde_json::from_str(&policy.to_json()).unwrap();
+    json["categories"][0]["examples"] = (0..10_000).map(|i| format!("text {i}")).collect();
+    let error = Policy::from_json(&json.to_string()).unwrap_err();
+    assert!(error.to_string().contains("at most 2000"), "{error}");
 }

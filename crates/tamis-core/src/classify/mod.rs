@@ -25,6 +25,6 @@ pub use linear::{fit, fit_balanced, sigmoid, FitOptions, LinearModel, Sample, Te
 pub use normalize::normalize_text;
 pub use policy::{
     Action, Category, Mode, Policy, PolicyEdit, PolicyError, MAX_EXAMPLE_BYTES, MAX_NAME_CHARS,
-    POLICY_VERSION,
+    MAX_POLICY_TEXTS, POLICY_VERSION,
 };
 pub use prior::{summarize_background, BackgroundPoint, Priors, PriorsError};

@@ -13,6 +13,9 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// Longest example, keep text or definition, in bytes. Longer texts would be cut by the
 /// model's window anyway; refusing them keeps a pasted document out of a policy.
 pub const MAX_EXAMPLE_BYTES: usize = 4096;
+/// Most texts (examples, keep texts, definitions) in one policy. Each is embedded on the
+/// user's device when the policy is first applied: 2,000 take about a minute in wasm.
+pub const MAX_POLICY_TEXTS: usize = 2000;
 
 /// How verdicts are decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +136,11 @@ pub enum PolicyError {
     UnknownCategory(String),
     #[error("category \"{category}\" has no such text to remove")]
     UnknownText { category: String },
+    #[error(
+        "the policy holds {count} texts (examples, keep texts and definitions); at most \
+         {MAX_POLICY_TEXTS} are allowed, since each is embedded on the device"
+    )]
+    TooManyTexts { count: usize },
 }
 
 impl Policy {
@@ -212,7 +220,17 @@ impl Policy {
                 }
             }
         }
-        check_texts("keep", &self.keep)
+        check_texts("keep", &self.keep)?;
+        let count = self.keep.len()
+            + self
+                .categories
+                .iter()
+                .map(|c| c.examples.len() + c.keep.len() + usize::from(c.definition.is_some()))
+                .sum::<usize>();
+        if count > MAX_POLICY_TEXTS {
+            return Err(PolicyError::TooManyTexts { count });
+        }
+        Ok(())
     }
 
     /// The category called `name` (ignoring case).
