@@ -132,6 +132,10 @@ export class TamisWorker implements TamisApi {
     return this.#channel.call({ op: 'fuse', request });
   }
 
+  memoryBytes(): Promise<number> {
+    return this.#channel.call({ op: 'memory' });
+  }
+
   /** Frees the model in the worker; the worker itself stays yours to terminate. */
   dispose(): Promise<void> {
     return this.#channel.call({ op: 'dispose' });

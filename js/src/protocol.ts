@@ -15,6 +15,7 @@ export type Request =
   | { op: 'policy'; handle: number }
   | { op: 'dispose_classifier'; handle: number }
   | { op: 'fuse'; request: FusionRequest }
+  | { op: 'memory' }
   | { op: 'dispose' };
 
 export type Reply =

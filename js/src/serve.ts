@@ -57,6 +57,8 @@ export function serve(port: Port): void {
         return undefined;
       case 'fuse':
         return loaded().fuse(request.request);
+      case 'memory':
+        return loaded().memoryBytes();
       case 'dispose':
         await tamis?.dispose();
         tamis = undefined;

@@ -44,6 +44,8 @@ export interface TamisApi {
   /** A classifier for `policy` (an object or its JSON); it validates the policy first. */
   classifier(policy: Policy | string): Promise<ClassifierApi>;
   fuse(request: FusionRequest): Promise<RankedCandidate[]>;
+  /** Bytes of wasm memory in use (it grows, never shrinks): for soak tests and monitoring. */
+  memoryBytes(): Promise<number>;
   dispose(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export interface ClassifierApi {
 }
 
 let wasmReady: Promise<void> | undefined;
+let wasmMemory: WebAssembly.Memory | undefined;
 /** Where the shipped `.wasm` is; each entry point (web, Node, classic script) sets its own. */
 let defaultWasm: () => BytesSource = () => {
   throw new TamisError('invalid_argument', 'no default wasm module here; pass options.wasm');
@@ -108,7 +111,7 @@ export function guard<T>(call: () => T): T {
 async function ensureWasm(source: BytesSource, onProgress?: (p: LoadProgress) => void): Promise<void> {
   wasmReady ??= (async () => {
     const bytes = await loadBytes(source, 'wasm', { cache: false, onProgress });
-    await initWasm({ module_or_path: bytes as Uint8Array<ArrayBuffer> });
+    wasmMemory = (await initWasm({ module_or_path: bytes as Uint8Array<ArrayBuffer> })).memory;
   })().catch((error: unknown) => {
     wasmReady = undefined;
     throw asTamisError(error);
@@ -188,6 +191,10 @@ export class Tamis implements TamisApi {
   async fuse(request: FusionRequest): Promise<RankedCandidate[]> {
     const model = live(this.#model, 'Tamis');
     return guard(() => model.fuse(request) as RankedCandidate[]);
+  }
+
+  async memoryBytes(): Promise<number> {
+    return wasmMemory?.buffer.byteLength ?? 0;
   }
 
   /** Frees the model and every classifier made from it. */
