@@ -8,6 +8,7 @@ scripts/setup.sh
 step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt"
 cargo fmt --all -- --check
+cargo fmt --manifest-path tests/fuzz/Cargo.toml -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "no networking crate in the libraries"
@@ -27,3 +28,5 @@ if ! command -v chromium > /dev/null; then
   $sudo apt-get install -y chromium chromium-driver
 fi
 node --test tests/browser/
+step "fuzz targets, 30 s each (scripts/fuzz.sh runs them longer)"
+scripts/fuzz.sh 30
