@@ -13,6 +13,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "no networking crate in the libraries"
 scripts/check-no-network.sh
+step "licences and bans (cargo deny)"
+command -v cargo-deny > /dev/null || cargo install cargo-deny --locked --version 0.20.2
+cargo deny --config scripts/deny.toml check licenses bans
 step "cargo test"
 cargo test --workspace
 step "the npm package (npm run build)"
