@@ -3,6 +3,7 @@
 # cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP lets it pass libFuzzer's flags), without
 # a sanitizer: a panic is the crash looked for. New corpus entries stay in a scratch folder;
 # a crash leaves its input under tests/fuzz/artifacts/ to be turned into a regression test.
+# FUZZ_SCRATCH=fresh starts from the committed seeds only (bounded time, for the test command).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,12 @@ command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --version 0.13.2
 scripts/setup.sh > /dev/null
 export RUSTC_BOOTSTRAP=1
 for target in "${targets[@]}"; do
-  scratch="${CARGO_TARGET_DIR:-target}/fuzz-corpus/$target"
-  mkdir -p "$scratch"
+  if [ "${FUZZ_SCRATCH:-}" = fresh ]; then
+    scratch=$(mktemp -d)
+  else
+    scratch="${CARGO_TARGET_DIR:-target}/fuzz-corpus/$target"
+    mkdir -p "$scratch"
+  fi
   echo "== $target, ${seconds} s"
   log="$scratch.log"
   status=0

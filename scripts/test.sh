@@ -32,4 +32,4 @@ if ! command -v chromium > /dev/null; then
 fi
 node --test tests/browser/
 step "fuzz targets, 30 s each (scripts/fuzz.sh runs them longer)"
-scripts/fuzz.sh 30
+FUZZ_SCRATCH=fresh scripts/fuzz.sh 30
