@@ -127,7 +127,8 @@ pub fn fuse_request<E: Encoder>(
     }
     check_not_empty(request)?;
     // Lists are validated before any text is embedded: a bad request costs no inference.
-    fuse(&request.lists, normalization, method)?;
+    super::input::Runs::validate(&request.lists)?;
+    method.validate(request.lists.len())?;
 
     let (ids, candidate_texts): (Vec<&str>, Vec<&str>) = texts.into_iter().unzip();
     let query = request.query.iter().map(String::as_str);
