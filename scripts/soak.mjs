@@ -5,17 +5,16 @@
 //
 // Memory should stay flat after warm-up: the classifier's feature cache follows the policy
 // and wasm memory is reused.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Tamis } from 'tamis';
 import { readCsv } from './csv.mjs';
+import { bundleFiles } from './bundle.mjs';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '100000' }, every: { type: 'string', default: '1000' } } });
 const calls = Number(values.calls);
 const every = Number(values.every);
 const root = new URL('../', import.meta.url);
 const data = (path) => new URL(`../shared/data/harmful/${path}`, root).pathname;
-const read = (name) => readFileSync(new URL(`models/minilm-l6-int8/${name}`, root));
 
 // 200 examples from the training splits: spam, toxic and negative, plus texts to classify.
 const train = (dataset, label, count) =>
@@ -28,7 +27,7 @@ const categories = [
 const spares = train('spam', 'spam', 80).slice(70);
 const texts = readCsv(data('sst2/validation.csv'), 500).map((row) => row.text);
 
-const tamis = await Tamis.load({ manifest: read('manifest.json'), model: read('model.onnx'), tokenizer: read('tokenizer.json') });
+const tamis = await Tamis.load(bundleFiles());
 const classifier = await tamis.classifier({ version: 1, mode: 'multilabel', categories: categories.map((c) => ({ ...c, examples: [...new Set(c.examples)] })) });
 
 const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);

@@ -12,6 +12,7 @@ import { chromium } from 'playwright-core';
 import { Tamis } from 'tamis';
 import { demoPosts, startServer } from '../../scripts/serve.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
+import { bundleFiles } from '../../scripts/bundle.mjs';
 
 const root = new URL('../../', import.meta.url);
 const extension = new URL('examples/browser-extension/', root).pathname;
@@ -42,8 +43,7 @@ after(async () => {
 });
 
 // What the SDK decides for the same texts under the same policy: the expected actions.
-const bundle = (name) => readFileSync(new URL(`models/minilm-l6-int8/${name}`, root));
-const tamis = await Tamis.load({ manifest: bundle('manifest.json'), model: bundle('model.onnx'), tokenizer: bundle('tokenizer.json') });
+const tamis = await Tamis.load(bundleFiles());
 const policy = readFileSync(new URL('default-policy.json', `file://${extension}`), 'utf8');
 const expected = (await (await tamis.classifier(policy)).classify(texts)).map((v) => v.action ?? 'none');
 

@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Tamis, TamisError } from 'tamis';
+import { bundleFile as read, bundleFiles as files } from '../../scripts/bundle.mjs';
 
 const root = new URL('../../', import.meta.url);
-const read = (name) => readFileSync(new URL(`models/minilm-l6-int8/${name}`, root));
-const files = () => ({ manifest: read('manifest.json'), model: read('model.onnx'), tokenizer: read('tokenizer.json') });
 const samplePolicy = JSON.parse(readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8'));
 const tamis = await Tamis.load(files());
 const classifier = await tamis.classifier(samplePolicy);

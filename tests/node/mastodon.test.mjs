@@ -8,9 +8,9 @@ import { createRestAPIClient } from 'masto';
 import { Tamis } from 'tamis';
 import { filterStatuses, htmlToText, statusText } from 'tamis/mastodon';
 import { readCsv } from '../../scripts/csv.mjs';
+import { bundleFiles } from '../../scripts/bundle.mjs';
 
 const root = new URL('../../', import.meta.url);
-const read = (name) => readFileSync(new URL(`models/minilm-l6-int8/${name}`, root));
 const policy = JSON.parse(readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8'));
 const posts = readCsv(new URL('../shared/data/harmful/mastodon/mastodon2025-en-shuffled-predicted.csv', root).pathname, 30);
 
@@ -42,7 +42,7 @@ const server = createServer((request, response) => {
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 after(() => server.close());
 
-const tamis = await Tamis.load({ manifest: read('manifest.json'), model: read('model.onnx'), tokenizer: read('tokenizer.json') });
+const tamis = await Tamis.load(bundleFiles());
 const classifier = await tamis.classifier(policy);
 const masto = createRestAPIClient({ url: `http://127.0.0.1:${server.address().port}`, accessToken: 'local' });
 

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Tamis, TamisError, fuseLists } from 'tamis';
+import { BUNDLE_DIR as bundle, bundleFile as read, bundleFiles as bytes } from '../../scripts/bundle.mjs';
 
-const bundle = new URL('../../models/minilm-l6-int8/', import.meta.url);
-const read = (name) => readFileSync(new URL(name, bundle));
 const samplePolicy = JSON.parse(
   readFileSync(new URL('../../crates/tamis-cli/samples/policy.json', import.meta.url), 'utf8'),
 );
@@ -17,7 +16,6 @@ const samplePosts = readFileSync(new URL('../../crates/tamis-cli/samples/posts.t
   .filter((line) => line.length > 0);
 const nativeBinary = process.env.TAMIS_BIN ?? new URL('../../target/debug/tamis', import.meta.url).pathname;
 
-const bytes = () => ({ manifest: read('manifest.json'), model: read('model.onnx'), tokenizer: read('tokenizer.json') });
 const progress = [];
 const tamis = await Tamis.load({ ...bytes(), onProgress: (p) => progress.push(p) });
 

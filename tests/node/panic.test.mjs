@@ -4,14 +4,12 @@
 // process of its own, and this test breaks the module on purpose.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { Tamis, TamisError, guard } from 'tamis';
+import { bundleFiles } from '../../scripts/bundle.mjs';
 
-const bundle = new URL('../../models/minilm-l6-int8/', import.meta.url);
-const read = (name) => readFileSync(new URL(name, bundle));
 
 test('a trap becomes internal_error, then every call says instance_broken', async () => {
-  const tamis = await Tamis.load({ manifest: read('manifest.json'), model: read('model.onnx'), tokenizer: read('tokenizer.json') });
+  const tamis = await Tamis.load(bundleFiles());
   assert.equal((await tamis.embed(['before'])).length, 1);
   assert.throws(
     () => guard(() => { throw new WebAssembly.RuntimeError('unreachable'); }),

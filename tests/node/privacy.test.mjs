@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
+import { bundleFiles } from '../../scripts/bundle.mjs';
 
 const require = createRequire(import.meta.url);
 const root = new URL('../../', import.meta.url);
-const bundle = (name) => readFileSync(new URL(`models/minilm-l6-int8/${name}`, root));
-const files = { manifest: bundle('manifest.json'), model: bundle('model.onnx'), tokenizer: bundle('tokenizer.json') };
+const files = bundleFiles();
 const wasm = readFileSync(new URL('dist/wasm/tamis_wasm_bg.wasm', root));
 const policy = readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8');
 
