@@ -4,7 +4,6 @@ mod bench;
 mod eval;
 mod input;
 mod prior;
-mod trec;
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -12,7 +11,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tamis_core::classify::{Action, Classifier, ClassifierOptions, Policy, Reason, Verdict};
-use tamis_core::fuse::{fuse_request, FusionMethod, FusionRequest, Normalization};
+use tamis_core::fuse::{
+    fuse_request, lists_for_query, parse_trec, trec_line, FusionMethod, FusionRequest,
+    Normalization,
+};
 use tamis_core::{nearest_neighbours, Encoder};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
 use thiserror::Error;
@@ -380,18 +382,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
                         || path.display().to_string(),
                         |s| s.to_string_lossy().into_owned(),
                     );
-                    Ok((name, trec::read_trec(path)?))
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        CliError::Io(format!("cannot read {}: {e}", path.display()))
+                    })?;
+                    let run = parse_trec(&text)
+                        .map_err(|e| CliError::Io(format!("{} {e}", path.display())))?;
+                    Ok((name, run))
                 })
                 .collect::<Result<Vec<_>, CliError>>()?;
             let queries: std::collections::BTreeSet<&String> =
                 runs.iter().flat_map(|(_, run)| run.keys()).collect();
             let mut out = BufWriter::new(std::io::stdout().lock());
             for query in queries {
-                let lists = trec::lists_for_query(&runs, query);
+                let lists = lists_for_query(&runs, query);
                 let fused = tamis_core::fuse::fuse(&lists, normalization, method)
                     .map_err(|e| CliError::Io(format!("query {query}: {e}")))?;
                 for (rank, item) in fused.iter().take(depth).enumerate() {
-                    let line = trec::trec_line(query, &item.id, rank + 1, item.score, "tamis");
+                    let line = trec_line(query, &item.id, rank + 1, item.score, "tamis");
                     writeln!(out, "{line}").map_err(|e| CliError::Io(e.to_string()))?;
                 }
             }

@@ -15,8 +15,8 @@ use tamis_core::{nearest_neighbours, Encoder};
 use tamis_model::TractEncoder;
 
 use super::cranfield::Collection;
-use crate::trec::trec_line;
 use crate::CliError;
+use tamis_core::fuse::trec_line;
 
 /// One ranked list of (document id, score) per query, in query order.
 struct Run {

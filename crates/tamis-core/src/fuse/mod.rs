@@ -22,6 +22,7 @@ mod listwise;
 mod methods;
 mod normalize;
 mod request;
+mod trec;
 
 pub use content::{fuse_with_content, ContentFusedItem, ContentFusion, Preferences};
 pub use input::{FuseError, RankedItem, RankedList};
@@ -31,6 +32,7 @@ pub use normalize::Normalization;
 pub use request::{
     fuse_request, FusionRequest, FusionRequestError, PreferenceTexts, RankedCandidate,
 };
+pub use trec::{lists_for_query, parse_trec, trec_line, TrecError, TrecProblem, TrecRun};
 
 /// Why a fused item is where it is.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
