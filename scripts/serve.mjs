@@ -1,6 +1,7 @@
 // Serves the demo page (www/) with the npm package (dist/) and the model bundle (models/) on
-// localhost, and the posts of its timeline at /data/posts.json: the Mastodon data set's first
-// 800 posts when ../shared/data is there, the sample posts otherwise.
+// localhost, the posts of its timeline at /data/posts.json (the Mastodon data set's first 800
+// posts when ../shared/data is there, the sample posts otherwise) and the fusion tab's
+// Cranfield lists at /data/fusion.json (written by `tamis eval lists`).
 //
 //   node scripts/serve.mjs [--port 8080]
 //
@@ -67,6 +68,24 @@ export function demoPosts(limit = 800) {
   return { source: 'sample posts', posts: lines.map((text, i) => ({ id: String(i + 1), text })) };
 }
 
+/** Where `tamis eval lists` writes the fusion tab's data. */
+export const FUSION_LISTS = new URL('target/eval/cranfield/demo-lists.json', root);
+
+/** The fusion tab's Cranfield queries and retriever lists, or why they are missing. */
+export function demoFusion() {
+  if (existsSync(FUSION_LISTS)) return readFileSync(FUSION_LISTS, 'utf8');
+  return JSON.stringify({
+    missing: 'The fusion tab needs the Cranfield collection (../shared/data/ir) and ' +
+      '`cargo run --release -p tamis-cli -- eval lists`, which writes its retriever lists.',
+  });
+}
+
+/** Every generated path of the demo, its timeline cut to `posts` posts. */
+export const demoData = (posts = 800) => ({
+  '/data/posts.json': JSON.stringify(demoPosts(posts)),
+  '/data/fusion.json': demoFusion(),
+});
+
 export const DEMO_ROUTES = {
   '/dist/': 'dist/',
   '/models/': 'models/',
@@ -78,7 +97,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' } } });
   const { origin } = await startServer({
     routes: DEMO_ROUTES,
-    generated: { '/data/posts.json': JSON.stringify(demoPosts()) },
+    generated: demoData(),
     port: Number(values.port),
   });
   console.log(`tamis demo: ${origin}/  (Ctrl-C stops it)`);

@@ -30,6 +30,8 @@ if ! command -v chromium > /dev/null; then
   $sudo apt-get update
   $sudo apt-get install -y chromium chromium-driver
 fi
+# The demo's fusion tab fuses these Cranfield lists (document embeddings cached in target/eval).
+"$TAMIS_BIN" eval lists
 node --test tests/browser/
 step "fuzz targets, 30 s each (scripts/fuzz.sh runs them longer)"
 FUZZ_SCRATCH=fresh scripts/fuzz.sh 30

@@ -1,15 +1,12 @@
 // The demo: a home timeline filtered live by tamis in a Web Worker, under a policy the user
 // edits here. The policy persists in localStorage and can be exported and imported as JSON.
+// The fusion tab (fusion.js) shares the worker.
 import { TamisWorker } from '/dist/client.js';
+import { $, element } from './dom.js';
+import { startFusion } from './fusion.js';
 
 const STORAGE_KEY = 'tamis-demo-policy';
 const bundle = '/models/minilm-l6-int8/';
-const $ = (selector) => document.querySelector(selector);
-const element = (tag, attributes = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), attributes);
-  node.append(...children);
-  return node;
-};
 
 const state = { posts: [], verdicts: [], revealed: new Set(), showHidden: false, classifier: undefined };
 const timings = { load: 0, classify: 0 };
@@ -46,6 +43,16 @@ async function start() {
   await refresh();
   document.body.dataset.ready = 'true';
   showStatus(statusLine(tamis.backend));
+  $('#tab-fusion').onclick = () => showView('fusion');
+  $('#tab-timeline').onclick = () => showView('timeline');
+  await startFusion(tamis);
+}
+
+function showView(name) {
+  for (const view of ['timeline', 'fusion']) {
+    $(`#${view}-view`).hidden = view !== name;
+    $(`#tab-${view}`).setAttribute('aria-pressed', String(view === name));
+  }
 }
 
 function statusLine(backend) {

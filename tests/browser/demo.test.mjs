@@ -1,15 +1,18 @@
 // The demo page (www/) in headless Chromium on 100 of the timeline's posts: it loads, filters
 // in a worker, reacts at once to "this is fine" and "hide posts like this", keeps the policy
-// across a reload, and ends in a screenshot (test-output/demo.png).
+// across a reload, and ends in a screenshot (test-output/demo.png). Its fusion tab fuses the
+// Cranfield lists written by `tamis eval lists` (scripts/test.sh runs it) and re-ranks on
+// "less like this" (test-output/demo-fusion.png).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { DEMO_ROUTES, demoPosts, startServer } from '../../scripts/serve.mjs';
+import { existsSync } from 'node:fs';
+import { DEMO_ROUTES, FUSION_LISTS, demoData, startServer } from '../../scripts/serve.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
 
 const { server, origin } = await startServer({
   routes: DEMO_ROUTES,
-  generated: { '/data/posts.json': JSON.stringify(demoPosts(100)) },
+  generated: demoData(100),
 });
 const browser = await chromium.launch(launchOptions);
 after(async () => {
@@ -57,4 +60,38 @@ test('the demo filters the timeline, follows the user\'s edits and keeps them', 
   assert.equal(await page.getAttribute(`.post[data-id="${id}"]`, 'data-action'), 'none');
 
   await page.screenshot({ path: outputPath('demo.png'), fullPage: false });
+});
+
+test('the fusion tab fuses three retrievers\' lists with evidence and re-ranks on a dislike', async () => {
+  assert.ok(existsSync(FUSION_LISTS), `${FUSION_LISTS.pathname} is missing: run \`cargo run -p tamis-cli -- eval lists\``);
+  const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('body[data-fused="1"]', { timeout: 180_000 });
+  await page.click('#tab-fusion');
+  assert.equal(await page.locator('#timeline-view').isVisible(), false);
+  assert.deepEqual(await page.$$eval('.retriever h3', (titles) => titles.map((t) => t.textContent.split(' ')[0])), ['bm25', 'tfidf', 'dense']);
+  const listed = new Set(await page.$$eval('.retriever li', (items) => items.map((i) => i.dataset.id)));
+  const fused = () => page.$$eval('#fused li', (items) => items.map((i) => i.dataset.id));
+  const before = await fused();
+  assert.deepEqual(new Set(before), listed, 'every listed document fused once');
+  assert.equal(before.length, listed.size);
+  const evidence = await page.textContent('#fused li .evidence');
+  assert.match(evidence, /bm25 (#\d+|–) · tfidf (#\d+|–) · dense (#\d+|–) · [123]\/3 lists · consensus [\d.]+ · content [\d.]+ · score/);
+  assert.match(await page.textContent('#fusion-status'), /content-aware, wasm/);
+
+  // "Less like this" on the top document pushes it down.
+  await page.locator('#fused li').first().locator('button.dislike').click();
+  await page.waitForSelector('body[data-fused="2"]');
+  const after = await fused();
+  assert.ok(after.indexOf(before[0]) > 0, `the disliked document left the top (now #${after.indexOf(before[0]) + 1})`);
+  assert.match(await page.textContent('#fusion-preferences'), /0 liked, 1 disliked/);
+
+  // Classical fusion alone: no content score.
+  await page.locator('#fusion-content').uncheck();
+  await page.waitForSelector('body[data-fused="3"]');
+  assert.doesNotMatch(await page.textContent('#fused li .evidence'), /content/);
+  assert.deepEqual(errors, []);
+  await page.screenshot({ path: outputPath('demo-fusion.png'), fullPage: false });
 });

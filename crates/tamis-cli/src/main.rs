@@ -213,6 +213,24 @@ enum EvalCommand {
         #[arg(long, default_value = "target/eval/cranfield")]
         out: PathBuf,
     },
+    /// The demo page's fusion data: the three retrievers' lists for the first Cranfield
+    /// queries, with the document texts and judgments, as JSON.
+    Lists {
+        #[arg(long, default_value = "../shared/data/ir/cranfield")]
+        data: PathBuf,
+        /// Queries kept, from the first.
+        #[arg(long, default_value_t = 25)]
+        queries: usize,
+        /// Documents kept per query and retriever.
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+        /// Where the document embeddings are cached.
+        #[arg(long, default_value = "target/eval/cranfield")]
+        cache: PathBuf,
+        /// The JSON file written.
+        #[arg(long, default_value = "target/eval/cranfield/demo-lists.json")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -413,6 +431,33 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let model_id = &bundle.model_sha256()[..16];
             let table = eval::fusion::eval_fusion(&collection, &encoder, model_id, depth, &out)?;
             print!("{table}");
+            Ok(())
+        }
+        Command::Eval {
+            what:
+                EvalCommand::Lists {
+                    data,
+                    queries,
+                    depth,
+                    cache,
+                    out,
+                },
+        } => {
+            let collection = eval::cranfield::read_cranfield(&data)?;
+            let bundle = ModelBundle::read_dir(&cli.model)?;
+            let encoder = TractEncoder::new(&bundle)?;
+            let model_id = &bundle.model_sha256()[..16];
+            let lists = eval::fusion::retriever_lists(
+                &collection,
+                &encoder,
+                model_id,
+                queries,
+                depth,
+                &cache,
+            )?;
+            std::fs::write(&out, lists.to_string())
+                .map_err(|e| CliError::Io(format!("cannot write {}: {e}", out.display())))?;
+            println!("wrote {}", out.display());
             Ok(())
         }
         Command::Eval {

@@ -275,13 +275,15 @@ fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), CliE
 }
 
 /// Runs the whole evaluation and returns the markdown table.
-pub fn eval_fusion(
+/// The three retrievers' runs (BM25, TF-IDF cosine, dense) and the collection's embeddings,
+/// the document embeddings cached in `out` per model.
+fn retrieve(
     collection: &Collection,
     encoder: &TractEncoder,
     model_id: &str,
     depth: usize,
     out: &Path,
-) -> Result<String, CliError> {
+) -> Result<(Vec<Run>, Embedded), CliError> {
     std::fs::create_dir_all(out)
         .map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
     let embedded = embed_collection(
@@ -300,6 +302,67 @@ pub fn eval_fusion(
         lexical_run("tfidf", collection, &index, Scoring::TfIdfCosine, depth),
         dense_run(collection, &embedded, depth),
     ];
+    Ok((retrievers, embedded))
+}
+
+/// The demo's fusion data: for the first `queries` queries, the three retrievers' top `depth`
+/// documents, the judged documents' gains, and the texts of the documents listed, as JSON.
+pub fn retriever_lists(
+    collection: &Collection,
+    encoder: &TractEncoder,
+    model_id: &str,
+    queries: usize,
+    depth: usize,
+    out: &Path,
+) -> Result<serde_json::Value, CliError> {
+    let (retrievers, _) = retrieve(collection, encoder, model_id, depth, out)?;
+    let texts: HashMap<&str, &str> = collection
+        .documents
+        .iter()
+        .map(|(id, text)| (id.as_str(), text.as_str()))
+        .collect();
+    let mut documents = serde_json::Map::new();
+    let mut entries = Vec::new();
+    for (q, (id, text)) in collection.queries.iter().enumerate().take(queries) {
+        let lists: Vec<serde_json::Value> = retrievers
+            .iter()
+            .map(|run| {
+                let items: Vec<serde_json::Value> = run.rankings[q]
+                    .iter()
+                    .map(|(document, score)| {
+                        documents.insert(document.clone(), texts[document.as_str()].into());
+                        serde_json::json!({"id": document, "score": score})
+                    })
+                    .collect();
+                serde_json::json!({"name": run.name, "items": items})
+            })
+            .collect();
+        entries.push(serde_json::json!({
+            "id": id,
+            "text": text,
+            "gains": collection.judgments.get(id).cloned().unwrap_or_default(),
+            "lists": lists,
+        }));
+    }
+    Ok(serde_json::json!({
+        "source": format!(
+            "Cranfield collection ({} aeronautics abstracts, {} queries, graded judgments)",
+            collection.documents.len(),
+            collection.queries.len()
+        ),
+        "queries": entries,
+        "documents": documents,
+    }))
+}
+
+pub fn eval_fusion(
+    collection: &Collection,
+    encoder: &TractEncoder,
+    model_id: &str,
+    depth: usize,
+    out: &Path,
+) -> Result<String, CliError> {
+    let (retrievers, embedded) = retrieve(collection, encoder, model_id, depth, out)?;
     let mut fused = Vec::new();
     for (name, method) in FusionMethod::NAMED {
         fused.push(fused_run(name, &retrievers, method, depth)?);
