@@ -21,8 +21,8 @@ const TYPES = {
 
 /**
  * A static server on 127.0.0.1. `routes` maps URL prefixes to folders of the repository (the
- * first match wins), `generated` maps exact paths to bodies. `requests` counts every path
- * asked for, so tests can tell what was fetched.
+ * first match wins), `generated` maps exact paths to bodies (JSON under /api/, as Mastodon's
+ * API). `requests` counts every path asked for, so tests can tell what was fetched.
  */
 export async function startServer({ routes, generated = {}, port = 0 }) {
   const requests = new Map();
@@ -30,7 +30,8 @@ export async function startServer({ routes, generated = {}, port = 0 }) {
     const path = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
     requests.set(path, (requests.get(path) ?? 0) + 1);
     if (path in generated) {
-      response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'text/plain' }).end(generated[path]);
+      const type = TYPES[extname(path)] ?? (path.startsWith('/api/') ? TYPES['.json'] : 'text/plain');
+      response.writeHead(200, { 'content-type': type }).end(generated[path]);
       return;
     }
     const route = Object.keys(routes).find((prefix) => path.startsWith(prefix));

@@ -7,32 +7,12 @@ import { readFileSync } from 'node:fs';
 import { createRestAPIClient } from 'masto';
 import { Tamis } from 'tamis';
 import { filterStatuses, htmlToText, statusText } from 'tamis/mastodon';
-import { readCsv } from '../../scripts/csv.mjs';
 import { bundleFiles } from '../../scripts/bundle.mjs';
+import { homeTimeline, status } from '../support/mastodon-api.mjs';
 
 const root = new URL('../../', import.meta.url);
 const policy = JSON.parse(readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8'));
-const posts = readCsv(new URL('../shared/data/harmful/mastodon/mastodon2025-en-shuffled-predicted.csv', root).pathname, 30);
-
-const escape = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-/** A Status entity as Mastodon's API serializes it (the fields masto.js and clients read). */
-const status = (id, html, extra = {}) => ({
-  id: String(id), uri: `https://example.social/statuses/${id}`, url: null, created_at: '2025-01-01T00:00:00.000Z',
-  account: { id: '1', username: 'someone', acct: 'someone', display_name: 'Someone', url: 'https://example.social/@someone' },
-  content: html, visibility: 'public', sensitive: false, spoiler_text: '', media_attachments: [], mentions: [],
-  tags: [], emojis: [], reblogs_count: 0, favourites_count: 0, replies_count: 0, reblog: null, filtered: [], ...extra,
-});
-const spam = 'WINNER!! You have won a &#163;1000 prize&#33; Call now to claim, reply YES';
-const serverFilter = {
-  filter: { id: '9', title: 'server', context: ['home'], expires_at: null, filter_action: 'warn', keywords: [], statuses: [] },
-  keyword_matches: ['election'], status_matches: null,
-};
-const timeline = [
-  ...posts.map((post, i) => status(100 + i, `<p>${escape(post.text)}</p>`)),
-  status(1, `<p>${spam}</p>`),
-  status(2, '', { reblog: status(3, `<p>${spam}</p>`) }),
-  status(4, '<p>Our library lends telescopes<br>for stargazing nights</p>', { filtered: [serverFilter] }),
-];
+const timeline = homeTimeline(30);
 
 const server = createServer((request, response) => {
   const path = new URL(request.url, 'http://localhost').pathname;
