@@ -355,6 +355,17 @@ pub fn retriever_lists(
     }))
 }
 
+/// A content-aware run's name from its settings.
+fn content_name(settings: ContentFusion) -> String {
+    format!(
+        "content_d{}_w{}_s{}_a{}",
+        settings.feedback_depth,
+        settings.feedback_weight,
+        settings.content_share,
+        settings.full_share_spread
+    )
+}
+
 pub fn eval_fusion(
     collection: &Collection,
     encoder: &TractEncoder,
@@ -371,31 +382,27 @@ pub fn eval_fusion(
     for feedback_depth in [3, 5, 10] {
         for feedback_weight in [0.5f32, 1.0, 2.0, 4.0] {
             for content_share in [0.3, 0.5, 0.7, 0.9] {
-                let settings = ContentFusion {
-                    feedback_depth,
-                    feedback_weight,
-                    content_share,
-                    ..ContentFusion::default()
-                };
-                let name = format!("content_d{feedback_depth}_w{feedback_weight}_s{content_share}");
-                content.push(content_run(
-                    &name,
-                    &retrievers,
-                    &embedded,
-                    settings,
-                    |_| Preferences::default(),
-                    depth,
-                )?);
+                for full_share_spread in [0.0, 0.05, 0.1, 0.15] {
+                    let settings = ContentFusion {
+                        feedback_depth,
+                        feedback_weight,
+                        content_share,
+                        full_share_spread,
+                        ..ContentFusion::default()
+                    };
+                    content.push(content_run(
+                        &content_name(settings),
+                        &retrievers,
+                        &embedded,
+                        settings,
+                        |_| Preferences::default(),
+                        depth,
+                    )?);
+                }
             }
         }
     }
-    let default_name = {
-        let d = ContentFusion::default();
-        format!(
-            "content_d{}_w{}_s{}",
-            d.feedback_depth, d.feedback_weight, d.content_share
-        )
-    };
+    let default_name = content_name(ContentFusion::default());
     let mut table = format!(
         "Cranfield: {} queries, {} documents, runs of depth {depth}, fusion with min-max normalization\n\
          | run | nDCG@10 | MAP | Recall@100 |\n|---|---:|---:|---:|\n",

@@ -5,8 +5,10 @@
 //! examples of what this query is after: with the query embedding (and the user's liked and
 //! disliked examples, as a preference vector), they form a profile, and every candidate's
 //! content is scored by its similarity to that profile. The final score mixes consensus and
-//! content. A candidate that one list ranks high and whose content fits the profile rises;
-//! when the content signal is flat (ambiguous), consensus decides.
+//! content, per query: content's share shrinks when its similarities hardly separate the
+//! candidates (their standard deviation is below [`ContentFusion::full_share_spread`]). A
+//! candidate that one list ranks high and whose content fits the profile rises; when the
+//! content signal is flat (ambiguous), consensus decides.
 
 use super::{fuse, FuseError, FusedItem, FusionMethod, Normalization, RankedList};
 use crate::similarity::{cosine, l2_normalize};
@@ -23,8 +25,12 @@ pub struct ContentFusion {
     pub feedback_weight: f32,
     /// Weight of the preference vector (mean liked minus mean disliked) in the profile.
     pub preference_weight: f32,
-    /// Share of the content score in the final score, in [0, 1].
+    /// Share of the content score in the final score, in [0, 1], when content is clear.
     pub content_share: f64,
+    /// The standard deviation of the candidates' similarities to the profile at which content
+    /// gets its full share; below it the share shrinks in proportion, so a query whose
+    /// content barely separates the candidates is decided by consensus. 0 disables this.
+    pub full_share_spread: f64,
 }
 
 impl Default for ContentFusion {
@@ -37,9 +43,14 @@ impl Default for ContentFusion {
             feedback_weight: 2.0,
             preference_weight: 1.0,
             content_share: 0.9,
+            full_share_spread: FULL_SHARE_SPREAD,
         }
     }
 }
+
+/// The default [`ContentFusion::full_share_spread`], chosen on the odd Cranfield queries by
+/// `tamis eval fusion`.
+pub const FULL_SHARE_SPREAD: f64 = 0.0;
 
 /// The user's examples for personalized ranking, as embeddings.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +67,15 @@ pub struct ContentFusedItem {
     pub consensus: f64,
     /// Similarity of the candidate's content to the query profile, min-max normalized.
     pub content: f64,
+    /// The share content had in this query's scores (the same for every candidate).
+    pub content_share: f64,
+}
+
+/// Standard deviation of a non-empty sample.
+fn spread(values: &[f64]) -> f64 {
+    let count = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / count;
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / count).sqrt()
 }
 
 fn mean(vectors: &[&[f32]], dimension: usize) -> Vec<f32> {
@@ -107,12 +127,23 @@ pub fn fuse_with_content<'a>(
         .collect();
     l2_normalize(&mut profile);
     let consensus = min_max(&fused.iter().map(|f| f.score).collect::<Vec<_>>());
-    let similarity: Vec<f64> = fused
+    let similarity: Vec<Option<f64>> = fused
         .iter()
-        .map(|f| embedding(&f.id).map_or(-1.0, |v| f64::from(cosine(&profile, v))))
+        .map(|f| embedding(&f.id).map(|v| f64::from(cosine(&profile, v))))
         .collect();
-    let content = min_max(&similarity);
-    let share = settings.content_share.clamp(0.0, 1.0);
+    let known: Vec<f64> = similarity.iter().flatten().copied().collect();
+    let clarity = if settings.full_share_spread > 0.0 {
+        (spread(&known) / settings.full_share_spread).min(1.0)
+    } else {
+        1.0
+    };
+    let share = settings.content_share.clamp(0.0, 1.0) * clarity;
+    let content = min_max(
+        &similarity
+            .iter()
+            .map(|s| s.unwrap_or(-1.0))
+            .collect::<Vec<_>>(),
+    );
     let mut items: Vec<ContentFusedItem> = fused
         .into_iter()
         .zip(consensus.into_iter().zip(content))
@@ -122,6 +153,7 @@ pub fn fuse_with_content<'a>(
                 item,
                 consensus,
                 content,
+                content_share: share,
             }
         })
         .collect();
@@ -171,22 +203,34 @@ mod tests {
         items.iter().map(|i| i.item.id.as_str()).collect()
     }
 
+    fn fused_with(
+        vectors: &HashMap<&str, Vec<f32>>,
+        query: &[f32],
+        preferences: &Preferences,
+        settings: ContentFusion,
+    ) -> Vec<ContentFusedItem> {
+        let embedding = |id: &str| vectors.get(id).map(Vec::as_slice);
+        fuse_with_content(&lists(), query, embedding, preferences, settings).unwrap()
+    }
+
+    /// The consensus order alone (CombMNZ, min-max).
+    fn classical() -> Vec<String> {
+        let fused = fuse(&lists(), Normalization::MinMax, FusionMethod::Mnz).unwrap();
+        fused.into_iter().map(|f| f.id).collect()
+    }
+
     #[test]
     fn content_that_fits_the_query_rises_above_consensus() {
-        let vectors = embeddings();
-        let embedding = |id: &str| vectors.get(id).map(Vec::as_slice);
         let settings = ContentFusion {
             feedback_weight: 0.0,
             ..ContentFusion::default()
         };
-        let fused = fuse_with_content(
-            &lists(),
+        let fused = fused_with(
+            &embeddings(),
             &[1.0, 0.0],
-            embedding,
             &Preferences::default(),
             settings,
-        )
-        .unwrap();
+        );
         assert_eq!(ranking(&fused)[..2], ["a1", "a2"], "{fused:?}");
         assert!(fused[0].consensus < 1.0 && fused[0].content == 1.0);
     }
@@ -197,26 +241,41 @@ mod tests {
             .into_keys()
             .map(|id| (id, vec![1.0, 1.0]))
             .collect();
-        let embedding = |id: &str| flat.get(id).map(Vec::as_slice);
-        let fused = fuse_with_content(
-            &lists(),
+        let fused = fused_with(
+            &flat,
             &[1.0, 0.0],
-            embedding,
             &Preferences::default(),
             ContentFusion::default(),
-        )
-        .unwrap();
-        let classical = fuse(&lists(), Normalization::MinMax, FusionMethod::Mnz).unwrap();
-        assert_eq!(
-            ranking(&fused),
-            classical.iter().map(|f| f.id.as_str()).collect::<Vec<_>>()
         );
+        assert_eq!(ranking(&fused), classical());
+    }
+
+    #[test]
+    fn consensus_decides_when_content_barely_separates_the_candidates() {
+        // Near-duplicates of one vector: min-max alone would blow their tiny differences up
+        // to the whole [0, 1] range and let noise rank.
+        let noisy: HashMap<&str, Vec<f32>> =
+            [("a1", 0.001), ("a2", 0.0), ("b1", -0.001), ("b2", 0.002)]
+                .into_iter()
+                .map(|(id, noise)| (id, vec![1.0 + noise, 1.0]))
+                .collect();
+        let adaptive = ContentFusion {
+            full_share_spread: 0.05,
+            ..ContentFusion::default()
+        };
+        let fused = fused_with(&noisy, &[1.0, 0.0], &Preferences::default(), adaptive);
+        assert_eq!(ranking(&fused), classical());
+        assert!(fused[0].content_share < 0.01, "{}", fused[0].content_share);
+        let fixed = ContentFusion {
+            full_share_spread: 0.0,
+            ..adaptive
+        };
+        let fused = fused_with(&noisy, &[1.0, 0.0], &Preferences::default(), fixed);
+        assert_ne!(ranking(&fused), classical(), "without it, noise ranks");
     }
 
     #[test]
     fn preferences_pull_towards_liked_and_away_from_disliked() {
-        let vectors = embeddings();
-        let embedding = |id: &str| vectors.get(id).map(Vec::as_slice);
         let neutral_query = [0.7, 0.7];
         let settings = ContentFusion {
             feedback_weight: 0.0,
@@ -227,15 +286,13 @@ mod tests {
             liked: vec![vec![1.0, 0.0]],
             disliked: vec![vec![0.0, 1.0]],
         };
-        let fused =
-            fuse_with_content(&lists(), &neutral_query, embedding, &likes_a, settings).unwrap();
+        let fused = fused_with(&embeddings(), &neutral_query, &likes_a, settings);
         assert_eq!(ranking(&fused)[..2], ["a1", "a2"]);
         let likes_b = Preferences {
             liked: likes_a.disliked.clone(),
             disliked: likes_a.liked.clone(),
         };
-        let fused =
-            fuse_with_content(&lists(), &neutral_query, embedding, &likes_b, settings).unwrap();
+        let fused = fused_with(&embeddings(), &neutral_query, &likes_b, settings);
         assert_eq!(ranking(&fused)[..2], ["b1", "b2"]);
     }
 

@@ -24,7 +24,9 @@ mod normalize;
 mod request;
 mod trec;
 
-pub use content::{fuse_with_content, ContentFusedItem, ContentFusion, Preferences};
+pub use content::{
+    fuse_with_content, ContentFusedItem, ContentFusion, Preferences, FULL_SHARE_SPREAD,
+};
 pub use input::{FuseError, RankedItem, RankedList};
 pub use listwise::{repair_permutation, rerank, ListwiseRanker, Reranked, Windows};
 pub use methods::FusionMethod;
