@@ -379,6 +379,7 @@ pub fn eval_fusion(
         fused.push(fused_run(name, &retrievers, method, depth)?);
     }
     let mut content = Vec::new();
+    let mut grid = Vec::new();
     for feedback_depth in [3, 5, 10] {
         for feedback_weight in [0.5f32, 1.0, 2.0, 4.0] {
             for content_share in [0.3, 0.5, 0.7, 0.9] {
@@ -398,6 +399,7 @@ pub fn eval_fusion(
                         |_| Preferences::default(),
                         depth,
                     )?);
+                    grid.push(settings);
                 }
             }
         }
@@ -436,6 +438,25 @@ pub fn eval_fusion(
             "| {kind} | {} | {ndcg:.4} | {map:.4} | {recall:.4} |",
             chosen.name
         );
+    }
+    let _ = writeln!(
+        table,
+        "\nAdaptive content share at the default settings: nDCG@10 by full_share_spread \
+         (0: content always has its full share)\n\
+         | full_share_spread | odd queries | even queries |\n|---:|---:|---:|"
+    );
+    let defaults = ContentFusion::default();
+    for (settings, run) in grid.iter().zip(&content) {
+        let at_defaults = ContentFusion {
+            full_share_spread: settings.full_share_spread,
+            ..defaults
+        };
+        if *settings == at_defaults {
+            let [odd, ..] = evaluate(run, collection, Split::Odd);
+            let [even, ..] = evaluate(run, collection, Split::Even);
+            let spread = settings.full_share_spread;
+            let _ = writeln!(table, "| {spread} | {odd:.4} | {even:.4} |");
+        }
     }
     let default_run = content
         .iter()

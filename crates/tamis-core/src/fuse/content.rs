@@ -50,7 +50,7 @@ impl Default for ContentFusion {
 
 /// The default [`ContentFusion::full_share_spread`], chosen on the odd Cranfield queries by
 /// `tamis eval fusion`.
-pub const FULL_SHARE_SPREAD: f64 = 0.0;
+pub const FULL_SHARE_SPREAD: f64 = 0.05;
 
 /// The user's examples for personalized ranking, as embeddings.
 #[derive(Debug, Clone, Default)]
