@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The libraries must not be able to reach the network: fails when a networking crate appears
-# in the dependency tree of tamis-core, tamis-model (native) or tamis-wasm (wasm32).
+# in the dependency tree of tamis-core, tamis-model, tamis-gpu (native) or tamis-wasm (wasm32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 forbidden='^(web-sys|reqwest|hyper|h2|ureq|curl|isahc|attohttpc|surf|tokio|mio|socket2|async-std|tungstenite|rustls|native-tls|openssl)$'
@@ -14,5 +14,6 @@ check() {
 }
 check -p tamis-core
 check -p tamis-model
+check -p tamis-gpu
 check -p tamis-wasm --target wasm32-unknown-unknown
-echo "no networking crate in tamis-core, tamis-model, tamis-wasm"
+echo "no networking crate in tamis-core, tamis-model, tamis-gpu, tamis-wasm"

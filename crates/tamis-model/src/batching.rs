@@ -1,14 +1,51 @@
+use tamis_core::Embedding;
+
+use crate::{ModelError, TextTokenizer, TokenizedText};
+
 /// Groups texts into batches of at most `batch_size`, each made of texts of similar token
 /// length, so that padding every batch to its longest text wastes little work.
 ///
 /// Returns indices into `lengths`; every index appears exactly once.
-pub(crate) fn length_buckets(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+///
+/// ```
+/// assert_eq!(tamis_model::length_buckets(&[9, 1, 8, 2], 2), vec![vec![1, 3], vec![2, 0]]);
+/// ```
+pub fn length_buckets(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.sort_by_key(|&index| lengths[index]);
     order
         .chunks(batch_size.max(1))
         .map(<[usize]>::to_vec)
         .collect()
+}
+
+/// Embeds `texts` the way every encoder of this crate does: tokenized with `tokenizer`, run
+/// in batches of similar length (`run_batch` gets at most `batch_size` texts and returns one
+/// finished vector per text), and returned in input order with token counts.
+pub fn embed_in_batches<E: From<ModelError>>(
+    tokenizer: &TextTokenizer,
+    texts: &[&str],
+    batch_size: usize,
+    mut run_batch: impl FnMut(&[&TokenizedText]) -> Result<Vec<Vec<f32>>, E>,
+) -> Result<Vec<Embedding>, E> {
+    let tokenized = tokenizer.tokenize(texts)?;
+    let lengths: Vec<usize> = tokenized.iter().map(|t| t.ids.len()).collect();
+    let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+    for bucket in length_buckets(&lengths, batch_size) {
+        let batch: Vec<&TokenizedText> = bucket.iter().map(|&i| &tokenized[i]).collect();
+        for (index, vector) in bucket.into_iter().zip(run_batch(&batch)?) {
+            vectors[index] = vector;
+        }
+    }
+    Ok(vectors
+        .into_iter()
+        .zip(tokenized)
+        .map(|(vector, text)| Embedding {
+            vector,
+            tokens: text.ids.len(),
+            truncated: text.truncated,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -21,9 +21,12 @@ mod error;
 mod priors;
 mod tokenize;
 mod tract;
+mod weights;
 
+pub use batching::{embed_in_batches, length_buckets};
 pub use bundle::{FileEntry, Manifest, ModelBundle, SourcePackage, PREPARE_COMMAND};
 pub use error::ModelError;
 pub use priors::{default_priors, DEFAULT_PRIORS, DEFAULT_PRIORS_PATH};
 pub use tokenize::{TextTokenizer, TokenizedText};
 pub use tract::{EncoderOptions, TractEncoder};
+pub use weights::{BertWeights, Dense, EncoderLayer, LayerNorm, QuantizedMatrix};

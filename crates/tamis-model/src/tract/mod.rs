@@ -9,7 +9,7 @@ use tract_onnx::pb::GraphProto;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 
-use crate::batching::length_buckets;
+use crate::batching::embed_in_batches;
 use crate::{ModelBundle, ModelError, TextTokenizer, TokenizedText};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -201,24 +201,9 @@ impl Encoder for TractEncoder {
     /// Embeds `texts` in order. An empty text is embedded as the model's special tokens alone
     /// (`[CLS] [SEP]`): a valid unit vector, the same for every empty text.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, ModelError> {
-        let tokenized = self.tokenizer.tokenize(texts)?;
-        let lengths: Vec<usize> = tokenized.iter().map(|t| t.ids.len()).collect();
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for bucket in length_buckets(&lengths, self.options.batch_size) {
-            let batch: Vec<&TokenizedText> = bucket.iter().map(|&i| &tokenized[i]).collect();
-            for (index, vector) in bucket.into_iter().zip(self.run_batch(&batch)?) {
-                vectors[index] = vector;
-            }
-        }
-        Ok(vectors
-            .into_iter()
-            .zip(tokenized)
-            .map(|(vector, text)| Embedding {
-                vector,
-                tokens: text.ids.len(),
-                truncated: text.truncated,
-            })
-            .collect())
+        embed_in_batches(&self.tokenizer, texts, self.options.batch_size, |batch| {
+            self.run_batch(batch)
+        })
     }
 }
 

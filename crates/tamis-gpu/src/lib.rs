@@ -1,0 +1,178 @@
+//! The tamis encoder on the GPU: the default model's BERT architecture as WGSL compute
+//! shaders run by [wgpu](https://wgpu.rs), reading its weights from the same model bundle as
+//! the CPU encoder.
+//!
+//! Weights stay int8 on the GPU (a quarter of the memory and bandwidth of f32), dequantized
+//! inside the kernels with their per-column (per-row for the embedding tables) scales;
+//! activations are f32. Buffers for activations grow to the largest batch seen and are
+//! reused, so GPU memory stays flat across calls.
+//!
+//! ```no_run
+//! use tamis_core::Encoder;
+//! use tamis_gpu::GpuEncoder;
+//! use tamis_model::ModelBundle;
+//!
+//! let bundle = ModelBundle::read_dir("models/minilm-l6-int8")?;
+//! let encoder = GpuEncoder::new(&bundle)?;
+//! println!("running on {}", encoder.adapter().name);
+//! let embeddings = encoder.embed(&["a post"])?;
+//! assert_eq!(embeddings[0].vector.len(), 384);
+//! # Ok::<(), tamis_gpu::GpuError>(())
+//! ```
+
+mod forward;
+mod kernels;
+
+use std::sync::Mutex;
+
+use tamis_core::{l2_normalize, Embedding, Encoder};
+use tamis_model::{embed_in_batches, BertWeights, ModelBundle, ModelError, TextTokenizer};
+use thiserror::Error;
+
+use forward::{Forward, Workspace};
+use kernels::{Kernels, Weights};
+
+/// Why the GPU encoder cannot start or could not finish a call.
+#[derive(Debug, Error)]
+pub enum GpuError {
+    /// No GPU adapter (or none usable for compute) on this machine or in this browser.
+    #[error("no WebGPU/Vulkan adapter is available: {0}")]
+    NoAdapter(String),
+    /// The adapter refused to create a device with the limits the model needs.
+    #[error("the GPU adapter cannot run the model: {0}")]
+    Device(String),
+    /// A shader or pipeline failed validation on this adapter.
+    #[error("the model's shaders do not compile on this adapter: {0}")]
+    Shader(String),
+    /// The model bundle cannot be read or is not the architecture these shaders implement.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The device was lost or a result could not be read back.
+    #[error("the GPU failed during the call: {0}")]
+    Lost(String),
+}
+
+/// The adapter the encoder runs on, as reported to users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterReport {
+    pub name: String,
+    /// `vulkan`, `metal`, `dx12`, `webgpu`, ...
+    pub backend: String,
+    /// A software adapter (lavapipe, SwiftShader) or one the platform marks as a fallback.
+    pub fallback: bool,
+    /// The largest storage buffer binding the encoder asked for, in bytes.
+    pub max_storage_buffer_binding: u64,
+}
+
+/// Tunables of [`GpuEncoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GpuOptions {
+    /// Texts per dispatch, grouped by similar token length.
+    pub batch_size: usize,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        Self { batch_size: 32 }
+    }
+}
+
+/// A sentence encoder on the GPU: tokenizes, batches texts of similar length with dynamic
+/// padding, runs the encoder, mean-pools over the attention mask and L2-normalises.
+pub struct GpuEncoder {
+    kernels: Kernels,
+    weights: Weights,
+    workspace: Mutex<Option<Workspace>>,
+    tokenizer: TextTokenizer,
+    dimension: usize,
+    options: GpuOptions,
+}
+
+impl GpuEncoder {
+    /// Finds an adapter, uploads the bundle's weights and compiles the shaders.
+    pub fn new(bundle: &ModelBundle) -> Result<Self, GpuError> {
+        Self::with_options(bundle, GpuOptions::default())
+    }
+
+    /// [`GpuEncoder::new`] with options.
+    pub fn with_options(bundle: &ModelBundle, options: GpuOptions) -> Result<Self, GpuError> {
+        let manifest = &bundle.manifest;
+        let tokenizer = TextTokenizer::from_bytes(&bundle.tokenizer, manifest.max_tokens)?;
+        let model = BertWeights::from_bundle(bundle)?;
+        if model.hidden != manifest.dimension {
+            return Err(ModelError::UnsupportedModel(format!(
+                "its hidden size is {}, the manifest's dimension is {}",
+                model.hidden, manifest.dimension
+            ))
+            .into());
+        }
+        if tokenizer.vocab_size() != model.token_embeddings.rows {
+            return Err(ModelError::VocabularyMismatch {
+                tokenizer: tokenizer.vocab_size(),
+                model: model.token_embeddings.rows,
+            }
+            .into());
+        }
+        if manifest.max_tokens > model.position_embeddings.rows {
+            return Err(ModelError::UnsupportedModel(format!(
+                "{} positions, fewer than the manifest's max_tokens {}",
+                model.position_embeddings.rows, manifest.max_tokens
+            ))
+            .into());
+        }
+        let kernels = pollster::block_on(Kernels::new(&model))?;
+        let weights = Weights::upload(&kernels, &model);
+        Ok(Self {
+            kernels,
+            weights,
+            workspace: Mutex::new(None),
+            tokenizer,
+            dimension: model.hidden,
+            options,
+        })
+    }
+
+    /// The adapter this encoder runs on.
+    pub fn adapter(&self) -> &AdapterReport {
+        &self.kernels.report
+    }
+
+    /// Bytes of GPU buffers held now: the weights and the activation workspace.
+    pub fn gpu_memory_bytes(&self) -> u64 {
+        let workspace = self
+            .workspace
+            .lock()
+            .map_or(0, |w| w.as_ref().map_or(0, Workspace::bytes));
+        self.weights.bytes() + workspace
+    }
+
+    /// Pooled, unnormalised vectors of one padded batch.
+    fn run_batch(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, GpuError> {
+        let mut workspace = self
+            .workspace
+            .lock()
+            .map_err(|_| GpuError::Lost("an earlier call panicked".into()))?;
+        Forward {
+            kernels: &self.kernels,
+            weights: &self.weights,
+        }
+        .run(&mut workspace, ids)
+    }
+}
+
+impl Encoder for GpuEncoder {
+    type Error = GpuError;
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
+        embed_in_batches(&self.tokenizer, texts, self.options.batch_size, |batch| {
+            let ids: Vec<&[u32]> = batch.iter().map(|text| text.ids.as_slice()).collect();
+            let mut vectors = self.run_batch(&ids)?;
+            vectors.iter_mut().for_each(|vector| l2_normalize(vector));
+            Ok(vectors)
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! The GPU encoder against the CPU one on the real prepared model, on whatever adapter wgpu
+//! finds: lavapipe (software Vulkan, `apt-get install mesa-vulkan-drivers`) on machines
+//! without a GPU, as in CI.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use tamis_core::{cosine, Encoder};
+use tamis_gpu::{GpuEncoder, GpuError};
+use tamis_model::{ModelBundle, ModelError, TractEncoder};
+
+fn bundle_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8")
+}
+
+fn bundle() -> &'static ModelBundle {
+    static BUNDLE: OnceLock<ModelBundle> = OnceLock::new();
+    BUNDLE.get_or_init(|| ModelBundle::read_dir(bundle_dir()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn gpu() -> &'static GpuEncoder {
+    static ENCODER: OnceLock<GpuEncoder> = OnceLock::new();
+    ENCODER.get_or_init(|| {
+        GpuEncoder::new(bundle()).unwrap_or_else(|e| {
+            panic!("{e} (without a GPU, `apt-get install mesa-vulkan-drivers` provides lavapipe)")
+        })
+    })
+}
+
+/// The 64 sentences of the foundation's parity fixture (one longer than the window).
+fn parity_sentences() -> Vec<String> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tamis-model/tests/parity/sentences.txt");
+    std::fs::read_to_string(path)
+        .expect("sentences.txt")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn gpu_embeddings_match_the_cpu_encoder() {
+    let sentences = parity_sentences();
+    assert!(sentences.len() >= 64);
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let cpu = TractEncoder::new(bundle()).expect("the CPU encoder loads");
+    let expected = cpu.embed(&texts).expect("CPU embed");
+    let actual = gpu().embed(&texts).expect("GPU embed");
+    let mut lowest = 1.0f32;
+    for (index, (gpu, cpu)) in actual.iter().zip(&expected).enumerate() {
+        let similarity = cosine(&gpu.vector, &cpu.vector);
+        assert!(similarity >= 0.999, "sentence {index}: cosine {similarity}");
+        assert_eq!((gpu.tokens, gpu.truncated), (cpu.tokens, cpu.truncated));
+        lowest = lowest.min(similarity);
+    }
+    let report = gpu().adapter();
+    eprintln!("lowest cosine {lowest} on {report:?}");
+    assert!(!report.name.is_empty());
+}
+
+#[test]
+fn buffers_are_reused_across_calls() {
+    // Its own encoder: the other tests' batches would grow a shared workspace meanwhile.
+    let encoder = GpuEncoder::new(bundle()).expect("the GPU encoder loads");
+    let texts = [
+        "a short post",
+        "another, somewhat longer post about the weather today",
+    ];
+    encoder.embed(&texts).expect("first call");
+    let held = encoder.gpu_memory_bytes();
+    for _ in 0..20 {
+        encoder.embed(&texts).expect("embed");
+        encoder.embed(&texts[..1]).expect("a smaller batch");
+    }
+    assert_eq!(encoder.gpu_memory_bytes(), held);
+}
+
+#[test]
+fn a_tokenizer_for_another_vocabulary_is_refused() {
+    let mut other = bundle().clone();
+    // A tokenizer whose vocabulary is a single token.
+    other.tokenizer = br#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#.to_vec();
+    match GpuEncoder::new(&other) {
+        Err(GpuError::Model(ModelError::VocabularyMismatch { tokenizer: 1, .. })) => {}
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a mismatched tokenizer was accepted"),
+    }
+}
+
+#[test]
+fn truncated_model_bytes_are_a_typed_error() {
+    let mut broken = bundle().clone();
+    broken.onnx.truncate(broken.onnx.len() / 3);
+    assert!(matches!(
+        GpuEncoder::new(&broken),
+        Err(GpuError::Model(ModelError::InvalidOnnx(_)))
+    ));
+}
