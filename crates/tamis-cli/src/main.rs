@@ -30,6 +30,8 @@ const SAMPLE_POLICY: &str = include_str!("../samples/policy.json");
 pub enum CliError {
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Gpu(#[from] tamis_gpu::GpuError),
     #[error("input line {line} is not valid UTF-8 (first bad byte at column {column})")]
     NotUtf8 { line: usize, column: usize },
     #[error("input line {line} is not a JSON string or an object with a `text` field: {reason}")]
@@ -156,6 +158,20 @@ enum BenchCommand {
         batch_size: usize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
+    },
+    /// The GPU encoder (wgpu) beside the CPU one at batch 1 and 32, and its memory over many
+    /// calls.
+    Gpu {
+        /// CSV file with a `text` column.
+        #[arg(long, default_value = "../shared/data/harmful/sst2/validation.csv")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        texts: usize,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Embed calls over which GPU memory is sampled.
+        #[arg(long, default_value_t = 10_000)]
+        calls: usize,
     },
     /// ms per fusion for every classical fuser on synthetic lists.
     Fuse {
@@ -495,6 +511,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|e| CliError::Io(format!("cannot write {}: {e}", out.display())))?;
             print!("{report}");
             println!("wrote {} ({} bytes)", out.display(), bytes.len());
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Gpu {
+                    data,
+                    texts,
+                    batch_size,
+                    calls,
+                },
+        } => {
+            let texts = bench::embed::read_csv_texts(&data, texts)?;
+            print!(
+                "{}",
+                bench::gpu::bench_gpu(&cli.model, &texts, batch_size, calls)?
+            );
             Ok(())
         }
         Command::Bench {

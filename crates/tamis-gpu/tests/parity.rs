@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use tamis_core::classify::{Classifier, ClassifierOptions, Policy, Verdict};
 use tamis_core::{cosine, Encoder};
 use tamis_gpu::{GpuEncoder, GpuError};
-use tamis_model::{ModelBundle, ModelError, TractEncoder};
+use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 
 fn bundle_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8")
@@ -95,4 +96,37 @@ fn truncated_model_bytes_are_a_typed_error() {
         GpuEncoder::new(&broken),
         Err(GpuError::Model(ModelError::InvalidOnnx(_)))
     ));
+}
+
+#[test]
+fn classification_verdicts_are_the_same_on_both_encoders() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tamis-cli/samples");
+    let policy_json = std::fs::read_to_string(root.join("policy.json")).expect("sample policy");
+    let posts = std::fs::read_to_string(root.join("posts.txt")).expect("sample posts");
+    let texts: Vec<&str> = posts.lines().filter(|line| !line.trim().is_empty()).collect();
+    let priors = std::sync::Arc::new(default_priors(bundle()).expect("built-in priors"));
+    let verdicts = |encoder: &dyn Fn(&mut Classifier) -> Vec<Verdict>| {
+        let policy = Policy::from_json(&policy_json).expect("sample policy parses");
+        let mut classifier =
+            Classifier::new(policy, Some(priors.clone()), ClassifierOptions::default())
+                .expect("classifier");
+        encoder(&mut classifier)
+    };
+    let cpu_encoder = TractEncoder::new(bundle()).expect("the CPU encoder loads");
+    let on_cpu = verdicts(&|c| c.classify(&cpu_encoder, &texts).expect("CPU classify"));
+    let on_gpu = verdicts(&|c| c.classify(gpu(), &texts).expect("GPU classify"));
+    assert!(on_cpu.iter().any(|v| v.harmful) && on_cpu.iter().any(|v| !v.harmful));
+    for (index, (cpu, gpu)) in on_cpu.iter().zip(&on_gpu).enumerate() {
+        assert_eq!(
+            (&cpu.labels, cpu.harmful, cpu.action),
+            (&gpu.labels, gpu.harmful, gpu.action),
+            "text {index}"
+        );
+        for (a, b) in cpu.scores.iter().zip(&gpu.scores) {
+            assert!(
+                (a.score - b.score).abs() < 1e-3,
+                "text {index}: {a:?} vs {b:?}"
+            );
+        }
+    }
 }

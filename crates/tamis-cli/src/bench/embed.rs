@@ -52,7 +52,7 @@ pub fn read_csv_texts(path: &Path, count: usize) -> Result<Vec<String>, CliError
         .collect()
 }
 
-fn ms_per_text(
+pub(crate) fn ms_per_text(
     texts: &[&str],
     run: impl Fn(&[&str]) -> Result<(), CliError>,
 ) -> Result<f64, CliError> {
@@ -135,9 +135,14 @@ pub fn bench_embed(
 }
 
 /// `VmHWM` of `/proc/self/status`, in MiB.
-fn peak_rss_mib() -> Option<f64> {
+pub(crate) fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// A memory field of `/proc/self/status` (Linux only), in MiB.
+pub(crate) fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

@@ -2,3 +2,4 @@
 
 pub mod embed;
 pub mod fuse;
+pub mod gpu;
