@@ -103,7 +103,10 @@ fn classification_verdicts_are_the_same_on_both_encoders() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tamis-cli/samples");
     let policy_json = std::fs::read_to_string(root.join("policy.json")).expect("sample policy");
     let posts = std::fs::read_to_string(root.join("posts.txt")).expect("sample posts");
-    let texts: Vec<&str> = posts.lines().filter(|line| !line.trim().is_empty()).collect();
+    let texts: Vec<&str> = posts
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     let priors = std::sync::Arc::new(default_priors(bundle()).expect("built-in priors"));
     let verdicts = |encoder: &dyn Fn(&mut Classifier) -> Vec<Verdict>| {
         let policy = Policy::from_json(&policy_json).expect("sample policy parses");
