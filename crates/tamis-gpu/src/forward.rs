@@ -288,6 +288,7 @@ impl Forward<'_> {
         batch: &[&[u32]],
     ) -> Result<Vec<Vec<f32>>, GpuError> {
         let kernels = self.kernels;
+        kernels.check()?;
         let seq = batch
             .iter()
             .map(|text| text.len())
@@ -345,7 +346,9 @@ impl Forward<'_> {
         let pooled_bytes = (batch.len() * kernels.hidden * 4) as u64;
         encoder.copy_buffer_to_buffer(&workspace.pooled, 0, &workspace.readback, 0, pooled_bytes);
         queue.submit([encoder.finish()]);
-        let values = read_back(&kernels.device, &workspace.readback, pooled_bytes)?;
+        let values = read_back(&kernels.device, &workspace.readback, pooled_bytes);
+        kernels.check()?;
+        let values = values?;
         Ok(values.chunks(kernels.hidden).map(<[f32]>::to_vec).collect())
     }
 

@@ -1,5 +1,7 @@
 //! The device, the compute pipelines, and the model's weights in GPU buffers.
 
+use std::sync::{Arc, Mutex};
+
 use tamis_model::{BertWeights, Dense, LayerNorm, QuantizedMatrix};
 use wgpu::util::DeviceExt;
 
@@ -10,6 +12,8 @@ const COMMON: &str = include_str!("shaders/common.wgsl");
 /// One compute pipeline per kernel.
 pub(crate) struct Kernels {
     pub device: wgpu::Device,
+    /// The first uncaptured error or device loss, reported by the call that meets it.
+    pub failure: Arc<Mutex<Option<String>>>,
     pub queue: wgpu::Queue,
     pub report: AdapterReport,
     pub embed: wgpu::ComputePipeline,
@@ -24,6 +28,15 @@ pub(crate) struct Kernels {
 }
 
 impl Kernels {
+    /// Fails with the first error the device reported since it was created, if any.
+    pub fn check(&self) -> Result<(), GpuError> {
+        match self.failure.lock().map(|slot| slot.clone()) {
+            Ok(None) => Ok(()),
+            Ok(Some(message)) => Err(GpuError::Lost(message)),
+            Err(_) => Err(GpuError::Lost("an earlier call panicked".into())),
+        }
+    }
+
     pub async fn new(model: &BertWeights) -> Result<Self, GpuError> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
         let adapter = instance
@@ -44,18 +57,13 @@ impl Kernels {
                 available.max_storage_buffer_binding_size
             )));
         }
+        // The embedding kernel binds 7 storage buffers (the downlevel default allows 4); the
+        // largest bindings (token table, intermediate activations) get what the adapter has.
         let limits = wgpu::Limits {
-            max_storage_buffer_binding_size: largest.max(128 << 20),
-            max_buffer_size: available.max_buffer_size,
             max_storage_buffers_per_shader_stage: 8,
+            max_storage_buffer_binding_size: available.max_storage_buffer_binding_size,
+            max_buffer_size: available.max_buffer_size,
             ..wgpu::Limits::downlevel_defaults()
-        }
-        .using_resolution(available.clone());
-        let limits = wgpu::Limits {
-            max_storage_buffer_binding_size: limits
-                .max_storage_buffer_binding_size
-                .min(available.max_storage_buffer_binding_size),
-            ..limits
         };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -65,6 +73,20 @@ impl Kernels {
             })
             .await
             .map_err(|e| GpuError::Device(e.to_string()))?;
+        // wgpu panics on an error nobody captures; keep it for the call to report instead.
+        let failure = Arc::new(Mutex::new(None));
+        let record = failure.clone();
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut slot) = record.lock() {
+                slot.get_or_insert(error.to_string());
+            }
+        }));
+        let lost = failure.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut slot) = lost.lock() {
+                slot.get_or_insert(format!("device lost ({reason:?}): {message}"));
+            }
+        });
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipeline = |name: &str, source: &str| {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -105,6 +127,7 @@ impl Kernels {
                 max_storage_buffer_binding: limits.max_storage_buffer_binding_size,
             },
             device,
+            failure,
             queue,
             embed,
             matmul,

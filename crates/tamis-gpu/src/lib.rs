@@ -47,7 +47,8 @@ pub enum GpuError {
     /// The model bundle cannot be read or is not the architecture these shaders implement.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// The device was lost or a result could not be read back.
+    /// The device was lost, reported an error, or a result could not be read back. The
+    /// encoder stays unusable: callers fall back to the CPU encoder.
     #[error("the GPU failed during the call: {0}")]
     Lost(String),
 }
@@ -121,6 +122,22 @@ impl GpuEncoder {
             .into());
         }
         let kernels = pollster::block_on(Kernels::new(&model))?;
+        // The largest activation buffer (a full batch of the longest texts through the
+        // feed-forward layer) must fit one storage binding of this adapter.
+        let intermediate = model
+            .layers
+            .first()
+            .map_or(0, |l| l.intermediate.bias.len());
+        let widest = (options.batch_size.max(1) * manifest.max_tokens).next_power_of_two() as u64
+            * intermediate as u64
+            * 4;
+        if widest > kernels.report.max_storage_buffer_binding {
+            return Err(GpuError::Device(format!(
+                "a batch of {} texts needs a {widest}-byte buffer, this adapter binds at most {}: \
+                 use a smaller batch_size",
+                options.batch_size, kernels.report.max_storage_buffer_binding
+            )));
+        }
         let weights = Weights::upload(&kernels, &model);
         Ok(Self {
             kernels,

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use tamis_core::classify::{Classifier, ClassifierOptions, Policy, Verdict};
 use tamis_core::{cosine, Encoder};
-use tamis_gpu::{GpuEncoder, GpuError};
+use tamis_gpu::{GpuEncoder, GpuError, GpuOptions};
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 
 fn bundle_dir() -> PathBuf {
@@ -85,6 +85,18 @@ fn a_tokenizer_for_another_vocabulary_is_refused() {
         Err(GpuError::Model(ModelError::VocabularyMismatch { tokenizer: 1, .. })) => {}
         Err(other) => panic!("unexpected error: {other}"),
         Ok(_) => panic!("a mismatched tokenizer was accepted"),
+    }
+}
+
+#[test]
+fn a_batch_larger_than_the_adapter_binds_is_refused_up_front() {
+    let options = GpuOptions {
+        batch_size: 100_000,
+    };
+    match GpuEncoder::with_options(bundle(), options) {
+        Err(GpuError::Device(message)) => assert!(message.contains("smaller batch_size")),
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a batch too large for the adapter was accepted"),
     }
 }
 
