@@ -20,6 +20,7 @@
 //! # Ok::<(), tamis_gpu::GpuError>(())
 //! ```
 
+mod auto;
 mod forward;
 mod kernels;
 
@@ -29,6 +30,7 @@ use tamis_core::{l2_normalize, Embedding, Encoder};
 use tamis_model::{embed_in_batches, BertWeights, ModelBundle, ModelError, TextTokenizer};
 use thiserror::Error;
 
+pub use auto::{AutoEncoder, BackendPreference, Selection};
 use forward::{Forward, Workspace};
 use kernels::{Kernels, Weights};
 
@@ -152,6 +154,13 @@ impl GpuEncoder {
     /// The adapter this encoder runs on.
     pub fn adapter(&self) -> &AdapterReport {
         &self.kernels.report
+    }
+
+    /// Destroys the device now: its buffers are freed and every later call fails with
+    /// [`GpuError::Lost`], as after a real device loss. [`AutoEncoder`] then falls back to
+    /// the CPU.
+    pub fn release_device(&self) {
+        self.kernels.device.destroy();
     }
 
     /// Bytes of GPU buffers held now: the weights and the activation workspace.

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use tamis_core::classify::{Classifier, ClassifierOptions, Policy, Verdict};
 use tamis_core::{cosine, Encoder};
-use tamis_gpu::{GpuEncoder, GpuError, GpuOptions};
+use tamis_gpu::{AutoEncoder, BackendPreference, GpuEncoder, GpuError, GpuOptions};
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 
 fn bundle_dir() -> PathBuf {
@@ -143,5 +143,40 @@ fn classification_verdicts_are_the_same_on_both_encoders() {
                 "text {index}: {a:?} vs {b:?}"
             );
         }
+    }
+}
+
+#[test]
+fn auto_selection_reports_its_choice_and_falls_back_when_the_gpu_is_lost() {
+    let auto = AutoEncoder::new(bundle().clone(), BackendPreference::Auto).expect("auto");
+    let selection = auto.selection();
+    let adapter = selection
+        .adapter
+        .clone()
+        .expect("lavapipe or a GPU is found");
+    if adapter.fallback {
+        assert_eq!(selection.backend, "cpu");
+        assert!(
+            selection.reason.contains("software"),
+            "{}",
+            selection.reason
+        );
+    } else {
+        assert_eq!(selection.backend, "gpu");
+    }
+
+    let forced = AutoEncoder::new(bundle().clone(), BackendPreference::Gpu).expect("gpu");
+    assert_eq!(forced.selection().backend, "gpu");
+    let texts = ["a post about the weather", "another one"];
+    let before = forced.embed(&texts).expect("embed on the GPU");
+    forced.release_gpu();
+    let after = forced
+        .embed(&texts)
+        .expect("the request is served on the CPU");
+    let selection = forced.selection();
+    assert_eq!(selection.backend, "cpu");
+    assert!(selection.reason.contains("lost"), "{}", selection.reason);
+    for (gpu, cpu) in before.iter().zip(&after) {
+        assert!(cosine(&gpu.vector, &cpu.vector) >= 0.999);
     }
 }
