@@ -16,6 +16,7 @@ use tamis_core::fuse::{
     Normalization,
 };
 use tamis_core::{nearest_neighbours, Encoder};
+use tamis_gpu::{AutoEncoder, BackendPreference};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
 use thiserror::Error;
 
@@ -41,6 +42,8 @@ pub enum CliError {
     #[error(transparent)]
     Classify(#[from] tamis_core::classify::ClassifyError<ModelError>),
     #[error(transparent)]
+    ClassifyOnBackend(#[from] tamis_core::classify::ClassifyError<tamis_gpu::GpuError>),
+    #[error(transparent)]
     Policy(#[from] tamis_core::classify::PolicyError),
     #[error(transparent)]
     Priors(#[from] tamis_core::classify::PriorsError),
@@ -63,8 +66,32 @@ struct Cli {
         default_value = "models/minilm-l6-int8"
     )]
     model: PathBuf,
+    /// Where embed, classify and neighbours run: a hardware GPU when there is one (auto), the
+    /// GPU even a software one, or the CPU. The backend that runs is printed on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+/// The encoder the user's `--backend` selects, saying on stderr which backend runs and why.
+fn selected_encoder(backend: Backend, bundle: ModelBundle) -> Result<AutoEncoder, CliError> {
+    let preference = match backend {
+        Backend::Auto => BackendPreference::Auto,
+        Backend::Gpu => BackendPreference::Gpu,
+        Backend::Cpu => BackendPreference::Cpu,
+    };
+    let encoder = AutoEncoder::new(bundle, preference)?;
+    let selection = encoder.selection();
+    eprintln!("backend: {} ({})", selection.backend, selection.reason);
+    Ok(encoder)
 }
 
 #[derive(Subcommand)]
@@ -279,7 +306,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Embed { input, format } => {
             let texts = load_texts(input, format)?;
-            let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
+            let encoder = selected_encoder(cli.backend, ModelBundle::read_dir(&cli.model)?)?;
             let embeddings = encoder.embed(&as_strs(&texts))?;
             let mut out = BufWriter::new(std::io::stdout().lock());
             for (index, embedding) in embeddings.iter().enumerate() {
@@ -313,12 +340,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 None => SAMPLE_POSTS.lines().map(str::to_string).collect(),
             };
             let bundle = ModelBundle::read_dir(&cli.model)?;
-            let encoder = TractEncoder::new(&bundle)?;
             let priors = if no_priors {
                 None
             } else {
                 Some(std::sync::Arc::new(tamis_model::default_priors(&bundle)?))
             };
+            let encoder = selected_encoder(cli.backend, bundle)?;
             let mut classifier = Classifier::new(policy, priors, ClassifierOptions::default())?;
             let verdicts = classifier.classify(&encoder, &as_strs(&texts))?;
             let mut out = BufWriter::new(std::io::stdout().lock());
@@ -338,7 +365,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 Some(_) => load_texts(input, format)?,
                 None => SAMPLE_POSTS.lines().map(str::to_string).collect(),
             };
-            let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
+            let encoder = selected_encoder(cli.backend, ModelBundle::read_dir(&cli.model)?)?;
             let vectors: Vec<Vec<f32>> = encoder
                 .embed(&as_strs(&texts))?
                 .into_iter()

@@ -241,3 +241,38 @@ fn fuse_reads_and_writes_json() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("same id"));
 }
+
+#[test]
+fn the_backend_that_runs_is_reported_and_gives_the_same_verdicts() {
+    let run = |backend: &str| {
+        let output = tamis(&["--backend", backend, "classify", "--output", "json"], b"");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        (String::from_utf8(output.stdout).expect("utf-8"), stderr)
+    };
+    let (on_cpu, cpu_says) = run("cpu");
+    let (on_gpu, gpu_says) = run("gpu");
+    let (_, auto_says) = run("auto");
+    assert!(
+        cpu_says.contains("backend: cpu (asked for the CPU)"),
+        "{cpu_says}"
+    );
+    assert!(
+        gpu_says.contains("backend: gpu (asked for the GPU)"),
+        "{gpu_says}"
+    );
+    assert!(auto_says.contains("backend: "), "{auto_says}");
+    let verdicts = |out: &str| -> Vec<(serde_json::Value, serde_json::Value)> {
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+            .map(|v| {
+                (
+                    v["verdict"]["labels"].clone(),
+                    v["verdict"]["action"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&on_cpu), verdicts(&on_gpu));
+    assert!(!verdicts(&on_cpu).is_empty());
+}
