@@ -188,7 +188,8 @@ impl Workspace {
                 )
             })
             .collect();
-        let uniform = |step: Step| &uniforms[STEPS.iter().position(|&s| s == step).unwrap_or(0)];
+        // STEPS lists every step in declaration order, so a step's index is its uniform's.
+        let uniform = |step: Step| &uniforms[step as usize];
         let bind = |step: Step, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]| {
             let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(uniform(step))
                 .chain(buffers.iter().copied())
