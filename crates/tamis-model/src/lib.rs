@@ -18,6 +18,7 @@
 mod batching;
 mod bundle;
 mod error;
+mod onnx_data;
 mod priors;
 mod tokenize;
 mod tract;

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
 use tract_onnx::prelude::Framework;
 
+use crate::onnx_data::{f32_values, int8_values};
 use crate::{ModelBundle, ModelError};
 
 const ONNX_FLOAT: i32 = 1;
@@ -111,15 +112,7 @@ impl<'a> Graph<'a> {
         if tensor.data_type != ONNX_FLOAT {
             return Err(unsupported(format!("`{name}` is not float")));
         }
-        Ok(if tensor.raw_data.is_empty() {
-            tensor.float_data.clone()
-        } else {
-            tensor
-                .raw_data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        })
+        Ok(f32_values(tensor))
     }
 
     /// The int8 matrix and scales behind `name`, the output of `Mul(Cast(q), scale)`.
@@ -141,11 +134,7 @@ impl<'a> Graph<'a> {
         }
         let dimension = |d: i64| usize::try_from(d).map_err(|_| not_int8());
         let (rows, columns) = (dimension(quantized.dims[0])?, dimension(quantized.dims[1])?);
-        let values: Vec<i8> = if quantized.raw_data.is_empty() {
-            quantized.int32_data.iter().map(|&v| v as i8).collect()
-        } else {
-            quantized.raw_data.iter().map(|&b| b as i8).collect()
-        };
+        let values = int8_values(quantized);
         let scales = self.floats(&mul.input[1])?;
         if values.len() != rows * columns || (scales.len() != rows && scales.len() != columns) {
             return Err(not_int8());

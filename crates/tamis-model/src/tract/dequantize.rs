@@ -16,6 +16,8 @@ use tract_onnx::pb::{
     attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto, TensorProto,
 };
 
+use crate::onnx_data::{f32_values, int8_values};
+
 /// ONNX `TensorProto.DataType.FLOAT` and `INT8`.
 const ONNX_FLOAT: i64 = 1;
 const ONNX_INT8: i32 = 3;
@@ -175,20 +177,8 @@ fn dequantized_initializer(graph: &GraphProto, weight: &Dequantization) -> Optio
     let find = |name: &str| graph.initializer.iter().find(|t| t.name == name);
     let quantized = find(&weight.quantized)?;
     let scale = find(&weight.scale)?;
-    let values: Vec<i8> = if quantized.raw_data.is_empty() {
-        quantized.int32_data.iter().map(|&v| v as i8).collect()
-    } else {
-        quantized.raw_data.iter().map(|&b| b as i8).collect()
-    };
-    let scales: Vec<f32> = if scale.raw_data.is_empty() {
-        scale.float_data.clone()
-    } else {
-        scale
-            .raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    };
+    let values = int8_values(quantized);
+    let scales = f32_values(scale);
     let columns = usize::try_from(quantized.dims[1]).ok()?;
     let expected_scales = if weight.per_row {
         values.len() / columns.max(1)
