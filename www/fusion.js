@@ -19,11 +19,11 @@ export async function startFusion(tamis) {
   $('#fusion-query').onchange = () => {
     state.liked.clear();
     state.disliked.clear();
-    refuse();
+    fuseAndRender();
   };
-  $('#fusion-method').onchange = refuse;
-  $('#fusion-content').onchange = refuse;
-  await refuse();
+  $('#fusion-method').onchange = fuseAndRender;
+  $('#fusion-content').onchange = fuseAndRender;
+  await fuseAndRender();
 }
 
 const snippet = (id) => {
@@ -52,7 +52,7 @@ function documentItem(id, gains, ...extra) {
 }
 
 /** Fuses the chosen query's lists again and redraws the four columns. */
-async function refuse() {
+async function fuseAndRender() {
   const query = state.data.queries.find((q) => q.id === $('#fusion-query').value);
   const content = $('#fusion-content').checked;
   const lists = query.lists.map((list) => ({
@@ -116,5 +116,5 @@ function evidenceLine(candidate, names) {
 function prefer(id, into, from) {
   from.delete(id);
   into.add(id);
-  refuse();
+  fuseAndRender();
 }
