@@ -81,20 +81,24 @@ impl AutoEncoder {
         let (active, selection) = match preference {
             BackendPreference::Cpu => cpu("asked for the CPU".into(), None)?,
             BackendPreference::Gpu => gpu(GpuEncoder::new(&bundle)?, "asked for the GPU".into()),
-            BackendPreference::Auto => match GpuEncoder::new(&bundle) {
-                Ok(encoder) if encoder.adapter().fallback => {
-                    let adapter = encoder.adapter().clone();
+            // The adapter is asked first: a software one is slower than tract, so the model
+            // is not uploaded to it.
+            BackendPreference::Auto => match AdapterReport::probe() {
+                Ok(adapter) if adapter.fallback => {
                     let reason = format!(
                         "the only GPU adapter, {}, is a software one: the CPU is faster",
                         adapter.name
                     );
                     cpu(reason, Some(adapter))?
                 }
-                Ok(encoder) => {
-                    let reason = format!("GPU adapter {} found", encoder.adapter().name);
-                    gpu(encoder, reason)
-                }
-                Err(GpuError::Model(error)) => return Err(error.into()),
+                Ok(_) => match GpuEncoder::new(&bundle) {
+                    Ok(encoder) => {
+                        let reason = format!("GPU adapter {} found", encoder.adapter().name);
+                        gpu(encoder, reason)
+                    }
+                    Err(GpuError::Model(error)) => return Err(error.into()),
+                    Err(error) => cpu(format!("no usable GPU: {error}"), None)?,
+                },
                 Err(error) => cpu(format!("no usable GPU: {error}"), None)?,
             },
         };

@@ -38,16 +38,7 @@ impl Kernels {
     }
 
     pub async fn new(model: &BertWeights) -> Result<Self, GpuError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::HighPerformance,
-                compatible_surface: None,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
-        let info = adapter.get_info();
+        let adapter = request_adapter().await?;
         // The token table is the largest buffer bound at once.
         let largest = (model.token_embeddings.values.len() as u64).max(1 << 20);
         let available = adapter.limits();
@@ -120,12 +111,7 @@ impl Kernels {
             )));
         }
         Ok(Self {
-            report: AdapterReport {
-                name: info.name,
-                backend: info.backend.to_string(),
-                fallback: info.device_type == wgpu::DeviceType::Cpu,
-                max_storage_buffer_binding: limits.max_storage_buffer_binding_size,
-            },
+            report: AdapterReport::of(&adapter),
             device,
             failure,
             queue,
@@ -151,6 +137,39 @@ impl Kernels {
                 contents,
                 usage: wgpu::BufferUsages::STORAGE,
             })
+    }
+}
+
+/// The adapter wgpu prefers for compute, without a surface.
+pub(crate) async fn request_adapter() -> Result<wgpu::Adapter, GpuError> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            compatible_surface: None,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| GpuError::NoAdapter(e.to_string()))
+}
+
+impl AdapterReport {
+    /// The report of an adapter; the storage limit is the adapter's, which the encoder asks
+    /// for whole.
+    fn of(adapter: &wgpu::Adapter) -> Self {
+        let info = adapter.get_info();
+        Self {
+            name: info.name,
+            backend: info.backend.to_string(),
+            fallback: info.device_type == wgpu::DeviceType::Cpu,
+            max_storage_buffer_binding: adapter.limits().max_storage_buffer_binding_size,
+        }
+    }
+
+    /// The adapter wgpu would run the encoder on, without creating a device or loading the
+    /// model: what [`crate::AutoEncoder`] decides on.
+    pub fn probe() -> Result<Self, GpuError> {
+        pollster::block_on(request_adapter()).map(|adapter| Self::of(&adapter))
     }
 }
 
