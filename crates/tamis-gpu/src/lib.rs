@@ -109,13 +109,7 @@ impl GpuEncoder {
             ))
             .into());
         }
-        if tokenizer.vocab_size() != model.token_embeddings.rows {
-            return Err(ModelError::VocabularyMismatch {
-                tokenizer: tokenizer.vocab_size(),
-                model: model.token_embeddings.rows,
-            }
-            .into());
-        }
+        tokenizer.expect_vocabulary(model.token_embeddings.rows)?;
         if manifest.max_tokens > model.position_embeddings.rows {
             return Err(ModelError::UnsupportedModel(format!(
                 "{} positions, fewer than the manifest's max_tokens {}",
@@ -126,12 +120,8 @@ impl GpuEncoder {
         let kernels = pollster::block_on(Kernels::new(&model))?;
         // The largest activation buffer (a full batch of the longest texts through the
         // feed-forward layer) must fit one storage binding of this adapter.
-        let intermediate = model
-            .layers
-            .first()
-            .map_or(0, |l| l.intermediate.bias.len());
         let widest = (options.batch_size.max(1) * manifest.max_tokens).next_power_of_two() as u64
-            * intermediate as u64
+            * kernels.intermediate as u64
             * 4;
         if widest > kernels.report.max_storage_buffer_binding {
             return Err(GpuError::Device(format!(

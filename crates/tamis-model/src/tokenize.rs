@@ -33,6 +33,19 @@ impl TextTokenizer {
         Ok(Self { inner })
     }
 
+    /// Fails when this tokenizer's vocabulary does not match a model's embedding table of
+    /// `model_rows` rows: the tokenizer belongs to another model.
+    pub fn expect_vocabulary(&self, model_rows: usize) -> Result<(), ModelError> {
+        if self.vocab_size() == model_rows {
+            Ok(())
+        } else {
+            Err(ModelError::VocabularyMismatch {
+                tokenizer: self.vocab_size(),
+                model: model_rows,
+            })
+        }
+    }
+
     /// Number of distinct token ids, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)

@@ -90,12 +90,7 @@ impl TractEncoder {
                 manifest.vocab_size
             )));
         }
-        if tokenizer.vocab_size() != table_rows {
-            return Err(ModelError::VocabularyMismatch {
-                tokenizer: tokenizer.vocab_size(),
-                model: table_rows,
-            });
-        }
+        tokenizer.expect_vocabulary(table_rows)?;
         if options.rewrite_dequantization {
             dequantize::rewrite_dequantization(graph);
         }
