@@ -1,34 +1,12 @@
-//! Backend selection: the GPU encoder where a real GPU is there, the CPU (tract) encoder
-//! otherwise, with the choice and its reason reported, and a fall back to the CPU for the rest
-//! of the session when the GPU is lost during use.
+//! Natively, an encoder on the selected backend ([`crate::choose`]) that falls back to the CPU
+//! for the rest of the session when the GPU is lost during use.
 
 use std::sync::Mutex;
 
 use tamis_core::{Embedding, Encoder};
 use tamis_model::{ModelBundle, TractEncoder};
 
-use crate::{AdapterReport, GpuEncoder, GpuError};
-
-/// What the caller asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendPreference {
-    /// The GPU when its adapter is hardware and the model's shaders compile; the CPU otherwise.
-    Auto,
-    /// The GPU, even a software adapter; an error when there is none.
-    Gpu,
-    /// The CPU.
-    Cpu,
-}
-
-/// The backend that runs, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    /// `"gpu"` or `"cpu"`.
-    pub backend: &'static str,
-    pub reason: String,
-    /// The adapter found, whether or not it was chosen.
-    pub adapter: Option<AdapterReport>,
-}
+use crate::{choose, BackendPreference, Choice, GpuEncoder, GpuError, GpuOptions, Selection};
 
 enum Active {
     Gpu(Box<GpuEncoder>),
@@ -58,49 +36,11 @@ pub struct AutoEncoder {
 
 impl AutoEncoder {
     pub fn new(bundle: ModelBundle, preference: BackendPreference) -> Result<Self, GpuError> {
-        let cpu = |reason: String, adapter| -> Result<(Active, Selection), GpuError> {
-            let selection = Selection {
-                backend: "cpu",
-                reason,
-                adapter,
-            };
-            Ok((
-                Active::Cpu(Box::new(TractEncoder::new(&bundle)?)),
-                selection,
-            ))
-        };
-        let gpu = |encoder: GpuEncoder, reason: String| {
-            let adapter = Some(encoder.adapter().clone());
-            let selection = Selection {
-                backend: "gpu",
-                reason,
-                adapter,
-            };
-            (Active::Gpu(Box::new(encoder)), selection)
-        };
-        let (active, selection) = match preference {
-            BackendPreference::Cpu => cpu("asked for the CPU".into(), None)?,
-            BackendPreference::Gpu => gpu(GpuEncoder::new(&bundle)?, "asked for the GPU".into()),
-            // The adapter is asked first: a software one is slower than tract, so the model
-            // is not uploaded to it.
-            BackendPreference::Auto => match AdapterReport::probe() {
-                Ok(adapter) if adapter.fallback => {
-                    let reason = format!(
-                        "the only GPU adapter, {}, is a software one: the CPU is faster",
-                        adapter.name
-                    );
-                    cpu(reason, Some(adapter))?
-                }
-                Ok(_) => match GpuEncoder::new(&bundle) {
-                    Ok(encoder) => {
-                        let reason = format!("GPU adapter {} found", encoder.adapter().name);
-                        gpu(encoder, reason)
-                    }
-                    Err(GpuError::Model(error)) => return Err(error.into()),
-                    Err(error) => cpu(format!("no usable GPU: {error}"), None)?,
-                },
-                Err(error) => cpu(format!("no usable GPU: {error}"), None)?,
-            },
+        let (choice, selection) =
+            pollster::block_on(choose(&bundle, preference, GpuOptions::default()))?;
+        let active = match choice {
+            Choice::Gpu(encoder) => Active::Gpu(encoder),
+            Choice::Cpu => Active::Cpu(Box::new(TractEncoder::new(&bundle)?)),
         };
         Ok(Self {
             dimension: bundle.manifest.dimension,

@@ -283,7 +283,7 @@ pub(crate) struct Forward<'a> {
 impl Forward<'_> {
     /// Runs one batch of token ids (padded here to the longest) and returns each text's mean
     /// hidden state over its tokens. `workspace` is grown when the batch does not fit.
-    pub fn run(
+    pub async fn run(
         &self,
         workspace: &mut Option<Workspace>,
         batch: &[&[u32]],
@@ -347,7 +347,7 @@ impl Forward<'_> {
         let pooled_bytes = (batch.len() * kernels.hidden * 4) as u64;
         encoder.copy_buffer_to_buffer(&workspace.pooled, 0, &workspace.readback, 0, pooled_bytes);
         queue.submit([encoder.finish()]);
-        let values = read_back(&kernels.device, &workspace.readback, pooled_bytes);
+        let values = read_back(&kernels.device, &workspace.readback, pooled_bytes).await;
         kernels.check()?;
         let values = values?;
         Ok(values.chunks(kernels.hidden).map(<[f32]>::to_vec).collect())
@@ -366,22 +366,24 @@ impl Forward<'_> {
 }
 
 /// Waits for the queue and reads the first `size` bytes of a mappable buffer as f32.
-fn read_back(
+async fn read_back(
     device: &wgpu::Device,
     buffer: &wgpu::Buffer,
     size: u64,
 ) -> Result<Vec<f32>, GpuError> {
     let slice = buffer.slice(..size);
-    let (sender, receiver) = std::sync::mpsc::channel();
+    let (sender, receiver) = futures_channel::oneshot::channel();
     slice.map_async(wgpu::MapMode::Read, move |result| {
         let _ = sender.send(result);
     });
+    // Natively the mapping completes inside this poll; in a browser the event loop completes
+    // it while the receiver is awaited (there, poll does nothing).
     device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| GpuError::Lost(e.to_string()))?;
     receiver
-        .recv()
-        .map_err(|e| GpuError::Lost(e.to_string()))?
+        .await
+        .map_err(|_| GpuError::Lost("the device dropped the read-back".into()))?
         .map_err(|e| GpuError::Lost(e.to_string()))?;
     let values = slice
         .get_mapped_range()

@@ -167,9 +167,15 @@ impl AdapterReport {
     }
 
     /// The adapter wgpu would run the encoder on, without creating a device or loading the
-    /// model: what [`crate::AutoEncoder`] decides on.
+    /// model: what backend selection decides on.
+    pub async fn find() -> Result<Self, GpuError> {
+        request_adapter().await.map(|adapter| Self::of(&adapter))
+    }
+
+    /// [`AdapterReport::find`], blocking (not in a browser, where it cannot finish).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn probe() -> Result<Self, GpuError> {
-        pollster::block_on(request_adapter()).map(|adapter| Self::of(&adapter))
+        pollster::block_on(Self::find())
     }
 }
 

@@ -8,6 +8,7 @@
 //! reused, so GPU memory stays flat across calls.
 //!
 //! ```no_run
+//! # #[cfg(not(target_arch = "wasm32"))] {
 //! use tamis_core::Encoder;
 //! use tamis_gpu::GpuEncoder;
 //! use tamis_model::ModelBundle;
@@ -17,22 +18,27 @@
 //! println!("running on {}", encoder.adapter().name);
 //! let embeddings = encoder.embed(&["a post"])?;
 //! assert_eq!(embeddings[0].vector.len(), 384);
+//! # }
 //! # Ok::<(), tamis_gpu::GpuError>(())
 //! ```
 
+#[cfg(not(target_arch = "wasm32"))]
 mod auto;
 mod forward;
 mod kernels;
+mod select;
 
 use std::sync::Mutex;
 
-use tamis_core::{l2_normalize, Embedding, Encoder};
-use tamis_model::{embed_in_batches, BertWeights, ModelBundle, ModelError, TextTokenizer};
+use tamis_core::{l2_normalize, Embedding};
+use tamis_model::{BatchPlan, BertWeights, ModelBundle, ModelError, TextTokenizer};
 use thiserror::Error;
 
-pub use auto::{AutoEncoder, BackendPreference, Selection};
+#[cfg(not(target_arch = "wasm32"))]
+pub use auto::AutoEncoder;
 use forward::{Forward, Workspace};
 use kernels::{Kernels, Weights};
+pub use select::{choose, BackendPreference, Choice, Selection};
 
 /// Why the GPU encoder cannot start or could not finish a call.
 #[derive(Debug, Error)]
@@ -93,12 +99,20 @@ pub struct GpuEncoder {
 
 impl GpuEncoder {
     /// Finds an adapter, uploads the bundle's weights and compiles the shaders.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(bundle: &ModelBundle) -> Result<Self, GpuError> {
         Self::with_options(bundle, GpuOptions::default())
     }
 
     /// [`GpuEncoder::new`] with options.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_options(bundle: &ModelBundle, options: GpuOptions) -> Result<Self, GpuError> {
+        pollster::block_on(Self::create(bundle, options))
+    }
+
+    /// [`GpuEncoder::with_options`] for async callers; the only constructor in a browser,
+    /// where WebGPU answers through the event loop.
+    pub async fn create(bundle: &ModelBundle, options: GpuOptions) -> Result<Self, GpuError> {
         let manifest = &bundle.manifest;
         let tokenizer = TextTokenizer::from_bytes(&bundle.tokenizer, manifest.max_tokens)?;
         let model = BertWeights::from_bundle(bundle)?;
@@ -117,7 +131,7 @@ impl GpuEncoder {
             ))
             .into());
         }
-        let kernels = pollster::block_on(Kernels::new(&model))?;
+        let kernels = Kernels::new(&model).await?;
         // The largest activation buffer (a full batch of the longest texts through the
         // feed-forward layer) must fit one storage binding of this adapter.
         let widest = (options.batch_size.max(1) * manifest.max_tokens).next_power_of_two() as u64
@@ -141,6 +155,11 @@ impl GpuEncoder {
         })
     }
 
+    /// Length of every embedding.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
     /// The adapter this encoder runs on.
     pub fn adapter(&self) -> &AdapterReport {
         &self.kernels.report
@@ -162,21 +181,50 @@ impl GpuEncoder {
         self.weights.bytes() + workspace
     }
 
-    /// Pooled, unnormalised vectors of one padded batch.
-    fn run_batch(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, GpuError> {
-        let mut workspace = self
-            .workspace
-            .lock()
-            .map_err(|_| GpuError::Lost("an earlier call panicked".into()))?;
-        Forward {
+    /// Embeds texts: batches of similar length, each run on the GPU and awaited.
+    ///
+    /// ```no_run
+    /// # async fn example(bundle: tamis_model::ModelBundle) -> Result<(), tamis_gpu::GpuError> {
+    /// use tamis_gpu::{GpuEncoder, GpuOptions};
+    ///
+    /// let encoder = GpuEncoder::create(&bundle, GpuOptions::default()).await?;
+    /// let embeddings = encoder.embed_async(&["a post"]).await?;
+    /// assert_eq!(embeddings[0].vector.len(), 384);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
+        let plan = BatchPlan::new(&self.tokenizer, texts, self.options.batch_size)?;
+        let mut vectors = Vec::new();
+        for batch in plan.batches() {
+            let ids: Vec<&[u32]> = batch.iter().map(|text| text.ids.as_slice()).collect();
+            let mut batch_vectors = self.run_batch(&ids).await?;
+            batch_vectors
+                .iter_mut()
+                .for_each(|vector| l2_normalize(vector));
+            vectors.push(batch_vectors);
+        }
+        Ok(plan.assemble(vectors))
+    }
+
+    /// Pooled, unnormalised vectors of one padded batch. The workspace is taken for the call
+    /// (a call running meanwhile, possible in a browser, makes its own) and put back after.
+    async fn run_batch(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, GpuError> {
+        let poisoned = |_| GpuError::Lost("an earlier call panicked".into());
+        let mut workspace = self.workspace.lock().map_err(poisoned)?.take();
+        let result = Forward {
             kernels: &self.kernels,
             weights: &self.weights,
         }
         .run(&mut workspace, ids)
+        .await;
+        *self.workspace.lock().map_err(poisoned)? = workspace;
+        result
     }
 }
 
-impl Encoder for GpuEncoder {
+#[cfg(not(target_arch = "wasm32"))]
+impl tamis_core::Encoder for GpuEncoder {
     type Error = GpuError;
 
     fn dimension(&self) -> usize {
@@ -184,11 +232,6 @@ impl Encoder for GpuEncoder {
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
-        embed_in_batches(&self.tokenizer, texts, self.options.batch_size, |batch| {
-            let ids: Vec<&[u32]> = batch.iter().map(|text| text.ids.as_slice()).collect();
-            let mut vectors = self.run_batch(&ids)?;
-            vectors.iter_mut().for_each(|vector| l2_normalize(vector));
-            Ok(vectors)
-        })
+        pollster::block_on(self.embed_async(texts))
     }
 }

@@ -19,33 +19,70 @@ pub fn length_buckets(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// Embeds `texts` the way every encoder of this crate does: tokenized with `tokenizer`, run
-/// in batches of similar length (`run_batch` gets at most `batch_size` texts and returns one
-/// finished vector per text), and returned in input order with token counts.
+/// Texts tokenized and grouped into batches of similar length: the batching every encoder of
+/// this crate shares, whether it runs batches synchronously ([`embed_in_batches`]) or awaits
+/// them (the GPU encoder in a browser).
+pub struct BatchPlan {
+    tokenized: Vec<TokenizedText>,
+    buckets: Vec<Vec<usize>>,
+}
+
+impl BatchPlan {
+    /// Tokenizes `texts` and groups them into batches of at most `batch_size`.
+    pub fn new(
+        tokenizer: &TextTokenizer,
+        texts: &[&str],
+        batch_size: usize,
+    ) -> Result<Self, ModelError> {
+        let tokenized = tokenizer.tokenize(texts)?;
+        let lengths: Vec<usize> = tokenized.iter().map(|t| t.ids.len()).collect();
+        let buckets = length_buckets(&lengths, batch_size);
+        Ok(Self { tokenized, buckets })
+    }
+
+    /// The batches, in the order [`BatchPlan::assemble`] expects their vectors.
+    pub fn batches(&self) -> impl Iterator<Item = Vec<&TokenizedText>> {
+        self.buckets
+            .iter()
+            .map(|bucket| bucket.iter().map(|&i| &self.tokenized[i]).collect())
+    }
+
+    /// Puts the finished vectors of every batch (one per text, batches in the order of
+    /// [`BatchPlan::batches`]) back in input order, with token counts.
+    pub fn assemble(self, batch_vectors: Vec<Vec<Vec<f32>>>) -> Vec<Embedding> {
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); self.tokenized.len()];
+        for (bucket, batch) in self.buckets.into_iter().zip(batch_vectors) {
+            for (index, vector) in bucket.into_iter().zip(batch) {
+                vectors[index] = vector;
+            }
+        }
+        vectors
+            .into_iter()
+            .zip(self.tokenized)
+            .map(|(vector, text)| Embedding {
+                vector,
+                tokens: text.ids.len(),
+                truncated: text.truncated,
+            })
+            .collect()
+    }
+}
+
+/// Embeds `texts` through a [`BatchPlan`]: `run_batch` gets at most `batch_size` texts of
+/// similar length and returns one finished vector per text; embeddings come back in input
+/// order with token counts.
 pub fn embed_in_batches<E: From<ModelError>>(
     tokenizer: &TextTokenizer,
     texts: &[&str],
     batch_size: usize,
     mut run_batch: impl FnMut(&[&TokenizedText]) -> Result<Vec<Vec<f32>>, E>,
 ) -> Result<Vec<Embedding>, E> {
-    let tokenized = tokenizer.tokenize(texts)?;
-    let lengths: Vec<usize> = tokenized.iter().map(|t| t.ids.len()).collect();
-    let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-    for bucket in length_buckets(&lengths, batch_size) {
-        let batch: Vec<&TokenizedText> = bucket.iter().map(|&i| &tokenized[i]).collect();
-        for (index, vector) in bucket.into_iter().zip(run_batch(&batch)?) {
-            vectors[index] = vector;
-        }
-    }
-    Ok(vectors
-        .into_iter()
-        .zip(tokenized)
-        .map(|(vector, text)| Embedding {
-            vector,
-            tokens: text.ids.len(),
-            truncated: text.truncated,
-        })
-        .collect())
+    let plan = BatchPlan::new(tokenizer, texts, batch_size)?;
+    let vectors = plan
+        .batches()
+        .map(|batch| run_batch(&batch))
+        .collect::<Result<Vec<_>, E>>()?;
+    Ok(plan.assemble(vectors))
 }
 
 #[cfg(test)]
