@@ -17,7 +17,7 @@ import { TamisError } from './errors.js';
 import type { BytesSource } from './load.js';
 import type { Reply, Request, WorkerLoadOptions } from './protocol.js';
 import type { ClassifierApi, LoadOptions, TamisApi } from './tamis.js';
-import type { Backend, Embedding, FusionRequest, LoadProgress, Policy, PolicyEdit, RankedCandidate, Verdict } from './types.js';
+import type { Backend, Diagnostics, Embedding, FusionRequest, LoadProgress, Policy, PolicyEdit, RankedCandidate, Verdict } from './types.js';
 
 export { TamisError } from './errors.js';
 export type * from './types.js';
@@ -134,6 +134,15 @@ export class TamisWorker implements TamisApi {
 
   memoryBytes(): Promise<number> {
     return this.#channel.call({ op: 'memory' });
+  }
+
+  diagnostics(): Promise<Diagnostics> {
+    return this.#channel.call({ op: 'diagnostics' });
+  }
+
+  /** As `Tamis.releaseGpu`, in the worker. */
+  releaseGpu(): Promise<void> {
+    return this.#channel.call({ op: 'release_gpu' });
   }
 
   /** Frees the model in the worker; the worker itself stays yours to terminate. */

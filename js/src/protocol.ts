@@ -16,6 +16,8 @@ export type Request =
   | { op: 'dispose_classifier'; handle: number }
   | { op: 'fuse'; request: FusionRequest }
   | { op: 'memory' }
+  | { op: 'diagnostics' }
+  | { op: 'release_gpu' }
   | { op: 'dispose' };
 
 export type Reply =

@@ -59,6 +59,10 @@ export function serve(port: Port): void {
         return loaded().fuse(request.request);
       case 'memory':
         return loaded().memoryBytes();
+      case 'diagnostics':
+        return loaded().diagnostics();
+      case 'release_gpu':
+        return loaded().releaseGpu();
       case 'dispose':
         await tamis?.dispose();
         tamis = undefined;

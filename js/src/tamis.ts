@@ -8,6 +8,7 @@ import { asTamisError, TamisError } from './errors.js';
 import { type BytesSource, loadBytes, parseManifest } from './load.js';
 import type {
   Backend,
+  Diagnostics,
   Embedding,
   FusionRequest,
   LoadProgress,
@@ -25,7 +26,11 @@ export interface LoadOptions {
   tokenizer: BytesSource;
   /** `manifest.json` of the bundle (its sha256 values check the other two): bytes, or a URL. */
   manifest: BytesSource;
-  /** `auto` (default) takes the best backend there is; `tamis.backend` says which one ran. */
+  /**
+   * `auto` (default): WebGPU on a hardware adapter where the model's shaders compile, wasm
+   * otherwise; `webgpu` insists (`backend_unavailable` without it); `wasm` never asks for a GPU.
+   * `tamis.backend` and `tamis.diagnostics()` say which one runs, and why.
+   */
   backend?: 'auto' | 'wasm' | 'webgpu';
   /** Keep fetched model files in the Cache API for the next load. Default true. */
   cache?: boolean;
@@ -36,6 +41,7 @@ export interface LoadOptions {
 
 /** The operations of a loaded tamis, the same on the main thread and through a worker. */
 export interface TamisApi {
+  /** The backend that runs the model (through a worker: at load; `diagnostics()` is current). */
   readonly backend: Backend;
   readonly dimension: number;
   /** Built-in priors for `toxic`, `spam` and `negative` are available. */
@@ -46,6 +52,13 @@ export interface TamisApi {
   fuse(request: FusionRequest): Promise<RankedCandidate[]>;
   /** Bytes of wasm memory in use (it grows, never shrinks): for soak tests and monitoring. */
   memoryBytes(): Promise<number>;
+  /** The backend running now, why, and the WebGPU adapter found. */
+  diagnostics(): Promise<Diagnostics>;
+  /**
+   * Releases the GPU device as a device loss would: later calls run on wasm. For pages that
+   * need the GPU back, and to test the fallback. Does nothing on wasm.
+   */
+  releaseGpu(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -79,6 +92,25 @@ let broken: string | undefined;
  * (`unreachable`); it becomes an `internal_error` and marks the module unusable.
  */
 export function guard<T>(call: () => T): T {
+  ensureUsable();
+  try {
+    return call();
+  } catch (error) {
+    throw reported(error);
+  }
+}
+
+/** `guard` for the module's asynchronous calls. */
+async function guardAsync<T>(call: () => Promise<T>): Promise<T> {
+  ensureUsable();
+  try {
+    return await call();
+  } catch (error) {
+    throw reported(error);
+  }
+}
+
+function ensureUsable(): void {
   if (broken !== undefined) {
     throw new TamisError(
       'instance_broken',
@@ -86,25 +118,60 @@ export function guard<T>(call: () => T): T {
         'load it again in a new worker or page',
     );
   }
+}
+
+/** The error to report for what a call into the module threw; a trap breaks the module. */
+function reported(error: unknown): TamisError {
+  if (!(error instanceof WebAssembly.RuntimeError)) return asTamisError(error);
+  let panic: string | undefined;
   try {
-    return call();
-  } catch (error) {
-    if (error instanceof WebAssembly.RuntimeError) {
-      let panic: string | undefined;
-      try {
-        panic = takePanicMessage();
-      } catch {
-        // The module is past reading its own state; the trap's message has to do.
+    panic = takePanicMessage();
+  } catch {
+    // The module is past reading its own state; the trap's message has to do.
+  }
+  broken = panic ?? error.message;
+  return new TamisError(
+    'internal_error',
+    `tamis hit an internal error, a bug to report: ${broken}. ` +
+      'This tamis can no longer be used; load it again in a new worker or page.',
+    { cause: error },
+  );
+}
+
+/**
+ * Runs the calls on one model, one at a time. On WebGPU a call runs in rounds: a round that
+ * needs embeddings not computed yet fails with `needs_embeddings`, they are computed on the GPU
+ * (asynchronously), and the call runs again (see crates/tamis-wasm/src/backend.rs). Each round
+ * computes at least one new embedding, and a call has at most a few embedding steps.
+ */
+class ModelRunner {
+  static readonly #maxRounds = 8;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly model: Model) {}
+
+  run<T>(call: (model: Model) => T): Promise<T> {
+    const result = this.#queue.then(() => this.#rounds(call));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #rounds<T>(call: (model: Model) => T): Promise<T> {
+    try {
+      for (let round = 1; ; round++) {
+        try {
+          return guard(() => call(this.model));
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'needs_embeddings') throw error;
+          if (round === ModelRunner.#maxRounds) {
+            throw new TamisError('internal_error', `a call still needed embeddings after ${round} rounds`);
+          }
+          await guardAsync(() => this.model.embedPending() as Promise<void>);
+        }
       }
-      broken = panic ?? error.message;
-      throw new TamisError(
-        'internal_error',
-        `tamis hit an internal error, a bug to report: ${broken}. ` +
-          'This tamis can no longer be used; load it again in a new worker or page.',
-        { cause: error },
-      );
+    } finally {
+      if (broken === undefined) this.model.clearStaged();
     }
-    throw asTamisError(error);
   }
 }
 
@@ -139,27 +206,28 @@ function live<T>(value: T | undefined, what: string): T {
  * ```
  */
 export class Tamis implements TamisApi {
-  #model: Model | undefined;
+  #runner: ModelRunner | undefined;
   readonly #classifiers = new Set<Classifier>();
-  readonly backend: Backend;
+  #backend: Backend;
   readonly dimension: number;
   readonly hasPriors: boolean;
 
   private constructor(model: Model) {
-    this.#model = model;
-    this.backend = model.backend as Backend;
+    this.#runner = new ModelRunner(model);
+    this.#backend = model.backend as Backend;
     this.dimension = model.dimension;
     this.hasPriors = model.hasPriors;
   }
 
+  /** The backend running now: after a GPU failure, `wasm`. */
+  get backend(): Backend {
+    const model = this.#runner?.model;
+    if (model !== undefined && broken === undefined) this.#backend = model.backend as Backend;
+    return this.#backend;
+  }
+
   /** Loads the wasm module and the model, checking the model files against the manifest. */
   static async load(options: LoadOptions): Promise<Tamis> {
-    if (options.backend === 'webgpu') {
-      throw new TamisError(
-        'backend_unavailable',
-        'the WebGPU backend is not in this build; use backend "auto" or "wasm"',
-      );
-    }
     const fetchOptions = { cache: options.cache ?? true, onProgress: options.onProgress };
     const [manifestBytes] = await Promise.all([
       loadBytes(options.manifest, 'manifest', { ...fetchOptions, cache: false }),
@@ -172,57 +240,66 @@ export class Tamis implements TamisApi {
     ]);
     // Both files were checked against the manifest above, with Web Crypto (10x faster than
     // hashing inside wasm), so the module skips its own check.
-    return new Tamis(guard(() => new Model(manifestBytes, model, tokenizer, true)));
+    const backend = options.backend ?? 'auto';
+    return new Tamis(await guardAsync(() => Model.load(manifestBytes, model, tokenizer, true, backend)));
   }
 
   async embed(texts: string[]): Promise<Embedding[]> {
-    const model = live(this.#model, 'Tamis');
-    return guard(() => model.embed(texts) as Embedding[]);
+    return live(this.#runner, 'Tamis').run((model) => model.embed(texts) as Embedding[]);
   }
 
   async classifier(policy: Policy | string): Promise<Classifier> {
-    const model = live(this.#model, 'Tamis');
+    const runner = live(this.#runner, 'Tamis');
     const json = typeof policy === 'string' ? policy : JSON.stringify(policy);
-    const classifier = new Classifier(model, guard(() => new WasmClassifier(model, json)), this.#classifiers);
+    const wasmClassifier = guard(() => new WasmClassifier(runner.model, json));
+    const classifier = new Classifier(runner, wasmClassifier, this.#classifiers);
     this.#classifiers.add(classifier);
     return classifier;
   }
 
   async fuse(request: FusionRequest): Promise<RankedCandidate[]> {
-    const model = live(this.#model, 'Tamis');
-    return guard(() => model.fuse(request) as RankedCandidate[]);
+    return live(this.#runner, 'Tamis').run((model) => model.fuse(request) as RankedCandidate[]);
   }
 
   async memoryBytes(): Promise<number> {
     return wasmMemory?.buffer.byteLength ?? 0;
   }
 
+  async diagnostics(): Promise<Diagnostics> {
+    const model = live(this.#runner, 'Tamis').model;
+    return guard(() => model.diagnostics as Diagnostics);
+  }
+
+  async releaseGpu(): Promise<void> {
+    const model = live(this.#runner, 'Tamis').model;
+    guard(() => model.releaseGpu());
+  }
+
   /** Frees the model and every classifier made from it. */
   async dispose(): Promise<void> {
     for (const classifier of this.#classifiers) await classifier.dispose();
-    const model = this.#model;
-    this.#model = undefined;
-    if (model !== undefined && broken === undefined) model.free();
+    const runner = this.#runner;
+    this.#runner = undefined;
+    if (runner !== undefined && broken === undefined) runner.model.free();
   }
 }
 
 /** A policy applied with a model; made by `Tamis.classifier`. */
 export class Classifier implements ClassifierApi {
-  #model: Model | undefined;
+  #runner: ModelRunner | undefined;
   #classifier: WasmClassifier | undefined;
   readonly #owner: Set<Classifier>;
 
   /** @internal */
-  constructor(model: Model, classifier: WasmClassifier, owner: Set<Classifier>) {
-    this.#model = model;
+  constructor(runner: ModelRunner, classifier: WasmClassifier, owner: Set<Classifier>) {
+    this.#runner = runner;
     this.#classifier = classifier;
     this.#owner = owner;
   }
 
   async classify(texts: string[]): Promise<Verdict[]> {
-    const classifier = live(this.#classifier, 'classifier');
-    const model = live(this.#model, 'classifier');
-    return guard(() => classifier.classify(model, texts) as Verdict[]);
+    const runner = live(this.#runner, 'classifier');
+    return runner.run((model) => live(this.#classifier, 'classifier').classify(model, texts) as Verdict[]);
   }
 
   async edit(edit: PolicyEdit): Promise<void> {
@@ -238,7 +315,7 @@ export class Classifier implements ClassifierApi {
   async dispose(): Promise<void> {
     const classifier = this.#classifier;
     this.#classifier = undefined;
-    this.#model = undefined;
+    this.#runner = undefined;
     this.#owner.delete(this);
     if (classifier !== undefined && broken === undefined) classifier.free();
   }

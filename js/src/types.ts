@@ -6,6 +6,21 @@ export type Action = 'warn' | 'blur' | 'hide';
 /** Where the model runs. */
 export type Backend = 'wasm' | 'webgpu';
 
+/** Which backend runs and why: `tamis.diagnostics()`. */
+export interface Diagnostics {
+  backend: Backend;
+  /** Why this backend: asked for, no WebGPU adapter, a software adapter, a GPU lost in use, ... */
+  reason: string;
+  /** The WebGPU adapter found, whether or not it runs the model. */
+  adapter: {
+    name: string;
+    /** A software adapter (SwiftShader) or one the browser marks as a fallback. */
+    fallback: boolean;
+    /** The storage-buffer binding limit the model's device was asked for, in bytes. */
+    maxStorageBufferBinding: number;
+  } | null;
+}
+
 export interface Category {
   /** Unique ignoring case; `toxic`, `spam` and `negative` come with built-in priors. */
   name: string;

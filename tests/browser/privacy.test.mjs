@@ -1,7 +1,8 @@
 // Privacy in Chromium: once the bytes are handed over, the whole API, on the page and in a
 // worker, makes no request: JS traps on fetch, XMLHttpRequest, sendBeacon, WebSocket,
 // EventSource and worker creation, and every request the browser itself sees (which covers
-// dynamic import() and requests from workers) is recorded.
+// dynamic import() and requests from workers) is recorded. On wasm, and on WebGPU (SwiftShader,
+// with --enable-unsafe-webgpu).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
@@ -12,22 +13,25 @@ const { server, origin } = await startServer({
   routes: { '/dist/': 'dist/', '/models/': 'models/', '/samples/': 'crates/tamis-cli/samples/', '/tests/browser/': 'tests/browser/' },
 });
 const browser = await chromium.launch(launchOptions);
+const withWebGpu = await chromium.launch({ ...launchOptions, args: [...launchOptions.args, '--enable-unsafe-webgpu'] });
 after(async () => {
-  await browser.close();
+  await Promise.all([browser.close(), withWebGpu.close()]);
   server.close();
 });
 
-test('no request once the model bytes are handed over, on the page or in a worker', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const afterHandover = [];
-  context.on('request', async (request) => {
-    if (await page.evaluate(() => window.armed === true).catch(() => false)) afterHandover.push(request.url());
+for (const [backend, host] of [['auto', browser], ['webgpu', withWebGpu]]) {
+  test(`no request once the model bytes are handed over, on the page or in a worker (backend ${backend})`, async () => {
+    const context = await host.newContext();
+    const page = await context.newPage();
+    const afterHandover = [];
+    context.on('request', async (request) => {
+      if (await page.evaluate(() => window.armed === true).catch(() => false)) afterHandover.push(request.url());
+    });
+    await page.goto(`${origin}/tests/browser/privacy.html`);
+    await page.waitForFunction(() => window.ready === true);
+    const trapped = await page.evaluate((b) => window.run(b), backend);
+    assert.deepEqual(trapped, []);
+    assert.deepEqual(afterHandover, []);
+    await context.close();
   });
-  await page.goto(`${origin}/tests/browser/privacy.html`);
-  await page.waitForFunction(() => window.ready === true);
-  const trapped = await page.evaluate(() => window.run());
-  assert.deepEqual(trapped, []);
-  assert.deepEqual(afterHandover, []);
-  await context.close();
-});
+}

@@ -28,8 +28,12 @@ async function assertCode(action, code) {
   });
 }
 
-test('loads the bundle, reports progress and the backend that runs', () => {
+test('loads the bundle, reports progress and the backend that runs', async () => {
   assert.equal(tamis.backend, 'wasm');
+  const diagnostics = await tamis.diagnostics();
+  assert.equal(diagnostics.backend, 'wasm');
+  assert.equal(diagnostics.adapter, null);
+  assert.match(diagnostics.reason, /no WebGPU/, 'Node has no WebGPU: auto says so');
   assert.equal(tamis.dimension, 384);
   assert.equal(tamis.hasPriors, true);
   const model = progress.filter((p) => p.file === 'model');
@@ -178,6 +182,7 @@ test('bad model files are refused with a code naming the problem', async () => {
   );
   await assertCode(() => Tamis.load({ ...bytes(), model: 'http://127.0.0.1:9/model.onnx' }), 'fetch_failed');
   await assertCode(() => Tamis.load({ ...bytes(), backend: 'webgpu' }), 'backend_unavailable');
+  await assertCode(() => Tamis.load({ ...bytes(), backend: 'cuda' }), 'invalid_argument');
 });
 
 test('dispose frees everything; a disposed object says so', async () => {

@@ -158,8 +158,14 @@ impl AdapterReport {
     /// for whole.
     fn of(adapter: &wgpu::Adapter) -> Self {
         let info = adapter.get_info();
+        // Browsers may keep the description empty (Chromium's SwiftShader does).
+        let name = if info.name.is_empty() {
+            format!("unnamed {} adapter", info.backend)
+        } else {
+            info.name
+        };
         Self {
-            name: info.name,
+            name,
             backend: info.backend.to_string(),
             fallback: info.device_type == wgpu::DeviceType::Cpu,
             max_storage_buffer_binding: adapter.limits().max_storage_buffer_binding_size,

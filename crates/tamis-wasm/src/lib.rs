@@ -4,7 +4,13 @@
 //! Every error reaches JavaScript as an `Error` with a `code` field (see [`error_code`]) and a
 //! message a user can act on; a failed call leaves the object as it was.
 
+mod backend;
+
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
+
+use backend::{ActiveEncoder, Backend, Diagnostics, GpuState, State};
 
 use serde::Serialize;
 use tamis_core::classify::{
@@ -13,6 +19,7 @@ use tamis_core::classify::{
 };
 use tamis_core::fuse::{fuse_request, FuseError, FusionRequest, FusionRequestError};
 use tamis_core::{Embedding, Encoder};
+use tamis_gpu::{choose, BackendPreference, Choice, GpuOptions};
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 use wasm_bindgen::prelude::*;
 
@@ -121,17 +128,94 @@ fn serialize<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| js_error("internal", &e.to_string()))
 }
 
-/// A loaded model: the verified bundle, the encoder and its built-in priors.
+/// A loaded model: the encoder on its backend, and the built-in priors.
 #[wasm_bindgen]
 pub struct Model {
-    encoder: TractEncoder,
+    state: Rc<RefCell<State>>,
     priors: Option<Arc<Priors>>,
+    dimension: usize,
+}
+
+/// Reads the bytes into a bundle, checking them unless the caller already did.
+fn read_bundle(
+    manifest: &[u8],
+    model: Vec<u8>,
+    tokenizer: Vec<u8>,
+    checked: bool,
+) -> Result<ModelBundle, JsValue> {
+    if checked {
+        ModelBundle::from_verified_bytes(manifest, model, tokenizer)
+    } else {
+        ModelBundle::from_bytes(manifest, model, tokenizer)
+    }
+    .map_err(to_js)
+}
+
+/// Whether this host offers WebGPU where wgpu looks for it: `navigator.gpu` in a window or a
+/// worker (wgpu panics when asked anywhere else, Node for one).
+fn host_has_webgpu() -> bool {
+    let property = |target: &JsValue, key: &str| {
+        js_sys::Reflect::get(target, &JsValue::from_str(key))
+            .ok()
+            .filter(|value| !value.is_undefined() && !value.is_null())
+    };
+    let global = js_sys::global().into();
+    let window_or_worker =
+        property(&global, "Window").is_some() || property(&global, "WorkerGlobalScope").is_some();
+    window_or_worker
+        && property(&global, "navigator")
+            .and_then(|navigator| property(&navigator, "gpu"))
+            .is_some()
+}
+
+/// The built-in priors, when they were fitted for this model.
+fn priors_for(bundle: &ModelBundle) -> Result<Option<Arc<Priors>>, JsValue> {
+    match default_priors(bundle) {
+        Ok(priors) => Ok(Some(Arc::new(priors))),
+        Err(PriorsError::ModelMismatch { .. }) => Ok(None),
+        Err(e) => Err(to_js(e)),
+    }
+}
+
+impl Model {
+    fn on_backend(
+        priors: Option<Arc<Priors>>,
+        dimension: usize,
+        backend: Backend,
+        diagnostics: Diagnostics,
+    ) -> Model {
+        let state = State {
+            backend,
+            diagnostics,
+        };
+        Model {
+            state: Rc::new(RefCell::new(state)),
+            priors,
+            dimension,
+        }
+    }
+
+    fn on_wasm(bundle: ModelBundle, reason: String) -> Result<Model, JsValue> {
+        let diagnostics = Diagnostics {
+            backend: "wasm",
+            reason,
+            adapter: None,
+        };
+        let backend = Backend::Wasm(Box::new(TractEncoder::new(&bundle).map_err(to_js)?));
+        let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
+        Ok(Self::on_backend(priors, dimension, backend, diagnostics))
+    }
+
+    /// Runs one synchronous round of a call on the current backend (see [`backend`]).
+    fn round<T>(&self, call: impl FnOnce(ActiveEncoder<'_>) -> T) -> T {
+        call(self.state.borrow().backend.encoder())
+    }
 }
 
 #[wasm_bindgen]
 impl Model {
-    /// Verifies the bytes against the manifest's sha256 values and loads the model. The
-    /// built-in priors are attached when the model is the one they were fitted for.
+    /// Verifies the bytes against the manifest's sha256 values and loads the model on wasm.
+    /// The built-in priors are attached when the model is the one they were fitted for.
     /// `checked`: the caller (the JS wrapper, with Web Crypto) has already verified the bytes.
     #[wasm_bindgen(constructor)]
     pub fn new(
@@ -140,31 +224,69 @@ impl Model {
         tokenizer: Vec<u8>,
         checked: bool,
     ) -> Result<Model, JsValue> {
-        let bundle = if checked {
-            ModelBundle::from_verified_bytes(manifest, model, tokenizer)
-        } else {
-            ModelBundle::from_bytes(manifest, model, tokenizer)
-        }
-        .map_err(to_js)?;
-        let encoder = TractEncoder::new(&bundle).map_err(to_js)?;
-        let priors = match default_priors(&bundle) {
-            Ok(priors) => Some(Arc::new(priors)),
-            Err(PriorsError::ModelMismatch { .. }) => None,
-            Err(e) => return Err(to_js(e)),
-        };
-        Ok(Model { encoder, priors })
+        let bundle = read_bundle(manifest, model, tokenizer, checked)?;
+        Self::on_wasm(bundle, "asked for wasm".into())
     }
 
-    /// The backend that runs the model.
+    /// Loads the model on `backend`: `"wasm"`, `"webgpu"` (an error with code
+    /// `backend_unavailable` when WebGPU cannot run it) or `"auto"` (WebGPU on a hardware
+    /// adapter where the shaders compile, wasm otherwise; `diagnostics` says why).
+    pub async fn load(
+        manifest: Vec<u8>,
+        model: Vec<u8>,
+        tokenizer: Vec<u8>,
+        checked: bool,
+        backend: String,
+    ) -> Result<Model, JsValue> {
+        let preference = match backend.as_str() {
+            "auto" => BackendPreference::Auto,
+            "webgpu" => BackendPreference::Gpu,
+            "wasm" => return Self::new(&manifest, model, tokenizer, checked),
+            other => {
+                return Err(js_error(
+                    "invalid_argument",
+                    &format!("unknown backend {other:?}: use \"auto\", \"wasm\" or \"webgpu\""),
+                ))
+            }
+        };
+        if !host_has_webgpu() {
+            let reason = "this JavaScript host has no WebGPU (navigator.gpu is missing)";
+            if preference == BackendPreference::Gpu {
+                return Err(js_error("backend_unavailable", reason));
+            }
+            let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
+            return Self::on_wasm(bundle, format!("{reason}: running on wasm"));
+        }
+        let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
+        let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
+            .await
+            .map_err(to_js)?;
+        let diagnostics = Diagnostics::of(&selection);
+        let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
+        let backend = match choice {
+            Choice::Cpu => Backend::Wasm(Box::new(TractEncoder::new(&bundle).map_err(to_js)?)),
+            // The GPU state keeps the bundle to make the wasm encoder should the GPU be lost.
+            Choice::Gpu(encoder) => Backend::WebGpu(Box::new(GpuState::new(*encoder, bundle))),
+        };
+        Ok(Self::on_backend(priors, dimension, backend, diagnostics))
+    }
+
+    /// The backend that runs the model now: `"wasm"` or `"webgpu"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        "wasm".to_string()
+        self.state.borrow().diagnostics.backend.to_string()
+    }
+
+    /// `{backend, reason, adapter: {name, fallback, maxStorageBufferBinding} | null}`.
+    #[wasm_bindgen(getter)]
+    pub fn diagnostics(&self) -> Result<JsValue, JsValue> {
+        serialize(&self.state.borrow().diagnostics)
     }
 
     /// Length of every embedding.
     #[wasm_bindgen(getter)]
     pub fn dimension(&self) -> usize {
-        self.encoder.dimension()
+        self.dimension
     }
 
     /// Whether built-in priors for `toxic`, `spam` and `negative` are available.
@@ -173,17 +295,45 @@ impl Model {
         self.priors.is_some()
     }
 
+    /// On WebGPU, embeds the texts the last round of a call missed (`needs_embeddings`) and
+    /// stages them for the next round. Falls back to wasm for good when the GPU fails.
+    #[wasm_bindgen(js_name = embedPending)]
+    pub fn embed_pending(&self) -> js_sys::Promise {
+        let state = self.state.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            GpuState::embed_pending(state).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Forgets the embeddings staged for the call just answered.
+    #[wasm_bindgen(js_name = clearStaged)]
+    pub fn clear_staged(&self) {
+        if let Backend::WebGpu(gpu) = &mut self.state.borrow_mut().backend {
+            gpu.clear();
+        }
+    }
+
+    /// Destroys the GPU device as a device loss would (for hosts that need the GPU back, and
+    /// to test the fallback): the next call runs on wasm.
+    #[wasm_bindgen(js_name = releaseGpu)]
+    pub fn release_gpu(&self) {
+        if let Backend::WebGpu(gpu) = &self.state.borrow().backend {
+            gpu.release_device();
+        }
+    }
+
     /// Embeds texts: `[{vector, tokens, truncated}]`, vectors of unit length.
     pub fn embed(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let embeddings = self.encoder.embed(&refs).map_err(to_js)?;
+        let embeddings = self.round(|encoder| encoder.embed(&refs)).map_err(to_js)?;
         serialize(&embeddings)
     }
 
     /// Fuses one query's ranked lists, content-aware when the request has a query or
     /// preferences and the items have texts (see [`fuse`]).
     pub fn fuse(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        fuse_with(&self.encoder, request)
+        self.round(|encoder| fuse_with(&encoder, request))
     }
 }
 
@@ -208,9 +358,8 @@ impl PolicyClassifier {
     /// Verdicts for `texts`, in order.
     pub fn classify(&mut self, model: &Model, texts: Vec<String>) -> Result<JsValue, JsValue> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let verdicts = self
-            .classifier
-            .classify(&model.encoder, &refs)
+        let verdicts = model
+            .round(|encoder| self.classifier.classify(&encoder, &refs))
             .map_err(to_js)?;
         serialize(&verdicts)
     }

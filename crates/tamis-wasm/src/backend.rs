@@ -1,0 +1,216 @@
+//! The encoder behind a [`crate::Model`]: tract compiled to wasm, or the GPU encoder on WebGPU.
+//!
+//! The core's calls (classify, fuse, embed) are synchronous and WebGPU answers only through
+//! the event loop, so on WebGPU a call runs in rounds: it runs against the embeddings staged so
+//! far, and when it needs others it fails with `needs_embeddings` after recording which texts;
+//! the JS wrapper then awaits [`GpuState::embed_pending`] and runs the call again. Each round
+//! stages at least one new text, so a call ends after at most as many rounds as it has
+//! `embed` steps, plus one.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
+use serde::Serialize;
+use tamis_core::{Embedding, Encoder};
+use tamis_gpu::{AdapterReport, GpuEncoder, GpuError, Selection};
+use tamis_model::{ModelBundle, ModelError, TractEncoder};
+
+use crate::ErrorCode;
+
+/// What `tamis.diagnostics` reports: the backend that runs, why, and the adapter found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostics {
+    /// `webgpu` or `wasm`.
+    pub backend: &'static str,
+    pub reason: String,
+    pub adapter: Option<AdapterDiagnostics>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdapterDiagnostics {
+    pub name: String,
+    /// A software adapter (SwiftShader) or one the browser marks as a fallback.
+    pub fallback: bool,
+    /// The storage-buffer binding limit the encoder asked the device for, in bytes.
+    pub max_storage_buffer_binding: u64,
+}
+
+impl Diagnostics {
+    pub fn of(selection: &Selection) -> Self {
+        Self {
+            backend: if selection.backend == "gpu" {
+                "webgpu"
+            } else {
+                "wasm"
+            },
+            reason: selection.reason.clone(),
+            adapter: selection.adapter.as_ref().map(AdapterDiagnostics::of),
+        }
+    }
+}
+
+impl AdapterDiagnostics {
+    fn of(report: &AdapterReport) -> Self {
+        Self {
+            name: report.name.clone(),
+            fallback: report.fallback,
+            max_storage_buffer_binding: report.max_storage_buffer_binding,
+        }
+    }
+}
+
+/// The GPU encoder with the embeddings staged for the call in progress.
+pub struct GpuState {
+    encoder: Rc<GpuEncoder>,
+    staged: HashMap<String, Embedding>,
+    /// Texts a round needed and did not find staged.
+    pending: RefCell<BTreeSet<String>>,
+    /// Kept to make the wasm encoder should the GPU be lost.
+    bundle: ModelBundle,
+}
+
+pub enum Backend {
+    Wasm(Box<TractEncoder>),
+    WebGpu(Box<GpuState>),
+}
+
+/// A model's backend and what diagnostics say about it; shared with the futures of
+/// [`GpuState::embed_pending`].
+pub struct State {
+    pub backend: Backend,
+    pub diagnostics: Diagnostics,
+}
+
+impl GpuState {
+    pub fn new(encoder: GpuEncoder, bundle: ModelBundle) -> Self {
+        Self {
+            encoder: Rc::new(encoder),
+            staged: HashMap::new(),
+            pending: RefCell::new(BTreeSet::new()),
+            bundle,
+        }
+    }
+
+    /// Embeds the texts the last round missed on the GPU and stages them. A GPU lost on the
+    /// way switches `state` to the wasm encoder for the rest of the session; the call's next
+    /// round then runs there, so the request is not lost.
+    pub async fn embed_pending(state: Rc<RefCell<State>>) -> Result<(), ModelError> {
+        let (encoder, texts) = match &state.borrow().backend {
+            Backend::WebGpu(gpu) => (gpu.encoder.clone(), gpu.pending.take()),
+            Backend::Wasm(_) => return Ok(()),
+        };
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let result = encoder.embed_async(&refs).await;
+        let mut state = state.borrow_mut();
+        let State {
+            backend,
+            diagnostics,
+        } = &mut *state;
+        let Backend::WebGpu(gpu) = backend else {
+            return Ok(());
+        };
+        match result {
+            Ok(embeddings) => {
+                gpu.staged.extend(texts.into_iter().zip(embeddings));
+                Ok(())
+            }
+            Err(GpuError::Model(error)) => Err(error),
+            Err(lost) => {
+                let wasm = TractEncoder::new(&gpu.bundle)?;
+                gpu.encoder.release_device();
+                diagnostics.backend = "wasm";
+                diagnostics.reason =
+                    format!("the GPU failed during use ({lost}); on wasm since then");
+                *backend = Backend::Wasm(Box::new(wasm));
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets the staged embeddings once a call is answered, so memory stays flat.
+    pub fn clear(&mut self) {
+        self.staged.clear();
+        self.pending.take();
+    }
+
+    /// Destroys the device, as a device loss would: the next round falls back to wasm.
+    pub fn release_device(&self) {
+        self.encoder.release_device();
+    }
+}
+
+impl Backend {
+    /// The synchronous encoder of one round.
+    pub fn encoder(&self) -> ActiveEncoder<'_> {
+        match self {
+            Backend::Wasm(encoder) => ActiveEncoder::Wasm(encoder),
+            Backend::WebGpu(gpu) => ActiveEncoder::Staged(gpu),
+        }
+    }
+}
+
+pub enum ActiveEncoder<'a> {
+    Wasm(&'a TractEncoder),
+    Staged(&'a GpuState),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// Not an error users see: the JS wrapper stages the texts and runs the call again.
+    #[error("the call needs embeddings computed on the GPU first (embedPending)")]
+    NeedsEmbeddings,
+}
+
+impl ErrorCode for BackendError {
+    fn code(&self) -> &'static str {
+        match self {
+            BackendError::Model(error) => error.code(),
+            BackendError::NeedsEmbeddings => "needs_embeddings",
+        }
+    }
+}
+
+impl Encoder for ActiveEncoder<'_> {
+    type Error = BackendError;
+
+    fn dimension(&self) -> usize {
+        match self {
+            ActiveEncoder::Wasm(encoder) => encoder.dimension(),
+            ActiveEncoder::Staged(gpu) => gpu.encoder.dimension(),
+        }
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, BackendError> {
+        let gpu = match self {
+            ActiveEncoder::Wasm(encoder) => return Ok(encoder.embed(texts)?),
+            ActiveEncoder::Staged(gpu) => gpu,
+        };
+        let missing: Vec<String> = texts
+            .iter()
+            .filter(|text| !gpu.staged.contains_key(**text))
+            .map(|text| text.to_string())
+            .collect();
+        if !missing.is_empty() {
+            gpu.pending.borrow_mut().extend(missing);
+            return Err(BackendError::NeedsEmbeddings);
+        }
+        Ok(texts.iter().map(|text| gpu.staged[*text].clone()).collect())
+    }
+}
+
+impl ErrorCode for GpuError {
+    fn code(&self) -> &'static str {
+        match self {
+            GpuError::Model(error) => error.code(),
+            GpuError::NoAdapter(_) | GpuError::Device(_) | GpuError::Shader(_) => {
+                "backend_unavailable"
+            }
+            GpuError::Lost(_) => "backend_lost",
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// The WebGPU backend in headless Chromium: with --enable-unsafe-webgpu Chromium offers
+// SwiftShader (a software adapter) and the GPU encoder must match wasm's tract; without the
+// flag there is no adapter and `backend: "auto"` must run on wasm and say why.
+// Run by scripts/test.sh after `npm run build`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+import { launchOptions } from './chromium.mjs';
+
+const root = new URL('../../', import.meta.url);
+const { server, origin } = await startServer({
+  routes: { '/dist/': 'dist/', '/models/': 'models/', '/tests/browser/': 'tests/browser/' },
+});
+const read = (path) => readFileSync(new URL(path, root), 'utf8');
+const sentences = read('crates/tamis-model/tests/parity/sentences.txt').split('\n').filter(Boolean);
+const policy = JSON.parse(read('crates/tamis-cli/samples/policy.json'));
+const posts = read('crates/tamis-cli/samples/posts.txt').split('\n').filter(Boolean);
+
+const browsers = [];
+async function openPage(args) {
+  const browser = await chromium.launch({ ...launchOptions, args });
+  browsers.push(browser);
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  await page.goto(`${origin}/tests/browser/page.html`);
+  await page.waitForFunction(() => window.ready === true);
+  assert.deepEqual(errors, []);
+  return page;
+}
+
+let withWebGpu;
+let withoutWebGpu;
+before(async () => {
+  withWebGpu = await openPage([...launchOptions.args, '--enable-unsafe-webgpu']);
+  withoutWebGpu = await openPage(launchOptions.args);
+});
+
+after(async () => {
+  await Promise.all(browsers.map((browser) => browser.close()));
+  server.close();
+});
+
+const cosine = (a, b) => {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  a.forEach((x, i) => {
+    dot += x * b[i];
+    na += x * x;
+    nb += b[i] * b[i];
+  });
+  return dot / Math.sqrt(na * nb);
+};
+
+/** Same decisions; scores equal to 1e-3 (the GPU sums in another order). */
+function assertSameVerdicts(actual, expected) {
+  assert.equal(actual.length, expected.length);
+  actual.forEach((verdict, i) => {
+    assert.deepEqual(verdict.labels, expected[i].labels, `post ${i}`);
+    assert.equal(verdict.harmful, expected[i].harmful, `post ${i}`);
+    assert.equal(verdict.action, expected[i].action, `post ${i}`);
+    verdict.scores.forEach((score, j) => {
+      assert.ok(Math.abs(score.score - expected[i].scores[j].score) <= 1e-3, `post ${i}, ${score.category}`);
+    });
+  });
+}
+
+test('on SwiftShader, WebGPU embeddings match wasm (cosine >= 0.999) and verdicts are identical', async (t) => {
+  const gpu = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('webgpu', s, p, t), [sentences, policy, posts]);
+  const wasm = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('wasm', s, p, t), [sentences, policy, posts]);
+  assert.equal(gpu.backend, 'webgpu');
+  assert.equal(wasm.backend, 'wasm');
+  assert.equal(gpu.vectors.length, sentences.length);
+  const cosines = gpu.vectors.map((vector, i) => cosine(vector, wasm.vectors[i]));
+  t.diagnostic(`lowest cosine over ${cosines.length} sentences: ${Math.min(...cosines)}`);
+  cosines.forEach((c, i) => assert.ok(c >= 0.999, `sentence ${i}: cosine ${c}`));
+  assertSameVerdicts(gpu.verdicts, wasm.verdicts);
+});
+
+test('WebGPU reports its adapter; auto skips a software adapter and says why', async () => {
+  const gpu = await withWebGpu.evaluate(() => window.loadOn('webgpu'));
+  assert.equal(gpu.backend, 'webgpu');
+  assert.equal(gpu.diagnostics.backend, 'webgpu');
+  assert.equal(gpu.diagnostics.adapter.fallback, true, 'SwiftShader is a fallback adapter');
+  assert.ok(gpu.diagnostics.adapter.maxStorageBufferBinding >= 128 << 20);
+  const auto = await withWebGpu.evaluate(() => window.loadOn('auto'));
+  assert.equal(auto.backend, 'wasm');
+  assert.equal(auto.diagnostics.adapter.fallback, true);
+  assert.match(auto.diagnostics.reason, /software/);
+});
+
+test('a GPU lost during use: the call is answered on wasm, and wasm serves from then on', async () => {
+  const { before: onGpu, after: onWasm } = await withWebGpu.evaluate(([p, t]) => window.loseGpuDuringUse(p, t), [policy, posts]);
+  assert.equal(onGpu.backend, 'webgpu');
+  assert.equal(onWasm.backend, 'wasm');
+  assert.equal(onWasm.diagnostics.backend, 'wasm');
+  assert.match(onWasm.diagnostics.reason, /GPU failed during use/);
+  assertSameVerdicts(onWasm.verdicts, onGpu.verdicts);
+});
+
+test('WebGPU in a module worker', async () => {
+  const texts = posts.slice(0, 4);
+  const inWorker = await withWebGpu.evaluate(([p, t]) => window.classifyInWorkerOn('webgpu', p, t), [policy, texts]);
+  const onWasm = await withWebGpu.evaluate(([p, t]) => window.classifyInWorkerOn('wasm', p, t), [policy, texts]);
+  assert.equal(inWorker.backend, 'webgpu');
+  assert.equal(inWorker.diagnostics.backend, 'webgpu');
+  assertSameVerdicts(inWorker.verdicts, onWasm.verdicts);
+});
+
+test('without the WebGPU flag, auto runs on wasm and says why; webgpu is refused with a code', async () => {
+  const auto = await withoutWebGpu.evaluate(() => window.loadOn('auto'));
+  assert.equal(auto.backend, 'wasm');
+  assert.equal(auto.diagnostics.adapter, null);
+  assert.match(auto.diagnostics.reason, /no usable GPU/);
+  const gpu = await withoutWebGpu.evaluate(() => window.loadOn('webgpu'));
+  assert.equal(gpu.error.name, 'TamisError');
+  assert.equal(gpu.error.code, 'backend_unavailable');
+});
