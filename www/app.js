@@ -42,7 +42,7 @@ async function start() {
   state.defaultPolicy = defaultPolicy;
   await refresh();
   document.body.dataset.ready = 'true';
-  showStatus(statusLine(tamis.backend));
+  await showBackendStatus();
   $('#tab-fusion').onclick = () => showView('fusion');
   $('#tab-timeline').onclick = () => showView('timeline');
   await startFusion(tamis);
@@ -55,9 +55,11 @@ function showView(name) {
   }
 }
 
-function statusLine(backend) {
-  return `Backend: ${backend}. Model loaded in ${(timings.load / 1000).toFixed(1)} s; ` +
-    `${state.posts.length} posts classified in ${(timings.classify / 1000).toFixed(1)} s.`;
+/** The backend that runs and why (a GPU lost during use shows here as wasm), with timings. */
+async function showBackendStatus() {
+  const { backend, reason } = await state.tamis.diagnostics();
+  showStatus(`Backend: ${backend} (${reason}). Model loaded in ${(timings.load / 1000).toFixed(1)} s; ` +
+    `${state.posts.length} posts classified in ${(timings.classify / 1000).toFixed(1)} s.`);
 }
 
 /** Re-classifies every post under the current policy and redraws. */
@@ -76,7 +78,7 @@ async function refresh() {
   localStorage.setItem(STORAGE_KEY, JSON.stringify(policy));
   renderPolicy(policy);
   renderTimeline(policy);
-  if (state.tamis) showStatus(statusLine(state.tamis.backend));
+  if (state.tamis) await showBackendStatus();
 }
 
 /** Applies an edit; a refused edit changes nothing and says why. */
