@@ -88,6 +88,14 @@ pub fn bench_embed(
         &bundle,
         EncoderOptions {
             rewrite_dequantization: false,
+            fuse_gelu: false,
+            ..options
+        },
+    )?;
+    let unfused_gelu = TractEncoder::with_options(
+        &bundle,
+        EncoderOptions {
+            fuse_gelu: false,
             ..options
         },
     )?;
@@ -99,7 +107,7 @@ pub fn bench_embed(
             ms_per_text: ms_per_text(&texts, |texts| one_at_a_time(&encoder, texts))?,
         },
         BenchRow {
-            setting: "one text per call, whole table dequantized (as shipped)",
+            setting: "one text per call, whole table dequantized, GELU unfused (as shipped)",
             batch: 1,
             ms_per_text: ms_per_text(&texts, |texts| one_at_a_time(&as_shipped, texts))?,
         },
@@ -118,6 +126,14 @@ pub fn bench_embed(
             batch: batch_size,
             ms_per_text: ms_per_text(&texts, |texts| {
                 encoder.embed(texts)?;
+                Ok(())
+            })?,
+        },
+        BenchRow {
+            setting: "the same, GELU as five element-wise operations",
+            batch: batch_size,
+            ms_per_text: ms_per_text(&texts, |texts| {
+                unfused_gelu.embed(texts)?;
                 Ok(())
             })?,
         },

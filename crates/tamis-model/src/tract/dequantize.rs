@@ -16,10 +16,10 @@ use tract_onnx::pb::{
     attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto, TensorProto,
 };
 
+use super::graph::{initializers, node, GraphIndex, ONNX_FLOAT};
 use crate::onnx_data::{f32_values, int8_values};
 
-/// ONNX `TensorProto.DataType.FLOAT` and `INT8`.
-const ONNX_FLOAT: i64 = 1;
+/// ONNX `TensorProto.DataType.INT8`.
 const ONNX_INT8: i32 = 3;
 
 /// `Mul(Cast(q), scale)` on two initializers: int8 `q` of rank 2 and `scale` of shape
@@ -74,25 +74,9 @@ pub(crate) fn rewrite_dequantization(graph: &mut GraphProto) -> (usize, usize) {
 }
 
 fn find_dequantizations(graph: &GraphProto) -> Vec<Dequantization> {
-    let initializers: HashMap<&str, &TensorProto> = graph
-        .initializer
-        .iter()
-        .map(|t| (t.name.as_str(), t))
-        .collect();
-    let mut producer: HashMap<&str, usize> = HashMap::new();
-    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (index, n) in graph.node.iter().enumerate() {
-        n.output.iter().for_each(|o| {
-            producer.insert(o.as_str(), index);
-        });
-        n.input
-            .iter()
-            .for_each(|i| consumers.entry(i.as_str()).or_default().push(index));
-    }
-    let single_consumer = |value: &str| match consumers.get(value).map(Vec::as_slice) {
-        Some([only]) => Some(*only),
-        _ => None,
-    };
+    let initializers = initializers(graph);
+    let index = GraphIndex::new(graph);
+    let single_consumer = |value: &str| index.single_consumer(value);
 
     graph
         .node
@@ -100,12 +84,12 @@ fn find_dequantizations(graph: &GraphProto) -> Vec<Dequantization> {
         .enumerate()
         .filter(|(_, n)| n.op_type == "Mul" && n.input.len() == 2 && n.output.len() == 1)
         .filter_map(|(mul_node, mul)| {
-            let cast_node = *producer.get(mul.input[0].as_str())?;
+            let cast_node = index.producer(&mul.input[0])?;
             let cast = &graph.node[cast_node];
             let to_float = cast
                 .attribute
                 .iter()
-                .any(|a| a.name == "to" && a.i == ONNX_FLOAT);
+                .any(|a| a.name == "to" && a.i == i64::from(ONNX_FLOAT));
             if cast.op_type != "Cast" || !to_float || single_consumer(&mul.input[0]).is_none() {
                 return None;
             }
@@ -117,7 +101,7 @@ fn find_dequantizations(graph: &GraphProto) -> Vec<Dequantization> {
             let per_row = scale.dims == [rows, 1];
             let per_column = scale.dims == [1, columns];
             (quantized.data_type == ONNX_INT8
-                && scale.data_type == ONNX_FLOAT as i32
+                && scale.data_type == ONNX_FLOAT
                 && (per_row || per_column))
                 .then(|| Dequantization {
                     cast_node,
@@ -166,7 +150,7 @@ fn lookup_after_gather(gather: &NodeProto, lookup: &Dequantization) -> Vec<NodeP
             "Cast",
             &[&rows],
             &rows_float,
-            vec![int_attribute("to", ONNX_FLOAT)],
+            vec![int_attribute("to", ONNX_FLOAT.into())],
         ),
         node("Mul", &[&rows_float, &row_scales], output, vec![]),
     ]
@@ -203,7 +187,7 @@ fn dequantized_initializer(graph: &GraphProto, weight: &Dequantization) -> Optio
     Some(TensorProto {
         name: graph.node[weight.mul_node].output[0].clone(),
         dims: quantized.dims.clone(),
-        data_type: ONNX_FLOAT as i32,
+        data_type: ONNX_FLOAT,
         raw_data,
         ..Default::default()
     })
@@ -214,17 +198,6 @@ fn axis(node: &NodeProto) -> i64 {
         .iter()
         .find(|a| a.name == "axis")
         .map_or(0, |a| a.i)
-}
-
-fn node(op_type: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        name: format!("tamis_{output}"),
-        op_type: op_type.to_string(),
-        input: inputs.iter().map(|i| i.to_string()).collect(),
-        output: vec![output.to_string()],
-        attribute,
-        ..Default::default()
-    }
 }
 
 fn int_attribute(name: &str, value: i64) -> AttributeProto {
@@ -256,10 +229,15 @@ mod tests {
         GraphProto {
             initializer: vec![
                 initializer("q", &[10, 4], ONNX_INT8),
-                initializer("scale", scale_dims, ONNX_FLOAT as i32),
+                initializer("scale", scale_dims, ONNX_FLOAT),
             ],
             node: vec![
-                node("Cast", &["q"], "f", vec![int_attribute("to", ONNX_FLOAT)]),
+                node(
+                    "Cast",
+                    &["q"],
+                    "f",
+                    vec![int_attribute("to", ONNX_FLOAT.into())],
+                ),
                 node("Mul", &["f", "scale"], "table", vec![]),
                 node("Gather", &["table", "ids"], "rows", vec![]),
                 node("Relu", &["rows"], "out", vec![]),

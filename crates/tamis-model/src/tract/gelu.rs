@@ -1,0 +1,144 @@
+//! Fuses the default model's exact GELU into one ONNX `Gelu` node.
+//!
+//! The model spells GELU as `x * ((erf(x / √2) + 1) * 0.5)`, an order tract's own GELU
+//! detection does not recognise, so tract ran it as five element-wise passes over the largest
+//! activations (batch x tokens x 1536), each allocating its output. As one `Gelu`, tract fuses
+//! it into a single pass. Same formula; the result differs only in float rounding.
+
+use tract_onnx::pb::{GraphProto, NodeProto};
+
+use super::graph::{node, scalar_initializer, GraphIndex};
+
+/// Rewrites every GELU of the expected shape; returns how many.
+pub(crate) fn fuse_gelu(graph: &mut GraphProto) -> usize {
+    let index = GraphIndex::new(graph);
+    let fused: Vec<(usize, [usize; 4])> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter_map(|(out, node)| Some((out, gelu_chain(graph, &index, node)?)))
+        .collect();
+    let removed: Vec<usize> = fused.iter().flat_map(|(_, chain)| *chain).collect();
+    let mut gelus: Vec<(usize, NodeProto)> = fused
+        .iter()
+        .map(|&(out, [divide, ..])| {
+            let output = &graph.node[out].output[0];
+            let input = &graph.node[divide].input[0];
+            (out, node("Gelu", &[input], output, vec![]))
+        })
+        .collect();
+    let count = gelus.len();
+    let nodes = std::mem::take(&mut graph.node);
+    graph.node = nodes
+        .into_iter()
+        .enumerate()
+        .filter(|(position, _)| !removed.contains(position))
+        .map(
+            |(position, node)| match gelus.iter().position(|(out, _)| *out == position) {
+                Some(found) => gelus.swap_remove(found).1,
+                None => node,
+            },
+        )
+        .collect();
+    count
+}
+
+/// For `out = Mul(x, Mul(Add(Erf(Div(x, √2)), 1), 0.5))` (operands in either order), the
+/// inner nodes `[div, erf, add, half]`, each read only by the next.
+fn gelu_chain(graph: &GraphProto, index: &GraphIndex, out: &NodeProto) -> Option<[usize; 4]> {
+    if out.op_type != "Mul" || out.input.len() != 2 {
+        return None;
+    }
+    let is_constant = |value: &str, expected: f32| {
+        scalar_initializer(graph, value).is_some_and(|v| (v - expected).abs() < 1e-6)
+    };
+    // The operand of `node` other than the constant `expected`, if `node` is `op` with one.
+    let operand_beside = |node: usize, op: &str, expected: f32| -> Option<&str> {
+        let node = &graph.node[node];
+        if node.op_type != op || node.input.len() != 2 {
+            return None;
+        }
+        match (
+            is_constant(&node.input[0], expected),
+            is_constant(&node.input[1], expected),
+        ) {
+            (false, true) => Some(&node.input[0]),
+            (true, false) => Some(&node.input[1]),
+            _ => None,
+        }
+    };
+    let chain = |x: &str, half_output: &str| -> Option<[usize; 4]> {
+        let half = index.single_reader_producer(half_output)?;
+        let add = index.single_reader_producer(operand_beside(half, "Mul", 0.5)?)?;
+        let erf = index.single_reader_producer(operand_beside(add, "Add", 1.0)?)?;
+        if graph.node[erf].op_type != "Erf" {
+            return None;
+        }
+        let divide = index.single_reader_producer(&graph.node[erf].input[0])?;
+        // `x / √2`, not `√2 / x`.
+        let numerator = graph.node[divide].input.first()?;
+        (operand_beside(divide, "Div", std::f32::consts::SQRT_2) == Some(x) && numerator == x)
+            .then_some([divide, erf, add, half])
+    };
+    chain(&out.input[0], &out.input[1]).or_else(|| chain(&out.input[1], &out.input[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use tract_onnx::pb::TensorProto;
+
+    use super::super::graph::ONNX_FLOAT;
+    use super::*;
+
+    fn scalar(name: &str, value: f32) -> TensorProto {
+        TensorProto {
+            name: name.to_string(),
+            data_type: ONNX_FLOAT,
+            raw_data: value.to_le_bytes().to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The model's GELU on `x`, with `root` as the divisor, then a node reading the result.
+    fn gelu_graph(root: f32) -> GraphProto {
+        GraphProto {
+            initializer: vec![
+                scalar("root", root),
+                scalar("one", 1.0),
+                scalar("half", 0.5),
+            ],
+            node: vec![
+                node("Div", &["x", "root"], "scaled", vec![]),
+                node("Erf", &["scaled"], "erf", vec![]),
+                node("Add", &["erf", "one"], "one_plus_erf", vec![]),
+                node("Mul", &["one_plus_erf", "half"], "halved", vec![]),
+                node("Mul", &["x", "halved"], "gelu", vec![]),
+                node("Relu", &["gelu"], "out", vec![]),
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn op_types(graph: &GraphProto) -> Vec<&str> {
+        graph.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    #[test]
+    fn the_models_gelu_becomes_one_node() {
+        let mut graph = gelu_graph(std::f32::consts::SQRT_2);
+        assert_eq!(fuse_gelu(&mut graph), 1);
+        assert_eq!(op_types(&graph), ["Gelu", "Relu"]);
+        assert_eq!(graph.node[0].input, ["x"]);
+        assert_eq!(graph.node[0].output, ["gelu"], "readers see the same value");
+    }
+
+    #[test]
+    fn another_formula_is_left_alone() {
+        let mut graph = gelu_graph(2.0);
+        assert_eq!(fuse_gelu(&mut graph), 0);
+        assert_eq!(
+            op_types(&graph),
+            ["Div", "Erf", "Add", "Mul", "Mul", "Relu"]
+        );
+    }
+}
