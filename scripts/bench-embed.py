@@ -81,13 +81,16 @@ def main():
     print("|---|---:|---:|" + ("---:|---:|" if ort else ""))
     for row in report["rows"]:
         line = f"| {row['setting']} | {row['batch']} | {row['ms_per_text']:.2f} |"
-        if ort:
+        if ort and row["batch"] in ort:
             line += f" {ort[row['batch']]:.2f} | {row['ms_per_text'] / ort[row['batch']]:.2f} |"
+        elif ort:
+            line += " | |"
         print(line)
     print(f"tamis model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
           f"{report['peak_rss_mib']:.0f} MiB" if report["peak_rss_mib"] else "")
     if ort:
-        print(f"onnxruntime {ort['version']}: batches of 32 consecutive texts, padded to the longest")
+        print(f"onnxruntime {ort['version']}: calls of 1 and of 32 consecutive texts, each padded "
+              "to its longest")
     else:
         print("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
 

@@ -180,7 +180,8 @@ enum BenchCommand {
         /// How many texts from the start of the file.
         #[arg(long, default_value_t = 256)]
         texts: usize,
-        /// Texts per model run in the batched settings.
+        /// Texts per call in the batched settings (the encoder groups each call's texts in
+        /// runs of similar length).
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]

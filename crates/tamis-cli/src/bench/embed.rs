@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use tamis_core::Encoder;
-use tamis_model::{EncoderOptions, ModelBundle, TractEncoder};
+use tamis_model::{EncoderOptions, ModelBundle, TextTokenizer, TractEncoder};
 
 use crate::CliError;
 
@@ -62,83 +62,83 @@ pub(crate) fn ms_per_text(
     Ok(start.elapsed().as_secs_f64() * 1000.0 / texts.len().max(1) as f64)
 }
 
-fn one_at_a_time(encoder: &TractEncoder, texts: &[&str]) -> Result<(), CliError> {
-    texts.iter().try_for_each(|text| {
-        encoder.embed(&[text])?;
+/// Embeds `texts` in calls of `per_call` texts.
+fn in_calls_of(encoder: &TractEncoder, texts: &[&str], per_call: usize) -> Result<(), CliError> {
+    texts.chunks(per_call.max(1)).try_for_each(|chunk| {
+        encoder.embed(chunk)?;
         Ok(())
     })
 }
 
-/// Measures load time and ms per text at batch 1 and 32 on `texts`.
+/// Measures load time and ms per text on `texts`, one per call and `per_call` per call; peak
+/// memory is read while the default encoder alone is loaded.
 pub fn bench_embed(
     model_dir: &Path,
     texts: &[String],
-    batch_size: usize,
+    per_call: usize,
 ) -> Result<BenchReport, CliError> {
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let start = Instant::now();
     let bundle = ModelBundle::read_dir(model_dir)?;
-    let options = EncoderOptions {
-        batch_size,
-        ..EncoderOptions::default()
-    };
-    let encoder = TractEncoder::with_options(&bundle, options)?;
+    let encoder = TractEncoder::new(&bundle)?;
     let load_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let as_shipped = TractEncoder::with_options(
-        &bundle,
-        EncoderOptions {
-            rewrite_dequantization: false,
-            fuse_gelu: false,
-            ..options
-        },
-    )?;
-    let unfused_gelu = TractEncoder::with_options(
-        &bundle,
-        EncoderOptions {
-            fuse_gelu: false,
-            ..options
-        },
-    )?;
-
-    let rows = vec![
+    let mut rows = vec![
         BenchRow {
             setting: "one text per call",
             batch: 1,
-            ms_per_text: ms_per_text(&texts, |texts| one_at_a_time(&encoder, texts))?,
+            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&encoder, texts, 1))?,
         },
         BenchRow {
-            setting: "one text per call, whole table dequantized, GELU unfused (as shipped)",
-            batch: 1,
-            ms_per_text: ms_per_text(&texts, |texts| one_at_a_time(&as_shipped, texts))?,
+            setting: "texts per call grouped in runs of similar length (the default)",
+            batch: per_call,
+            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&encoder, texts, per_call))?,
         },
         BenchRow {
-            setting: "consecutive texts per call, padded to the longest",
-            batch: batch_size,
-            ms_per_text: ms_per_text(&texts, |texts| {
-                texts.chunks(batch_size).try_for_each(|chunk| {
-                    encoder.embed(chunk)?;
-                    Ok(())
-                })
-            })?,
-        },
-        BenchRow {
-            setting: "all texts in one call, batches of similar length",
-            batch: batch_size,
-            ms_per_text: ms_per_text(&texts, |texts| {
-                encoder.embed(texts)?;
-                Ok(())
-            })?,
-        },
-        BenchRow {
-            setting: "the same, GELU as five element-wise operations",
-            batch: batch_size,
-            ms_per_text: ms_per_text(&texts, |texts| {
-                unfused_gelu.embed(texts)?;
-                Ok(())
-            })?,
+            setting: "all texts in one call, grouped in runs of similar length",
+            batch: texts.len(),
+            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&encoder, texts, texts.len()))?,
         },
     ];
-    let tokens = encoder.tokenizer().tokenize(&texts)?;
+    let peak_rss_mib = peak_rss_mib();
+    drop(encoder);
+    // Each variant is loaded after the default encoder is dropped, one at a time.
+    let variants = [
+        (
+            "one text per call, whole table dequantized, GELU unfused (as shipped)",
+            1,
+            EncoderOptions {
+                rewrite_dequantization: false,
+                fuse_gelu: false,
+                ..EncoderOptions::default()
+            },
+        ),
+        (
+            "texts per call padded to the longest, as onnxruntime runs them",
+            per_call,
+            EncoderOptions {
+                batch_size: per_call,
+                ..EncoderOptions::default()
+            },
+        ),
+        (
+            "texts per call grouped by length, GELU as five element-wise operations",
+            per_call,
+            EncoderOptions {
+                fuse_gelu: false,
+                ..EncoderOptions::default()
+            },
+        ),
+    ];
+    for (setting, batch, options) in variants {
+        let variant = TractEncoder::with_options(&bundle, options)?;
+        rows.push(BenchRow {
+            setting,
+            batch,
+            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&variant, texts, batch))?,
+        });
+    }
+    let tokens = TextTokenizer::from_bytes(&bundle.tokenizer, bundle.manifest.max_tokens)?
+        .tokenize(&texts)?;
     let mean_tokens =
         tokens.iter().map(|t| t.ids.len()).sum::<usize>() as f64 / tokens.len().max(1) as f64;
     Ok(BenchReport {
@@ -146,7 +146,7 @@ pub fn bench_embed(
         mean_tokens,
         load_ms,
         rows,
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib,
     })
 }
 
