@@ -213,6 +213,7 @@ fn int_attribute(name: &str, value: i64) -> AttributeProto {
 mod tests {
     use tract_onnx::pb::TensorProto;
 
+    use super::super::graph::op_types;
     use super::*;
 
     fn initializer(name: &str, dims: &[i64], data_type: i32) -> TensorProto {
@@ -244,10 +245,6 @@ mod tests {
             ],
             ..Default::default()
         }
-    }
-
-    fn op_types(graph: &GraphProto) -> Vec<&str> {
-        graph.node.iter().map(|n| n.op_type.as_str()).collect()
     }
 
     #[test]

@@ -87,7 +87,7 @@ fn gelu_chain(graph: &GraphProto, index: &GraphIndex, out: &NodeProto) -> Option
 mod tests {
     use tract_onnx::pb::TensorProto;
 
-    use super::super::graph::ONNX_FLOAT;
+    use super::super::graph::{op_types, ONNX_FLOAT};
     use super::*;
 
     fn scalar(name: &str, value: f32) -> TensorProto {
@@ -117,10 +117,6 @@ mod tests {
             ],
             ..Default::default()
         }
-    }
-
-    fn op_types(graph: &GraphProto) -> Vec<&str> {
-        graph.node.iter().map(|n| n.op_type.as_str()).collect()
     }
 
     #[test]

@@ -90,3 +90,9 @@ pub(crate) fn node(
         ..Default::default()
     }
 }
+
+/// The op types of the graph's nodes, in order.
+#[cfg(test)]
+pub(crate) fn op_types(graph: &GraphProto) -> Vec<&str> {
+    graph.node.iter().map(|n| n.op_type.as_str()).collect()
+}
