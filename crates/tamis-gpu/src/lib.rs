@@ -31,7 +31,7 @@ mod select;
 use std::sync::Mutex;
 
 use tamis_core::{l2_normalize, Embedding};
-use tamis_model::{BatchPlan, BertWeights, ModelBundle, ModelError, TextTokenizer};
+use tamis_model::{BatchPlan, Batching, BertWeights, ModelBundle, ModelError, TextTokenizer};
 use thiserror::Error;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -194,7 +194,12 @@ impl GpuEncoder {
     /// # }
     /// ```
     pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
-        let plan = BatchPlan::new(&self.tokenizer, texts, self.options.batch_size)?;
+        // Whole batches, however different the lengths: each dispatch costs more than padding.
+        let batching = Batching {
+            max_texts: self.options.batch_size,
+            max_extra_tokens: usize::MAX,
+        };
+        let plan = BatchPlan::new(&self.tokenizer, texts, batching)?;
         let mut vectors = Vec::new();
         for batch in plan.batches() {
             let ids: Vec<&[u32]> = batch.iter().map(|text| text.ids.as_slice()).collect();

@@ -2,21 +2,43 @@ use tamis_core::Embedding;
 
 use crate::{ModelError, TextTokenizer, TokenizedText};
 
-/// Groups texts into batches of at most `batch_size`, each made of texts of similar token
-/// length, so that padding every batch to its longest text wastes little work.
-///
-/// Returns indices into `lengths`; every index appears exactly once.
+/// How texts are grouped into runs of the model: texts of similar token length together, so
+/// that padding each run to its longest text wastes little work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Most texts in one run.
+    pub max_texts: usize,
+    /// Most tokens a text may have beyond the shortest of its run.
+    pub max_extra_tokens: usize,
+}
+
+/// Groups texts by token length: returns indices into `lengths`, shortest texts first, every
+/// index exactly once.
 ///
 /// ```
-/// assert_eq!(tamis_model::length_buckets(&[9, 1, 8, 2], 2), vec![vec![1, 3], vec![2, 0]]);
+/// use tamis_model::{length_buckets, Batching};
+///
+/// let pairs = Batching { max_texts: 2, max_extra_tokens: usize::MAX };
+/// assert_eq!(length_buckets(&[9, 1, 8, 2], pairs), vec![vec![1, 3], vec![2, 0]]);
+/// let close = Batching { max_texts: 8, max_extra_tokens: 2 };
+/// assert_eq!(length_buckets(&[9, 1, 8, 2], close), vec![vec![1, 3], vec![2, 0]]);
 /// ```
-pub fn length_buckets(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+pub fn length_buckets(lengths: &[usize], batching: Batching) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.sort_by_key(|&index| lengths[index]);
-    order
-        .chunks(batch_size.max(1))
-        .map(<[usize]>::to_vec)
-        .collect()
+    let mut buckets: Vec<Vec<usize>> = Vec::new();
+    for index in order {
+        match buckets.last_mut() {
+            Some(bucket)
+                if bucket.len() < batching.max_texts
+                    && lengths[index] - lengths[bucket[0]] <= batching.max_extra_tokens =>
+            {
+                bucket.push(index)
+            }
+            _ => buckets.push(vec![index]),
+        }
+    }
+    buckets
 }
 
 /// Texts tokenized and grouped into batches of similar length: the batching every encoder of
@@ -28,15 +50,15 @@ pub struct BatchPlan {
 }
 
 impl BatchPlan {
-    /// Tokenizes `texts` and groups them into batches of at most `batch_size`.
+    /// Tokenizes `texts` and groups them as `batching` says.
     pub fn new(
         tokenizer: &TextTokenizer,
         texts: &[&str],
-        batch_size: usize,
+        batching: Batching,
     ) -> Result<Self, ModelError> {
         let tokenized = tokenizer.tokenize(texts)?;
         let lengths: Vec<usize> = tokenized.iter().map(|t| t.ids.len()).collect();
-        let buckets = length_buckets(&lengths, batch_size);
+        let buckets = length_buckets(&lengths, batching);
         Ok(Self { tokenized, buckets })
     }
 
@@ -68,16 +90,16 @@ impl BatchPlan {
     }
 }
 
-/// Embeds `texts` through a [`BatchPlan`]: `run_batch` gets at most `batch_size` texts of
-/// similar length and returns one finished vector per text; embeddings come back in input
-/// order with token counts.
+/// Embeds `texts` through a [`BatchPlan`]: `run_batch` gets one run of texts of similar
+/// length and returns one finished vector per text; embeddings come back in input order with
+/// token counts.
 pub fn embed_in_batches<E: From<ModelError>>(
     tokenizer: &TextTokenizer,
     texts: &[&str],
-    batch_size: usize,
+    batching: Batching,
     mut run_batch: impl FnMut(&[&TokenizedText]) -> Result<Vec<Vec<f32>>, E>,
 ) -> Result<Vec<Embedding>, E> {
-    let plan = BatchPlan::new(tokenizer, texts, batch_size)?;
+    let plan = BatchPlan::new(tokenizer, texts, batching)?;
     let vectors = plan
         .batches()
         .map(|batch| run_batch(&batch))
@@ -89,20 +111,40 @@ pub fn embed_in_batches<E: From<ModelError>>(
 mod tests {
     use super::*;
 
+    fn at_most(max_texts: usize) -> Batching {
+        Batching {
+            max_texts,
+            max_extra_tokens: usize::MAX,
+        }
+    }
+
     #[test]
     fn buckets_group_similar_lengths_and_cover_every_text_once() {
         let lengths = [30, 2, 29, 3, 31, 1];
-        let buckets = length_buckets(&lengths, 3);
+        let buckets = length_buckets(&lengths, at_most(3));
         assert_eq!(buckets, vec![vec![5, 1, 3], vec![2, 0, 4]]);
     }
 
     #[test]
+    fn a_run_ends_where_a_text_is_too_much_longer_than_its_shortest() {
+        let lengths = [10, 11, 12, 13, 30];
+        let batching = Batching {
+            max_texts: 8,
+            max_extra_tokens: 2,
+        };
+        assert_eq!(
+            length_buckets(&lengths, batching),
+            vec![vec![0, 1, 2], vec![3], vec![4]]
+        );
+    }
+
+    #[test]
     fn zero_batch_size_still_makes_progress() {
-        assert_eq!(length_buckets(&[1, 2], 0), vec![vec![0], vec![1]]);
+        assert_eq!(length_buckets(&[1, 2], at_most(0)), vec![vec![0], vec![1]]);
     }
 
     #[test]
     fn no_texts_no_batches() {
-        assert!(length_buckets(&[], 4).is_empty());
+        assert!(length_buckets(&[], at_most(4)).is_empty());
     }
 }

@@ -24,7 +24,7 @@ mod tokenize;
 mod tract;
 mod weights;
 
-pub use batching::{embed_in_batches, length_buckets, BatchPlan};
+pub use batching::{embed_in_batches, length_buckets, BatchPlan, Batching};
 pub use bundle::{FileEntry, Manifest, ModelBundle, SourcePackage, PREPARE_COMMAND};
 pub use error::ModelError;
 pub use priors::{default_priors, DEFAULT_PRIORS, DEFAULT_PRIORS_PATH};

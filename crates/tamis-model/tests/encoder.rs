@@ -82,6 +82,7 @@ fn a_text_alone_and_inside_a_padded_batch_embed_the_same() {
         bundle(),
         EncoderOptions {
             batch_size: texts.len(),
+            max_extra_tokens: usize::MAX,
             ..EncoderOptions::default()
         },
     )

@@ -117,6 +117,7 @@ pub fn bench_embed(
             per_call,
             EncoderOptions {
                 batch_size: per_call,
+                max_extra_tokens: usize::MAX,
                 ..EncoderOptions::default()
             },
         ),
