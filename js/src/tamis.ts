@@ -147,8 +147,16 @@ function reported(error: unknown): TamisError {
 class ModelRunner {
   static readonly #maxRounds = 8;
   #queue: Promise<unknown> = Promise.resolve();
+  #disposed = false;
 
   constructor(readonly model: Model) {}
+
+  /** Frees the model once the calls already queued are answered; later calls are refused. */
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+    await this.#queue;
+    if (broken === undefined) this.model.free();
+  }
 
   run<T>(call: (model: Model) => T): Promise<T> {
     const result = this.#queue.then(() => this.#rounds(call));
@@ -157,6 +165,7 @@ class ModelRunner {
   }
 
   async #rounds<T>(call: (model: Model) => T): Promise<T> {
+    if (this.#disposed) throw new TamisError('disposed', 'this Tamis was disposed; load a new one');
     try {
       for (let round = 1; ; round++) {
         try {
@@ -280,7 +289,7 @@ export class Tamis implements TamisApi {
     for (const classifier of this.#classifiers) await classifier.dispose();
     const runner = this.#runner;
     this.#runner = undefined;
-    if (runner !== undefined && broken === undefined) runner.model.free();
+    await runner?.dispose();
   }
 }
 

@@ -249,15 +249,14 @@ impl Model {
                 ))
             }
         };
+        let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
         if !host_has_webgpu() {
             let reason = "this JavaScript host has no WebGPU (navigator.gpu is missing)";
             if preference == BackendPreference::Gpu {
                 return Err(js_error("backend_unavailable", reason));
             }
-            let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
             return Self::on_wasm(bundle, format!("{reason}: running on wasm"));
         }
-        let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
         let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
             .await
             .map_err(to_js)?;
