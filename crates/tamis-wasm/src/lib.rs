@@ -1,7 +1,7 @@
 //! WebAssembly bindings of tamis. JavaScript fetches (and caches) the model bytes; these
 //! bindings take the bytes and compute: nothing here touches the network.
 //!
-//! Every error reaches JavaScript as an `Error` with a `code` field (see [`error_code`]) and a
+//! Every error reaches JavaScript as an `Error` with a `code` field (see [`ErrorCode`]) and a
 //! message a user can act on; a failed call leaves the object as it was.
 
 mod backend;
