@@ -82,24 +82,17 @@ impl Encoder for AutoEncoder {
             .active
             .lock()
             .map_err(|_| GpuError::Lost("an earlier call panicked".into()))?;
-        let lost = match &active.0 {
+        let failure = match &active.0 {
             Active::Cpu(encoder) => return Ok(encoder.embed(texts)?),
             Active::Gpu(encoder) => match encoder.embed(texts) {
-                Err(GpuError::Lost(message)) => message,
+                Err(failure @ GpuError::Lost(_)) => failure,
                 result => return result,
             },
         };
         let cpu = TractEncoder::new(&self.bundle)?;
         let embeddings = cpu.embed(texts)?;
-        let adapter = active.1.adapter.clone();
-        *active = (
-            Active::Cpu(Box::new(cpu)),
-            Selection {
-                backend: "cpu",
-                reason: format!("the GPU was lost during use ({lost}); on the CPU since"),
-                adapter,
-            },
-        );
+        let selection = active.1.after_gpu_failure(&failure);
+        *active = (Active::Cpu(Box::new(cpu)), selection);
         Ok(embeddings)
     }
 }

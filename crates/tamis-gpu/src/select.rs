@@ -27,6 +27,18 @@ pub struct Selection {
     pub adapter: Option<AdapterReport>,
 }
 
+impl Selection {
+    /// The selection once the GPU failed during use: the CPU from then on, the adapter found
+    /// still reported.
+    pub fn after_gpu_failure(&self, failure: &GpuError) -> Selection {
+        Selection {
+            backend: "cpu",
+            reason: format!("the GPU failed during use ({failure}); on the CPU since then"),
+            adapter: self.adapter.clone(),
+        }
+    }
+}
+
 /// The encoder [`choose`] picked: the GPU one, made, or the CPU, left for the caller to make
 /// (tract natively, tract in wasm in a browser).
 pub enum Choice {

@@ -38,14 +38,19 @@ pub struct AdapterDiagnostics {
     pub max_storage_buffer_binding: u64,
 }
 
+/// The npm package's name for a selected backend: the CPU in a browser is wasm.
+pub fn backend_name(selection: &Selection) -> &'static str {
+    if selection.backend == "gpu" {
+        "webgpu"
+    } else {
+        "wasm"
+    }
+}
+
 impl Diagnostics {
     pub fn of(selection: &Selection) -> Self {
         Self {
-            backend: if selection.backend == "gpu" {
-                "webgpu"
-            } else {
-                "wasm"
-            },
+            backend: backend_name(selection),
             reason: selection.reason.clone(),
             adapter: selection.adapter.as_ref().map(AdapterDiagnostics::of),
         }
@@ -77,11 +82,11 @@ pub enum Backend {
     WebGpu(Box<GpuState>),
 }
 
-/// A model's backend and what diagnostics say about it; shared with the futures of
+/// A model's backend and why it was selected; shared with the futures of
 /// [`GpuState::embed_pending`].
 pub struct State {
     pub backend: Backend,
-    pub diagnostics: Diagnostics,
+    pub selection: Selection,
 }
 
 impl GpuState {
@@ -97,7 +102,7 @@ impl GpuState {
     /// Embeds the texts the last round missed on the GPU and stages them. A GPU lost on the
     /// way switches `state` to the wasm encoder for the rest of the session; the call's next
     /// round then runs there, so the request is not lost.
-    pub async fn embed_pending(state: Rc<RefCell<State>>) -> Result<(), ModelError> {
+    pub async fn embed_pending(state: Rc<RefCell<State>>) -> Result<(), GpuError> {
         let (encoder, texts) = match &state.borrow().backend {
             Backend::WebGpu(gpu) => (gpu.encoder.clone(), gpu.pending.take()),
             Backend::Wasm(_) => return Ok(()),
@@ -105,29 +110,20 @@ impl GpuState {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let result = encoder.embed_async(&refs).await;
         let mut state = state.borrow_mut();
-        let State {
-            backend,
-            diagnostics,
-        } = &mut *state;
+        let State { backend, selection } = &mut *state;
         let Backend::WebGpu(gpu) = backend else {
             return Ok(());
         };
         match result {
-            Ok(embeddings) => {
-                gpu.staged.extend(texts.into_iter().zip(embeddings));
-                Ok(())
-            }
-            Err(GpuError::Model(error)) => Err(error),
-            Err(lost) => {
+            Ok(embeddings) => gpu.staged.extend(texts.into_iter().zip(embeddings)),
+            Err(failure @ GpuError::Lost(_)) => {
                 let wasm = TractEncoder::new(&gpu.bundle)?;
-                gpu.encoder.release_device();
-                diagnostics.backend = "wasm";
-                diagnostics.reason =
-                    format!("the GPU failed during use ({lost}); on wasm since then");
+                *selection = selection.after_gpu_failure(&failure);
                 *backend = Backend::Wasm(Box::new(wasm));
-                Ok(())
             }
+            Err(error) => return Err(error),
         }
+        Ok(())
     }
 
     /// Forgets the staged embeddings once a call is answered, so memory stays flat.

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use backend::{ActiveEncoder, Backend, Diagnostics, GpuState, State};
+use backend::{backend_name, ActiveEncoder, Backend, Diagnostics, GpuState, State};
 
 use serde::Serialize;
 use tamis_core::classify::{
@@ -19,7 +19,7 @@ use tamis_core::classify::{
 };
 use tamis_core::fuse::{fuse_request, FuseError, FusionRequest, FusionRequestError};
 use tamis_core::{Embedding, Encoder};
-use tamis_gpu::{choose, BackendPreference, Choice, GpuOptions};
+use tamis_gpu::{choose, BackendPreference, Choice, GpuOptions, Selection};
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 use wasm_bindgen::prelude::*;
 
@@ -182,12 +182,9 @@ impl Model {
         priors: Option<Arc<Priors>>,
         dimension: usize,
         backend: Backend,
-        diagnostics: Diagnostics,
+        selection: Selection,
     ) -> Model {
-        let state = State {
-            backend,
-            diagnostics,
-        };
+        let state = State { backend, selection };
         Model {
             state: Rc::new(RefCell::new(state)),
             priors,
@@ -196,14 +193,14 @@ impl Model {
     }
 
     fn on_wasm(bundle: ModelBundle, reason: String) -> Result<Model, JsValue> {
-        let diagnostics = Diagnostics {
-            backend: "wasm",
+        let selection = Selection {
+            backend: "cpu",
             reason,
             adapter: None,
         };
         let backend = Backend::Wasm(Box::new(TractEncoder::new(&bundle).map_err(to_js)?));
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
-        Ok(Self::on_backend(priors, dimension, backend, diagnostics))
+        Ok(Self::on_backend(priors, dimension, backend, selection))
     }
 
     /// Runs one synchronous round of a call on the current backend (see [`backend`]).
@@ -260,26 +257,25 @@ impl Model {
         let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
             .await
             .map_err(to_js)?;
-        let diagnostics = Diagnostics::of(&selection);
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
         let backend = match choice {
             Choice::Cpu => Backend::Wasm(Box::new(TractEncoder::new(&bundle).map_err(to_js)?)),
             // The GPU state keeps the bundle to make the wasm encoder should the GPU be lost.
             Choice::Gpu(encoder) => Backend::WebGpu(Box::new(GpuState::new(*encoder, bundle))),
         };
-        Ok(Self::on_backend(priors, dimension, backend, diagnostics))
+        Ok(Self::on_backend(priors, dimension, backend, selection))
     }
 
     /// The backend that runs the model now: `"wasm"` or `"webgpu"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.state.borrow().diagnostics.backend.to_string()
+        backend_name(&self.state.borrow().selection).to_string()
     }
 
     /// `{backend, reason, adapter: {name, fallback, maxStorageBufferBinding} | null}`.
     #[wasm_bindgen(getter)]
     pub fn diagnostics(&self) -> Result<JsValue, JsValue> {
-        serialize(&self.state.borrow().diagnostics)
+        serialize(&Diagnostics::of(&self.state.borrow().selection))
     }
 
     /// Length of every embedding.
