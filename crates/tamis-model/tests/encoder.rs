@@ -128,6 +128,17 @@ fn dequantization_rewrite_leaves_the_output_unchanged() {
 }
 
 #[test]
+fn integer_products_differ_from_f32_ones_only_by_rounding() {
+    let [integer, float] = [true, false].map(|integer_matmul| EncoderOptions {
+        integer_matmul,
+        ..EncoderOptions::default()
+    });
+    let difference = largest_difference(integer, float);
+    eprintln!("integer vs f32 products: largest difference {difference}");
+    assert!(difference <= 2e-6, "difference {difference}");
+}
+
+#[test]
 fn fused_gelu_differs_only_by_rounding() {
     let unfused = EncoderOptions {
         fuse_gelu: false,

@@ -104,11 +104,12 @@ pub fn bench_embed(
     // Each variant is loaded after the default encoder is dropped, one at a time.
     let variants = [
         (
-            "one text per call, whole table dequantized, GELU unfused (as shipped)",
+            "one text per call, whole table dequantized, GELU unfused, f32 products (as shipped)",
             1,
             EncoderOptions {
                 rewrite_dequantization: false,
                 fuse_gelu: false,
+                integer_matmul: false,
                 ..EncoderOptions::default()
             },
         ),
@@ -118,6 +119,22 @@ pub fn bench_embed(
             EncoderOptions {
                 batch_size: per_call,
                 max_extra_tokens: usize::MAX,
+                ..EncoderOptions::default()
+            },
+        ),
+        (
+            "one text per call, integer products (the wasm default) instead of tract's f32",
+            1,
+            EncoderOptions {
+                integer_matmul: true,
+                ..EncoderOptions::default()
+            },
+        ),
+        (
+            "texts per call grouped by length, integer products",
+            per_call,
+            EncoderOptions {
+                integer_matmul: true,
                 ..EncoderOptions::default()
             },
         ),

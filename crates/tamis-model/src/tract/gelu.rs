@@ -87,7 +87,7 @@ fn gelu_chain(graph: &GraphProto, index: &GraphIndex, out: &NodeProto) -> Option
 mod tests {
     use tract_onnx::pb::TensorProto;
 
-    use super::super::graph::{op_types, ONNX_FLOAT};
+    use super::super::graph::{default_model_proto, op_types, ONNX_FLOAT};
     use super::*;
 
     fn scalar(name: &str, value: f32) -> TensorProto {
@@ -130,16 +130,7 @@ mod tests {
 
     #[test]
     fn every_layer_of_the_default_model_gets_its_gelu_fused() {
-        use tract_onnx::prelude::Framework;
-
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../models/minilm-l6-int8/model.onnx"
-        );
-        let bytes = std::fs::read(path).expect("the model bundle (scripts/setup.sh)");
-        let mut proto = tract_onnx::onnx()
-            .proto_model_for_read(&mut bytes.as_slice())
-            .expect("the default model parses");
+        let mut proto = default_model_proto();
         let graph = proto.graph.as_mut().expect("a graph");
         assert_eq!(fuse_gelu(graph), 6, "one GELU in each of the 6 layers");
         assert!(!op_types(graph).contains(&"Erf"), "no unfused GELU left");

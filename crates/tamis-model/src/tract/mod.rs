@@ -3,6 +3,8 @@
 mod dequantize;
 mod gelu;
 mod graph;
+mod integer_kernels;
+mod integer_matmul;
 
 use std::collections::HashMap;
 
@@ -32,6 +34,12 @@ pub struct EncoderOptions {
     /// Run the model's exact GELU as one fused operation instead of five element-wise ones
     /// (same formula, float rounding aside). Off only to measure.
     pub fuse_gelu: bool,
+    /// Multiply by the int8 weight matrices with tamis's integer kernels (activations split in
+    /// two int16 parts, so as precise as f32) instead of tract's f32 kernels on dequantized
+    /// weights. On by default in wasm only, where they are about twice as fast (wasm has no
+    /// f32 fused multiply-add, and tract's 8x8 f32 tile spills registers in V8 on x86);
+    /// natively tract's FMA kernels are faster (`tamis bench embed` has both).
+    pub integer_matmul: bool,
 }
 
 impl Default for EncoderOptions {
@@ -41,6 +49,7 @@ impl Default for EncoderOptions {
             max_extra_tokens: 2,
             rewrite_dequantization: true,
             fuse_gelu: true,
+            integer_matmul: cfg!(target_arch = "wasm32"),
         }
     }
 }
@@ -102,6 +111,9 @@ impl TractEncoder {
             )));
         }
         tokenizer.expect_vocabulary(table_rows)?;
+        let integer_weights = options
+            .integer_matmul
+            .then(|| integer_matmul::QuantizedMatMuls::read(graph));
         if options.rewrite_dequantization {
             dequantize::rewrite_dequantization(graph);
         }
@@ -112,6 +124,11 @@ impl TractEncoder {
         // The protobuf holds a copy of every weight (dequantized to f32 by the rewrite): free it
         // before optimizing, or both copies count towards peak memory (in wasm, for good).
         drop(proto);
+        let mut model = model.into_typed().map_err(invalid_onnx)?;
+        if let Some(weights) = &integer_weights {
+            integer_matmul::use_integer_matmuls(&mut model, weights).map_err(invalid_onnx)?;
+        }
+        drop(integer_weights);
         let model = model.into_optimized().map_err(invalid_onnx)?;
         let hidden_size = model
             .output_fact(0)

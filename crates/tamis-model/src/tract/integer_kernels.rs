@@ -1,0 +1,458 @@
+//! Integer matrix products for int8 weights: each activation row is quantized to int16 with
+//! its own scale, and products of int16 activations by int16-widened int8 weights are summed
+//! exactly in int32 (`pmaddwd` on x86, `i32x4.dot_i16x8_s` in wasm: eight multiply-adds per
+//! instruction where an f32 kernel does four, and wasm has no f32 fused multiply-add).
+//!
+//! Each activation is split into two int16 parts (see [`QuantizedRows`]), so the quantization
+//! rounds below f32's own precision: the products match f32 arithmetic to rounding. Integer
+//! sums are exact, so every kernel (portable, wasm simd128, x86 AVX2) returns the same bits.
+
+use std::ops::Range;
+
+use crate::QuantizedMatrix;
+
+/// Output columns per packed group: one AVX2 register pair, four wasm registers.
+pub(crate) const GROUP: usize = 16;
+/// Largest quantized activation magnitude.
+const ACTIVATION_MAX: f32 = 32767.0;
+/// Input pairs summed in int32 before converting to f32: 2 * 256 products of
+/// |activation| <= 32767 and |weight| <= 128 stay below 2^31.
+const CHUNK_PAIRS: usize = 256;
+
+/// An int8 weight matrix (inputs x outputs, one scale per output) packed for the kernels:
+/// outputs in groups of [`GROUP`]; within a group, for each pair of inputs `(2p, 2p + 1)`,
+/// the two weights of each output side by side, as `pmaddwd` multiplies and adds them.
+#[derive(Debug)]
+pub(crate) struct PackedWeights {
+    inputs: usize,
+    outputs: usize,
+    pairs: usize,
+    values: Vec<i16>,
+    scales: Vec<f32>,
+}
+
+impl PackedWeights {
+    /// Packs `matrix` (rows = inputs, columns = outputs, one scale per column); `None` when its
+    /// scales are not one per column.
+    pub(crate) fn new(matrix: &QuantizedMatrix) -> Option<Self> {
+        let (inputs, outputs) = (matrix.rows, matrix.columns);
+        if matrix.scales.len() != outputs || matrix.values.len() != inputs * outputs {
+            return None;
+        }
+        let pairs = inputs.div_ceil(2);
+        let groups = outputs.div_ceil(GROUP);
+        let mut values = vec![0i16; groups * pairs * GROUP * 2];
+        for (input, row) in matrix.values.chunks_exact(outputs).enumerate() {
+            for (output, &weight) in row.iter().enumerate() {
+                let (group, lane) = (output / GROUP, output % GROUP);
+                let at = (group * pairs + input / 2) * GROUP * 2 + lane * 2 + input % 2;
+                values[at] = i16::from(weight);
+            }
+        }
+        Some(Self {
+            inputs,
+            outputs,
+            pairs,
+            values,
+            scales: matrix.scales.clone(),
+        })
+    }
+
+    pub(crate) fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    pub(crate) fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    fn group(&self, group: usize) -> &[i16] {
+        let len = self.pairs * GROUP * 2;
+        &self.values[group * len..(group + 1) * len]
+    }
+}
+
+/// Rows of activations, each as two rows of int16 with one scale: `x = scale * (high + low /
+/// LOW_STEPS)`. `high` alone would round each value to 1/65534 of the row's largest; with `low`
+/// the rounding is below f32's own, so that tiny differences between hosts upstream (tract's
+/// f32 kernels differ by architecture) stay tiny instead of flipping a coarse rounding.
+struct QuantizedRows {
+    /// `high` and `low` of each row, one after the other.
+    values: Vec<i16>,
+    scales: Vec<f32>,
+    pairs: usize,
+}
+
+/// `low` counts the remainder of `high`'s rounding (within ±1/2) in steps of 1/LOW_STEPS.
+const LOW_STEPS: f32 = 2.0 * ACTIVATION_MAX;
+
+impl QuantizedRows {
+    fn new(activations: &[f32], inputs: usize) -> Self {
+        let pairs = inputs.div_ceil(2);
+        let rows = activations.len() / inputs.max(1);
+        let mut values = vec![0i16; rows * pairs * 4];
+        let mut scales = Vec::with_capacity(rows);
+        for (row, quantized) in activations
+            .chunks_exact(inputs)
+            .zip(values.chunks_exact_mut(pairs * 4))
+        {
+            let largest = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+            // A NaN or infinite row gets a NaN or infinite scale, so its outputs are not finite
+            // either; an all-zero row gets scale 0 and zero outputs.
+            let to_integer = ACTIVATION_MAX / largest;
+            let (high, low) = quantized.split_at_mut(pairs * 2);
+            for ((h, l), &x) in high.iter_mut().zip(low.iter_mut()).zip(row) {
+                let scaled = x * to_integer;
+                let rounded = scaled.round_ties_even();
+                *h = rounded as i16;
+                *l = ((scaled - rounded) * LOW_STEPS).round_ties_even() as i16;
+            }
+            scales.push(if row.iter().any(|x| x.is_nan()) {
+                f32::NAN
+            } else {
+                largest / ACTIVATION_MAX
+            });
+        }
+        Self {
+            values,
+            scales,
+            pairs,
+        }
+    }
+
+    /// The `high` (part 0) or `low` (part 1) integers of a row.
+    fn part(&self, row: usize, part: usize) -> &[i16] {
+        let start = (row * 2 + part) * self.pairs * 2;
+        &self.values[start..start + self.pairs * 2]
+    }
+}
+
+/// `activations` (rows x inputs, row-major) times `weights`: rows x outputs, row-major.
+pub(crate) fn multiply(activations: &[f32], weights: &PackedWeights) -> Vec<f32> {
+    let quantized = QuantizedRows::new(activations, weights.inputs);
+    let rows = quantized.scales.len();
+    let mut output = vec![0f32; rows * weights.outputs];
+    let kernel = Kernel::detect();
+    // A tile takes both parts of each of its rows.
+    let rows_per_tile = kernel.max_rows() / 2;
+    let mut first = 0;
+    while first < rows {
+        let count = (rows - first).min(rows_per_tile);
+        let tile: Vec<&[i16]> = (first..first + count)
+            .flat_map(|r| [quantized.part(r, 0), quantized.part(r, 1)])
+            .collect();
+        for group in 0..weights.outputs.div_ceil(GROUP) {
+            let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS / 2];
+            let mut start = 0;
+            while start < weights.pairs {
+                let end = (start + CHUNK_PAIRS).min(weights.pairs);
+                let exact = kernel.dot(&tile, weights.group(group), start..end);
+                for (row_sums, parts) in sums.iter_mut().zip(exact[..2 * count].chunks_exact(2)) {
+                    for ((sum, &high), &low) in row_sums.iter_mut().zip(&parts[0]).zip(&parts[1]) {
+                        *sum += high as f32 + low as f32 / LOW_STEPS;
+                    }
+                }
+                start = end;
+            }
+            for (offset, row_sums) in sums[..count].iter().enumerate() {
+                let row = first + offset;
+                let row_scale = quantized.scales[row];
+                let columns = group * GROUP..((group + 1) * GROUP).min(weights.outputs);
+                let out = &mut output[row * weights.outputs..][columns.clone()];
+                for ((o, &sum), &scale) in
+                    out.iter_mut().zip(row_sums).zip(&weights.scales[columns])
+                {
+                    *o = sum * row_scale * scale;
+                }
+            }
+        }
+        first += count;
+    }
+    output
+}
+
+/// Most integer rows any kernel takes at once (two per activation row).
+const MAX_TILE_ROWS: usize = 4;
+
+/// Exact int32 sums of a tile of rows times one packed group, over some input pairs.
+type TileSums = [[i32; GROUP]; MAX_TILE_ROWS];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    Simd128,
+}
+
+impl Kernel {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Self::Avx2;
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        return Self::Simd128;
+        #[allow(unreachable_code)]
+        Self::Portable
+    }
+
+    /// Rows per tile: as many as keep the accumulators in registers.
+    fn max_rows(self) -> usize {
+        match self {
+            Self::Portable => MAX_TILE_ROWS,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => 4,
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Self::Simd128 => 2,
+        }
+    }
+
+    fn dot(self, rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+        debug_assert!(rows.len() <= self.max_rows());
+        debug_assert!(rows.iter().all(|r| r.len() >= pairs.end * 2));
+        debug_assert!(group.len() >= pairs.end * GROUP * 2);
+        match self {
+            Self::Portable => portable(rows, group, pairs),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 was detected; the slices cover `pairs` (checked above in debug).
+            Self::Avx2 => unsafe { x86::dot(rows, group, pairs) },
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            // SAFETY: the slices cover `pairs` (checked above in debug).
+            Self::Simd128 => unsafe { wasm::dot(rows, group, pairs) },
+        }
+    }
+}
+
+fn portable(rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+    let mut sums = [[0i32; GROUP]; MAX_TILE_ROWS];
+    for (row, row_sums) in rows.iter().zip(sums.iter_mut()) {
+        for pair in pairs.clone() {
+            let (a0, a1) = (i32::from(row[2 * pair]), i32::from(row[2 * pair + 1]));
+            let weights = &group[pair * GROUP * 2..(pair + 1) * GROUP * 2];
+            for (sum, w) in row_sums.iter_mut().zip(weights.chunks_exact(2)) {
+                *sum += a0 * i32::from(w[0]) + a1 * i32::from(w[1]);
+            }
+        }
+    }
+    sums
+}
+
+/// Dispatches a tile of `rows.len()` rows to a kernel compiled for that many rows, so that
+/// its accumulators are fixed-size arrays the compiler keeps in registers.
+macro_rules! by_row_count {
+    ($kernel:ident, $rows:expr, $group:expr, $pairs:expr, [$($n:literal),+]) => {
+        match $rows.len() {
+            $($n => $kernel::<$n>($rows, $group, $pairs),)+
+            other => unreachable!("a tile of {other} rows"),
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    use super::{TileSums, GROUP, MAX_TILE_ROWS};
+
+    /// # Safety
+    /// AVX2 must be available; each row holds `2 * pairs.end` values and `group`
+    /// `pairs.end * 2 * GROUP`; at most 4 rows.
+    pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+        // SAFETY: forwarded from the caller.
+        unsafe { by_row_count!(tile, rows, group, pairs, [1, 2, 3, 4]) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn tile<const R: usize>(
+        rows: &[&[i16]],
+        group: &[i16],
+        pairs: Range<usize>,
+    ) -> TileSums {
+        let mut low = [_mm256_setzero_si256(); R];
+        let mut high = [_mm256_setzero_si256(); R];
+        for pair in pairs {
+            // SAFETY: the caller guarantees the slices cover `pair`.
+            unsafe {
+                let weights = group.as_ptr().add(pair * GROUP * 2) as *const __m256i;
+                let w_low = _mm256_loadu_si256(weights);
+                let w_high = _mm256_loadu_si256(weights.add(1));
+                for r in 0..R {
+                    let both = (rows[r].as_ptr().add(2 * pair) as *const i32).read_unaligned();
+                    let a = _mm256_set1_epi32(both);
+                    low[r] = _mm256_add_epi32(low[r], _mm256_madd_epi16(a, w_low));
+                    high[r] = _mm256_add_epi32(high[r], _mm256_madd_epi16(a, w_high));
+                }
+            }
+        }
+        let mut sums = [[0i32; GROUP]; MAX_TILE_ROWS];
+        for r in 0..R {
+            // SAFETY: each row of `sums` holds 16 i32, two 256-bit stores.
+            unsafe {
+                let out = sums[r].as_mut_ptr() as *mut __m256i;
+                _mm256_storeu_si256(out, low[r]);
+                _mm256_storeu_si256(out.add(1), high[r]);
+            }
+        }
+        sums
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use std::arch::wasm32::*;
+    use std::ops::Range;
+
+    use super::{TileSums, GROUP, MAX_TILE_ROWS};
+
+    /// # Safety
+    /// Each row holds `2 * pairs.end` values and `group` `pairs.end * 2 * GROUP`; at most 2 rows.
+    pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+        // SAFETY: forwarded from the caller.
+        unsafe { by_row_count!(tile, rows, group, pairs, [1, 2]) }
+    }
+
+    unsafe fn tile<const R: usize>(
+        rows: &[&[i16]],
+        group: &[i16],
+        pairs: Range<usize>,
+    ) -> TileSums {
+        let mut acc = [[i32x4_splat(0); 4]; R];
+        for pair in pairs {
+            // SAFETY: the caller guarantees the slices cover `pair`.
+            unsafe {
+                let weights = group.as_ptr().add(pair * GROUP * 2) as *const v128;
+                let w: [v128; 4] = std::array::from_fn(|quarter| v128_load(weights.add(quarter)));
+                for (row_acc, row) in acc.iter_mut().zip(rows) {
+                    let both = (row.as_ptr().add(2 * pair) as *const i32).read_unaligned();
+                    let a = i32x4_splat(both);
+                    for (sum, &w) in row_acc.iter_mut().zip(&w) {
+                        *sum = i32x4_add(*sum, i32x4_dot_i16x8(a, w));
+                    }
+                }
+            }
+        }
+        let mut sums = [[0i32; GROUP]; MAX_TILE_ROWS];
+        for (row_sums, row_acc) in sums.iter_mut().zip(&acc) {
+            for (quarter, &value) in row_acc.iter().enumerate() {
+                // SAFETY: each row of `sums` holds 16 i32, four 128-bit stores.
+                unsafe { v128_store((row_sums.as_mut_ptr() as *mut v128).add(quarter), value) };
+            }
+        }
+        sums
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random matrix with the extreme weights included.
+    fn matrix(inputs: usize, outputs: usize) -> QuantizedMatrix {
+        let mut state = 0x2545_f491_u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let mut values: Vec<i8> = (0..inputs * outputs).map(|_| next() as i8).collect();
+        values[0] = -128;
+        values[1] = 127;
+        let scales = (0..outputs).map(|c| 0.001 + c as f32 * 1e-5).collect();
+        QuantizedMatrix {
+            rows: inputs,
+            columns: outputs,
+            values,
+            scales,
+        }
+    }
+
+    fn float_product(activations: &[f32], matrix: &QuantizedMatrix) -> Vec<f32> {
+        let (k, n) = (matrix.rows, matrix.columns);
+        activations
+            .chunks_exact(k)
+            .flat_map(|row| {
+                (0..n).map(move |c| {
+                    (0..k)
+                        .map(|i| {
+                            f64::from(row[i])
+                                * f64::from(matrix.values[i * n + c])
+                                * f64::from(matrix.scales[c])
+                        })
+                        .sum::<f64>() as f32
+                })
+            })
+            .collect()
+    }
+
+    fn activations(rows: usize, inputs: usize) -> Vec<f32> {
+        (0..rows * inputs)
+            .map(|i| ((i * 7919) % 1013) as f32 / 100.0 - 5.0)
+            .collect()
+    }
+
+    #[test]
+    fn products_match_float_arithmetic_for_odd_sizes() {
+        // Odd inputs (a padded pair), outputs not a multiple of the group, every tile height.
+        for (rows, inputs, outputs) in [(1, 3, 5), (7, 385, 33), (5, 1536, 16), (2, 1100, 40)] {
+            let matrix = matrix(inputs, outputs);
+            let packed = PackedWeights::new(&matrix).unwrap();
+            let x = activations(rows, inputs);
+            let got = multiply(&x, &packed);
+            let expected = float_product(&x, &matrix);
+            assert_eq!(got.len(), expected.len());
+            let largest = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (g, e) in got.iter().zip(&expected) {
+                assert!(
+                    (g - e).abs() <= largest * 1e-6,
+                    "{g} vs {e} ({rows}x{inputs}x{outputs})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_detected_kernel_sums_exactly_like_the_portable_one() {
+        let matrix = matrix(1536, 48);
+        let packed = PackedWeights::new(&matrix).unwrap();
+        // Extreme activations, so that a chunk's sums come close to the int32 limit.
+        let mut x = activations(4, 1536);
+        x.iter_mut()
+            .for_each(|v| *v = if *v > 0.0 { 1.0 } else { -1.0 });
+        let quantized = QuantizedRows::new(&x, 1536);
+        let kernel = Kernel::detect();
+        let rows: Vec<&[i16]> = (0..kernel.max_rows())
+            .map(|r| quantized.part(r / 2, r % 2))
+            .collect();
+        for group in 0..3 {
+            for pairs in [0..CHUNK_PAIRS, CHUNK_PAIRS..768, 5..6] {
+                let weights = packed.group(group);
+                assert_eq!(
+                    kernel.dot(&rows, weights, pairs.clone()),
+                    portable(&rows, weights, pairs),
+                    "{kernel:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn zero_and_non_finite_rows() {
+        let matrix = matrix(4, 16);
+        let packed = PackedWeights::new(&matrix).unwrap();
+        let x = [0.0, 0.0, 0.0, 0.0, 1.0, f32::NAN, 2.0, 3.0];
+        let out = multiply(&x, &packed);
+        assert!(out[..16].iter().all(|&v| v == 0.0));
+        assert!(out[16..].iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn one_scale_per_output_is_required() {
+        let mut m = matrix(4, 16);
+        m.scales.truncate(4);
+        assert!(PackedWeights::new(&m).is_none());
+    }
+}
