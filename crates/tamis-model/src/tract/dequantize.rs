@@ -18,21 +18,20 @@ use tract_onnx::pb::{
 
 use super::graph::{initializers, node, GraphIndex, ONNX_FLOAT};
 use crate::onnx_data::{f32_values, int8_values};
-use crate::QuantizedMatrix;
 
 /// ONNX `TensorProto.DataType.INT8`.
 const ONNX_INT8: i32 = 3;
 
 /// `Mul(Cast(q), scale)` on two initializers: int8 `q` of rank 2 and `scale` of shape
 /// `[rows, 1]` or `[1, columns]`.
-struct Dequantization {
-    cast_node: usize,
-    mul_node: usize,
-    quantized: String,
-    scale: String,
-    per_row: bool,
+pub(crate) struct Dequantization {
+    pub cast_node: usize,
+    pub mul_node: usize,
+    pub quantized: String,
+    pub scale: String,
+    pub per_row: bool,
     /// The node reading the dequantized tensor, when it is its only reader.
-    single_consumer: Option<usize>,
+    pub single_consumer: Option<usize>,
 }
 
 /// Applies both rewrites; returns how many lookups and weights were rewritten.
@@ -74,36 +73,8 @@ pub(crate) fn rewrite_dequantization(graph: &mut GraphProto) -> (usize, usize) {
     (lookups.len(), weights.len())
 }
 
-/// The int8 weights that `MatMul`s multiply by (as `MatMul(x, Mul(Cast(q), scale))`, one scale
-/// per output column), by `MatMul` node name. Read before [`rewrite_dequantization`] folds
-/// them into float initializers.
-pub(crate) fn matmul_weights(graph: &GraphProto) -> HashMap<String, QuantizedMatrix> {
-    let initializers = initializers(graph);
-    find_dequantizations(graph)
-        .into_iter()
-        .filter(|d| !d.per_row)
-        .filter_map(|d| {
-            let matmul = &graph.node[d.single_consumer?];
-            let weight = &graph.node[d.mul_node].output[0];
-            if matmul.op_type != "MatMul" || matmul.input.get(1) != Some(weight) {
-                return None;
-            }
-            let quantized = initializers.get(d.quantized.as_str())?;
-            let [rows, columns] = quantized.dims[..] else {
-                return None;
-            };
-            let matrix = QuantizedMatrix {
-                rows: usize::try_from(rows).ok()?,
-                columns: usize::try_from(columns).ok()?,
-                values: int8_values(quantized),
-                scales: f32_values(initializers.get(d.scale.as_str())?),
-            };
-            Some((matmul.name.clone(), matrix))
-        })
-        .collect()
-}
-
-fn find_dequantizations(graph: &GraphProto) -> Vec<Dequantization> {
+/// Every `Mul(Cast(q), scale)` of initializers in the graph.
+pub(crate) fn find_dequantizations(graph: &GraphProto) -> Vec<Dequantization> {
     let initializers = initializers(graph);
     let index = GraphIndex::new(graph);
     let single_consumer = |value: &str| index.single_consumer(value);

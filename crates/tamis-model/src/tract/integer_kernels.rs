@@ -96,7 +96,11 @@ impl QuantizedRows {
             .chunks_exact(inputs)
             .zip(values.chunks_exact_mut(pairs * 4))
         {
-            let largest = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+            // Not `f32::max`: wasm builds call `fmaxf` for it (NaN handling), per element.
+            let largest = row
+                .iter()
+                .map(|x| x.abs())
+                .fold(0f32, |m, a| if a > m { a } else { m });
             // A NaN or infinite row gets a NaN or infinite scale, so its outputs are not finite
             // either; an all-zero row gets scale 0 and zero outputs.
             let to_integer = ACTIVATION_MAX / largest;

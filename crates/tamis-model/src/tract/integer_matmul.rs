@@ -1,29 +1,109 @@
 //! The model's products by int8 weight matrices, run by tamis's integer kernels
 //! ([`super::integer_kernels`]) instead of tract's f32 ones.
 //!
-//! In the ONNX graph each weight is `MatMul(x, Mul(Cast(W_q), W_scale))`. The weights are read
-//! from the graph before anything else rewrites it, keyed by the `MatMul` node's name; tract
-//! keeps that name for the `EinSum` it makes of the node, where [`use_integer_matmuls`] swaps
-//! in [`IntegerMatMul`] holding the packed int8 weights (the f32 copy is then dropped).
+//! In the ONNX graph each weight is `MatMul(x, Mul(Cast(W_q), W_scale))`.
+//! [`use_integer_matmuls`] replaces the three nodes by one `TamisIntegerMatMul(x)` node that
+//! carries `W_q` and `W_scale` as attributes (moved, not copied), and [`register`] teaches
+//! tract to build it: the weights are packed once and never exist as f32, which saves the
+//! dequantization, tract's loading and packing of 10 million f32 weights, and their memory.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use tract_onnx::pb::GraphProto;
+use tract_onnx::model::{OnnxOpRegister, ParsingContext};
+use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto};
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_hir::internal::{
+    check_input_arity, check_output_arity, expand, Expansion, InferenceOp, InferenceResult, Solver,
+    TensorProxy,
+};
 
-use super::dequantize::matmul_weights;
+use super::dequantize::find_dequantizations;
+use super::graph::GraphIndex;
 use super::integer_kernels::{multiply, PackedWeights};
+use crate::onnx_data::{f32_values, int8_values};
 use crate::QuantizedMatrix;
 
-/// The int8 weight matrices of the graph's `MatMul`s, by node name.
-pub(crate) struct QuantizedMatMuls(HashMap<String, QuantizedMatrix>);
+/// The op type of the replacing node.
+const OP_TYPE: &str = "TamisIntegerMatMul";
 
-impl QuantizedMatMuls {
-    pub(crate) fn read(graph: &GraphProto) -> Self {
-        Self(matmul_weights(graph))
+/// Lets tract's ONNX parser build the nodes [`use_integer_matmuls`] writes.
+pub(crate) fn register(register: &mut OnnxOpRegister) {
+    register.insert(OP_TYPE, build);
+}
+
+/// Replaces each `MatMul(x, Mul(Cast(W_q), W_scale))` (int8 `W_q` of shape inputs x outputs,
+/// `W_scale` of shape 1 x outputs, both read by nothing else) by a `TamisIntegerMatMul(x)`
+/// node; returns how many were replaced.
+pub(crate) fn use_integer_matmuls(graph: &mut GraphProto) -> usize {
+    let index = GraphIndex::new(graph);
+    let read_once = |name: &str| index.single_consumer(name).is_some();
+    let replaced: Vec<(usize, [usize; 2], [String; 2])> = find_dequantizations(graph)
+        .into_iter()
+        .filter(|d| !d.per_row && read_once(&d.quantized) && read_once(&d.scale))
+        .filter_map(|d| {
+            let matmul = d.single_consumer?;
+            let weight = &graph.node[d.mul_node].output[0];
+            (graph.node[matmul].op_type == "MatMul"
+                && graph.node[matmul].input.len() == 2
+                && graph.node[matmul].input[1] == *weight)
+                .then_some((matmul, [d.cast_node, d.mul_node], [d.quantized, d.scale]))
+        })
+        .collect();
+    for (matmul, _, [quantized, scale]) in &replaced {
+        let mut take = |name: &str| {
+            let at = graph.initializer.iter().position(|t| t.name == name)?;
+            Some(graph.initializer.swap_remove(at))
+        };
+        let (Some(weights), Some(scales)) = (take(quantized), take(scale)) else {
+            continue;
+        };
+        let node = &mut graph.node[*matmul];
+        node.op_type = OP_TYPE.into();
+        node.input.truncate(1);
+        node.attribute = [("weights", weights), ("scales", scales)]
+            .map(|(name, tensor)| AttributeProto {
+                name: name.into(),
+                r#type: AttributeType::Tensor.into(),
+                t: Some(tensor),
+                ..Default::default()
+            })
+            .into();
     }
+    let removed: Vec<usize> = replaced.iter().flat_map(|(_, nodes, _)| *nodes).collect();
+    let mut position = 0;
+    graph.node.retain(|_| {
+        position += 1;
+        !removed.contains(&(position - 1))
+    });
+    replaced.len()
+}
+
+/// Builds a `TamisIntegerMatMul` node: packs its weights.
+fn build(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let weights: &tract_onnx::pb::TensorProto = node.get_attr("weights")?;
+    let scales: &tract_onnx::pb::TensorProto = node.get_attr("scales")?;
+    let [rows, columns] = weights.dims[..] else {
+        bail!(
+            "{}: weights of shape {:?}, expected 2 axes",
+            node.name,
+            weights.dims
+        );
+    };
+    let matrix = QuantizedMatrix {
+        rows: usize::try_from(rows)?,
+        columns: usize::try_from(columns)?,
+        values: int8_values(weights),
+        scales: f32_values(scales),
+    };
+    let packed = PackedWeights::new(&matrix)
+        .with_context(|| format!("{}: weights and scales do not fit together", node.name))?;
+    let op = IntegerMatMul {
+        weights: Arc::new(packed),
+    };
+    Ok((expand(op), vec![]))
 }
 
 /// `x W` for the last axis of `x`, `W` int8 with one scale per output.
@@ -42,7 +122,7 @@ impl Eq for IntegerMatMul {}
 
 impl Op for IntegerMatMul {
     fn name(&self) -> StaticName {
-        "TamisIntegerMatMul".into()
+        OP_TYPE.into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
@@ -65,8 +145,7 @@ impl EvalOp for IntegerMatMul {
         let mut shape: TVec<usize> = input.shape().into();
         ensure!(
             shape.last() == Some(&inputs),
-            "{}: expected a last axis of {inputs}, got shape {shape:?}",
-            self.name()
+            "{OP_TYPE}: expected a last axis of {inputs}, got shape {shape:?}"
         );
         let activations = input.try_as_plain_ram()?;
         let product = multiply(activations.as_slice::<f32>()?, &self.weights);
@@ -87,78 +166,43 @@ impl TypedOp for IntegerMatMul {
     }
 }
 
-/// Replaces each `EinSum` named in `weights` that multiplies its input's last axis by a
-/// constant matrix of the recorded shape; returns how many were replaced.
-pub(crate) fn use_integer_matmuls(
-    model: &mut TypedModel,
-    weights: &QuantizedMatMuls,
-) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
-        let node = model.node(id);
-        let Some(matrix) = weights.0.get(&node.name) else {
-            continue;
-        };
-        if !multiplies_by_constant(model, node, matrix)? {
-            continue;
-        }
-        let Some(packed) = PackedWeights::new(matrix) else {
-            continue;
-        };
-        let op = IntegerMatMul {
-            weights: Arc::new(packed),
-        };
-        TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op)?.apply(model)?;
-        replaced += 1;
+impl Expansion for IntegerMatMul {
+    fn name(&self) -> StaticName {
+        OP_TYPE.into()
     }
-    Ok(replaced)
-}
 
-/// Whether `node` is `x[..., k] W[k, n]` with `W` a constant of `matrix`'s shape.
-fn multiplies_by_constant(
-    model: &TypedModel,
-    node: &TypedNode,
-    matrix: &QuantizedMatrix,
-) -> TractResult<bool> {
-    let Some(einsum) = node.op_as::<EinSum>() else {
-        return Ok(false);
-    };
-    if node.inputs.len() != 2 || einsum.q_params.is_some() {
-        return Ok(false);
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&inputs[0].datum_type, f32::datum_type())?;
+        s.equals(&outputs[0].datum_type, f32::datum_type())?;
+        s.equals(&inputs[0].rank, &outputs[0].rank)?;
+        let (k, n) = (self.weights.inputs(), self.weights.outputs());
+        s.given(&inputs[0].rank, move |s, rank| {
+            let Some(last) = usize::try_from(rank).ok().and_then(|r| r.checked_sub(1)) else {
+                bail!("{OP_TYPE}: the input has no axis");
+            };
+            for axis in 0..last {
+                s.equals(&inputs[0].shape[axis], &outputs[0].shape[axis])?;
+            }
+            s.equals(&inputs[0].shape[last], k.to_dim())?;
+            s.equals(&outputs[0].shape[last], n.to_dim())
+        })
     }
-    let input = model.outlet_fact(node.inputs[0])?;
-    let weight = model.outlet_fact(node.inputs[1])?;
-    let rank = input.rank();
-    // The einsum reads `...k,kn->...n`: the input's last axis against the weight's first.
-    let expected = {
-        let batch: String = ('a'..).take(rank - 1).collect();
-        format!("{batch}k,kn->{batch}n")
-    };
-    let renamed = einsum.axes.to_string();
-    Ok(rank >= 1
-        && input.datum_type == f32::datum_type()
-        && weight.konst.is_some()
-        && *weight.shape == [matrix.rows.into(), matrix.columns.into()]
-        && same_pattern(&renamed, &expected))
-}
 
-/// Whether two einsum expressions are the same up to the letters naming their axes.
-fn same_pattern(a: &str, b: &str) -> bool {
-    let shape = |s: &str| {
-        let mut seen = Vec::new();
-        s.chars()
-            .map(|c| {
-                if !c.is_alphabetic() {
-                    return c as usize + 1000;
-                }
-                seen.iter().position(|&x| x == c).unwrap_or_else(|| {
-                    seen.push(c);
-                    seen.len() - 1
-                })
-            })
-            .collect::<Vec<_>>()
-    };
-    shape(a) == shape(b)
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        model.wire_node(prefix, self.clone(), inputs)
+    }
 }
 
 #[cfg(test)]
@@ -170,16 +214,22 @@ mod tests {
 
     #[test]
     fn every_weight_product_of_the_default_model_runs_on_integers() {
-        let proto = default_model_proto();
-        let weights = QuantizedMatMuls::read(proto.graph.as_ref().expect("a graph"));
+        let mut proto = default_model_proto();
+        let graph = proto.graph.as_mut().expect("a graph");
+        let initializers = graph.initializer.len();
         assert_eq!(
-            weights.0.len(),
+            use_integer_matmuls(graph),
             36,
-            "6 layers x (q, k, v, output, intermediate, output)"
+            "6 layers x (query, key, value, attention output, intermediate, output)"
         );
-        let model = tract_onnx::onnx().model_for_proto_model(&proto).unwrap();
-        let mut model = model.into_typed().unwrap();
-        assert_eq!(use_integer_matmuls(&mut model, &weights).unwrap(), 36);
+        assert_eq!(
+            graph.initializer.len(),
+            initializers - 72,
+            "weights moved out"
+        );
+        let mut onnx = tract_onnx::onnx();
+        register(&mut onnx.op_register);
+        let model = onnx.model_for_proto_model(&proto).unwrap();
         let optimized = model.into_optimized().unwrap();
         let integer = optimized
             .nodes()
@@ -187,12 +237,5 @@ mod tests {
             .filter(|n| n.op_is::<IntegerMatMul>())
             .count();
         assert_eq!(integer, 36, "all of them survive tract's optimizer");
-    }
-
-    #[test]
-    fn einsum_patterns_compare_up_to_axis_names() {
-        assert!(same_pattern("amk,kn->amn", "abk,kn->abn"));
-        assert!(!same_pattern("amk,nk->amn", "abk,kn->abn"));
-        assert!(!same_pattern("abmk,abkn->abmn", "abk,kn->abn"));
     }
 }

@@ -111,24 +111,23 @@ impl TractEncoder {
             )));
         }
         tokenizer.expect_vocabulary(table_rows)?;
-        let integer_weights = options
-            .integer_matmul
-            .then(|| integer_matmul::QuantizedMatMuls::read(graph));
+        if options.integer_matmul {
+            integer_matmul::use_integer_matmuls(graph);
+        }
         if options.rewrite_dequantization {
             dequantize::rewrite_dequantization(graph);
         }
         if options.fuse_gelu {
             gelu::fuse_gelu(graph);
         }
-        let model = onnx().model_for_proto_model(&proto).map_err(invalid_onnx)?;
+        let mut framework = onnx();
+        integer_matmul::register(&mut framework.op_register);
+        let model = framework
+            .model_for_proto_model(&proto)
+            .map_err(invalid_onnx)?;
         // The protobuf holds a copy of every weight (dequantized to f32 by the rewrite): free it
         // before optimizing, or both copies count towards peak memory (in wasm, for good).
         drop(proto);
-        let mut model = model.into_typed().map_err(invalid_onnx)?;
-        if let Some(weights) = &integer_weights {
-            integer_matmul::use_integer_matmuls(&mut model, weights).map_err(invalid_onnx)?;
-        }
-        drop(integer_weights);
         let model = model.into_optimized().map_err(invalid_onnx)?;
         let hidden_size = model
             .output_fact(0)
