@@ -7,6 +7,7 @@
 //! tract to build it: the weights are packed once and never exist as f32, which saves the
 //! dequantization, tract's loading and packing of 10 million f32 weights, and their memory.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
@@ -37,7 +38,7 @@ pub(crate) fn register(register: &mut OnnxOpRegister) {
 pub(crate) fn use_integer_matmuls(graph: &mut GraphProto) -> usize {
     let index = GraphIndex::new(graph);
     let read_once = |name: &str| index.single_consumer(name).is_some();
-    let replaced: Vec<(usize, [usize; 2], [String; 2])> = find_dequantizations(graph)
+    let candidates: Vec<(usize, [usize; 2], [String; 2])> = find_dequantizations(graph)
         .into_iter()
         .filter(|d| !d.per_row && read_once(&d.quantized) && read_once(&d.scale))
         .filter_map(|d| {
@@ -49,33 +50,37 @@ pub(crate) fn use_integer_matmuls(graph: &mut GraphProto) -> usize {
                 .then_some((matmul, [d.cast_node, d.mul_node], [d.quantized, d.scale]))
         })
         .collect();
-    for (matmul, _, [quantized, scale]) in &replaced {
-        let mut take = |name: &str| {
-            let at = graph.initializer.iter().position(|t| t.name == name)?;
-            Some(graph.initializer.swap_remove(at))
-        };
-        let (Some(weights), Some(scales)) = (take(quantized), take(scale)) else {
+    let mut removed = HashSet::new();
+    for (matmul, dequantization, [quantized, scale]) in candidates {
+        let find =
+            |graph: &GraphProto, name: &str| graph.initializer.iter().position(|t| t.name == name);
+        if find(graph, &quantized).is_none() || find(graph, &scale).is_none() {
             continue;
-        };
-        let node = &mut graph.node[*matmul];
+        }
+        let mut take = |name: &str| find(graph, name).map(|at| graph.initializer.swap_remove(at));
+        let attributes =
+            [("weights", take(&quantized)), ("scales", take(&scale))].map(|(name, tensor)| {
+                AttributeProto {
+                    name: name.into(),
+                    r#type: AttributeType::Tensor.into(),
+                    t: tensor,
+                    ..Default::default()
+                }
+            });
+        let node = &mut graph.node[matmul];
         node.op_type = OP_TYPE.into();
         node.input.truncate(1);
-        node.attribute = [("weights", weights), ("scales", scales)]
-            .map(|(name, tensor)| AttributeProto {
-                name: name.into(),
-                r#type: AttributeType::Tensor.into(),
-                t: Some(tensor),
-                ..Default::default()
-            })
-            .into();
+        node.attribute = attributes.into();
+        removed.extend(dequantization);
     }
-    let removed: Vec<usize> = replaced.iter().flat_map(|(_, nodes, _)| *nodes).collect();
-    let mut position = 0;
-    graph.node.retain(|_| {
-        position += 1;
-        !removed.contains(&(position - 1))
-    });
-    replaced.len()
+    let nodes = std::mem::take(&mut graph.node);
+    graph.node = nodes
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| !removed.contains(index))
+        .map(|(_, node)| node)
+        .collect();
+    removed.len() / 2
 }
 
 /// Builds a `TamisIntegerMatMul` node: packs its weights.

@@ -125,8 +125,9 @@ impl TractEncoder {
         let model = framework
             .model_for_proto_model(&proto)
             .map_err(invalid_onnx)?;
-        // The protobuf holds a copy of every weight (dequantized to f32 by the rewrite): free it
-        // before optimizing, or both copies count towards peak memory (in wasm, for good).
+        // The protobuf holds a copy of every weight (as f32 initializers or the integer nodes'
+        // int8 attributes): free it before optimizing, or both copies count towards peak
+        // memory (in wasm, for good).
         drop(proto);
         let model = model.into_optimized().map_err(invalid_onnx)?;
         let hidden_size = model
