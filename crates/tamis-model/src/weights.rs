@@ -30,6 +30,29 @@ pub struct QuantizedMatrix {
     pub scales: Vec<f32>,
 }
 
+impl QuantizedMatrix {
+    /// The matrix stored as an int8 initializer of rank 2 and its float scales (one per row or
+    /// per column); `None` when they are not that.
+    pub(crate) fn from_onnx(quantized: &TensorProto, scales: &TensorProto) -> Option<Self> {
+        if quantized.data_type != ONNX_INT8 || scales.data_type != ONNX_FLOAT {
+            return None;
+        }
+        let [rows, columns] = quantized.dims[..] else {
+            return None;
+        };
+        let (rows, columns) = (usize::try_from(rows).ok()?, usize::try_from(columns).ok()?);
+        let values = int8_values(quantized);
+        let scales = f32_values(scales);
+        (values.len() == rows * columns && (scales.len() == rows || scales.len() == columns))
+            .then_some(Self {
+                rows,
+                columns,
+                values,
+                scales,
+            })
+    }
+}
+
 /// Layer-norm parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerNorm {
@@ -129,22 +152,8 @@ impl<'a> Graph<'a> {
             .filter(|n| n.op_type == "Cast")
             .ok_or_else(not_int8)?;
         let quantized = self.initializer(&cast.input[0])?;
-        if quantized.data_type != ONNX_INT8 || quantized.dims.len() != 2 {
-            return Err(not_int8());
-        }
-        let dimension = |d: i64| usize::try_from(d).map_err(|_| not_int8());
-        let (rows, columns) = (dimension(quantized.dims[0])?, dimension(quantized.dims[1])?);
-        let values = int8_values(quantized);
-        let scales = self.floats(&mul.input[1])?;
-        if values.len() != rows * columns || (scales.len() != rows && scales.len() != columns) {
-            return Err(not_int8());
-        }
-        Ok(QuantizedMatrix {
-            rows,
-            columns,
-            values,
-            scales,
-        })
+        let scales = self.initializer(&mul.input[1])?;
+        QuantizedMatrix::from_onnx(quantized, scales).ok_or_else(not_int8)
     }
 
     fn consumers(&self, name: &'a str) -> impl Iterator<Item = &'a NodeProto> + 'a {

@@ -21,7 +21,6 @@ use tract_onnx::tract_hir::internal::{
 use super::dequantize::find_dequantizations;
 use super::graph::GraphIndex;
 use super::integer_kernels::{multiply, PackedWeights};
-use crate::onnx_data::{f32_values, int8_values};
 use crate::QuantizedMatrix;
 
 /// The op type of the replacing node.
@@ -90,19 +89,12 @@ fn build(
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let weights: &tract_onnx::pb::TensorProto = node.get_attr("weights")?;
     let scales: &tract_onnx::pb::TensorProto = node.get_attr("scales")?;
-    let [rows, columns] = weights.dims[..] else {
-        bail!(
-            "{}: weights of shape {:?}, expected 2 axes",
-            node.name,
-            weights.dims
-        );
-    };
-    let matrix = QuantizedMatrix {
-        rows: usize::try_from(rows)?,
-        columns: usize::try_from(columns)?,
-        values: int8_values(weights),
-        scales: f32_values(scales),
-    };
+    let matrix = QuantizedMatrix::from_onnx(weights, scales).with_context(|| {
+        format!(
+            "{}: `weights` must be an int8 matrix and `scales` floats",
+            node.name
+        )
+    })?;
     let packed = PackedWeights::new(&matrix)
         .with_context(|| format!("{}: weights and scales do not fit together", node.name))?;
     let op = IntegerMatMul {
