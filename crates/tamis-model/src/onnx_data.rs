@@ -24,3 +24,16 @@ pub(crate) fn f32_values(tensor: &TensorProto) -> Vec<f32> {
             .collect()
     }
 }
+
+/// An int64 tensor's values (shapes, axes).
+pub(crate) fn i64_values(tensor: &TensorProto) -> Vec<i64> {
+    if tensor.raw_data.is_empty() {
+        tensor.int64_data.clone()
+    } else {
+        tensor
+            .raw_data
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
+            .collect()
+    }
+}

@@ -149,6 +149,17 @@ fn fused_gelu_differs_only_by_rounding() {
 }
 
 #[test]
+fn fused_attention_differs_only_by_rounding() {
+    let unfused = EncoderOptions {
+        fuse_attention: false,
+        ..EncoderOptions::default()
+    };
+    let difference = largest_difference(EncoderOptions::default(), unfused);
+    eprintln!("fused vs unfused attention: largest difference {difference}");
+    assert!(difference <= 1e-5, "difference {difference}");
+}
+
+#[test]
 fn empty_text_gets_the_special_tokens_embedding() {
     let embeddings = encoder().embed(&["", "", "hello"]).expect("embed");
     let empty = &embeddings[0];

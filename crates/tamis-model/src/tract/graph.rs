@@ -1,6 +1,6 @@
 //! Lookups over an ONNX graph shared by the rewrites.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tract_onnx::pb::{AttributeProto, GraphProto, NodeProto, TensorProto};
 
@@ -71,6 +71,36 @@ pub(crate) fn scalar_initializer(graph: &GraphProto, name: &str) -> Option<f32> 
     match f32_values(tensor)[..] {
         [value] if tensor.dims.iter().product::<i64>() == 1 => Some(value),
         _ => None,
+    }
+}
+
+/// Removes the nodes whose outputs nothing reads (neither a node nor the graph's outputs),
+/// repeatedly, with the value infos of what they wrote: what a rewrite left behind.
+pub(crate) fn remove_unused_nodes(graph: &mut GraphProto) {
+    loop {
+        let read: HashSet<&str> = (graph.node.iter())
+            .flat_map(|n| n.input.iter())
+            .chain(graph.output.iter().map(|o| &o.name))
+            .map(String::as_str)
+            .collect();
+        let unused: HashSet<usize> = (graph.node.iter().enumerate())
+            .filter(|(_, n)| !n.output.iter().any(|o| read.contains(o.as_str())))
+            .map(|(at, _)| at)
+            .collect();
+        if unused.is_empty() {
+            return;
+        }
+        let written: HashSet<String> = (unused.iter())
+            .flat_map(|&at| graph.node[at].output.iter().cloned())
+            .collect();
+        let nodes = std::mem::take(&mut graph.node);
+        graph.node = (nodes.into_iter().enumerate())
+            .filter(|(at, _)| !unused.contains(at))
+            .map(|(_, n)| n)
+            .collect();
+        graph
+            .value_info
+            .retain(|info| !written.contains(&info.name));
     }
 }
 

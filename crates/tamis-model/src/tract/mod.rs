@@ -1,5 +1,6 @@
 //! The CPU encoder: the bundle's ONNX graph run by tract, natively and in wasm.
 
+mod attention;
 mod dequantize;
 mod gelu;
 mod graph;
@@ -40,6 +41,9 @@ pub struct EncoderOptions {
     /// f32 fused multiply-add, and tract's 8x8 f32 tile spills registers in V8 on x86);
     /// natively tract's FMA kernels are faster (`tamis bench embed` has both).
     pub integer_matmul: bool,
+    /// Run each layer's self-attention as one op instead of some twenty (head splits, scaled
+    /// products, mask, softmax, NaN guard, head merge). Same formula, float rounding aside.
+    pub fuse_attention: bool,
 }
 
 impl Default for EncoderOptions {
@@ -50,6 +54,7 @@ impl Default for EncoderOptions {
             rewrite_dequantization: true,
             fuse_gelu: true,
             integer_matmul: cfg!(target_arch = "wasm32"),
+            fuse_attention: true,
         }
     }
 }
@@ -120,8 +125,12 @@ impl TractEncoder {
         if options.fuse_gelu {
             gelu::fuse_gelu(graph);
         }
+        if options.fuse_attention {
+            attention::fuse_attention(graph);
+        }
         let mut framework = onnx();
         integer_matmul::register(&mut framework.op_register);
+        attention::register(&mut framework.op_register);
         let model = framework
             .model_for_proto_model(&proto)
             .map_err(invalid_onnx)?;

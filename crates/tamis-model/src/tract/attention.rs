@@ -1,0 +1,462 @@
+//! The model's self-attention as one op instead of some twenty tract ops per layer.
+//!
+//! The default model's export spells each layer's attention as head splits (`Reshape`,
+//! `Transpose`), a reshape dance that transposes the keys, `q` and `k` scaled by a constant,
+//! `MatMul`, the additive mask, `Softmax`, a NaN guard (`Where(IsNaN(p), 0, p)`), `MatMul` by
+//! the values and the heads merged back (`Transpose`, `Reshape`). Run one by one, each of
+//! these ops costs a pass over memory and an allocation, and tract runs the per-head products
+//! with its large-matrix kernels on 32-wide heads: together about a third of a call in wasm at
+//! one text per call, where the attention's arithmetic is under 1% of the model's.
+//! [`fuse_attention`] replaces the chain by one `TamisAttention(q, k, v, mask)` node and
+//! [`register`] teaches tract to build it. Same formula; the result differs only in float
+//! rounding.
+
+use tract_onnx::model::{OnnxOpRegister, ParsingContext};
+use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto};
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_hir::internal::{
+    check_input_arity, check_output_arity, expand, Expansion, InferenceOp, InferenceResult, Solver,
+    TensorProxy,
+};
+
+use super::graph::{node, remove_unused_nodes, scalar_initializer, GraphIndex};
+use crate::onnx_data::i64_values;
+
+/// The op type of the replacing node.
+const OP_TYPE: &str = "TamisAttention";
+
+/// Lets tract's ONNX parser build the nodes [`fuse_attention`] writes.
+pub(crate) fn register(register: &mut OnnxOpRegister) {
+    register.insert(OP_TYPE, build);
+}
+
+/// What one matched attention chain computes.
+#[derive(Debug, Clone, PartialEq)]
+struct AttentionChain {
+    /// The merged-heads output: the value the new node writes.
+    output: String,
+    /// The projections, each batch x tokens x (heads x head_dim).
+    query: String,
+    key: String,
+    value: String,
+    /// The additive mask, broadcast to batch x heads x tokens x tokens.
+    mask: String,
+    head_dim: usize,
+    query_scale: f32,
+    key_scale: f32,
+}
+
+/// Replaces each attention chain of the shape described in the module documentation by one
+/// `TamisAttention` node, removes the nodes nothing reads any more; returns how many.
+pub(crate) fn fuse_attention(graph: &mut GraphProto) -> usize {
+    let index = GraphIndex::new(graph);
+    let chains: Vec<(usize, AttentionChain)> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter_map(|(at, node)| Some((at, attention_chain(graph, &index, node)?)))
+        .collect();
+    for (at, chain) in &chains {
+        let float = |name: &str, value: f32| AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Float.into(),
+            f: value,
+            ..Default::default()
+        };
+        let attributes = vec![
+            AttributeProto {
+                name: "head_dim".into(),
+                r#type: AttributeType::Int.into(),
+                i: chain.head_dim as i64,
+                ..Default::default()
+            },
+            float("query_scale", chain.query_scale),
+            float("key_scale", chain.key_scale),
+        ];
+        let inputs = [&chain.query, &chain.key, &chain.value, &chain.mask].map(String::as_str);
+        graph.node[*at] = node(OP_TYPE, &inputs, &chain.output, attributes);
+    }
+    remove_unused_nodes(graph);
+    chains.len()
+}
+
+/// Matches `out = Reshape(Transpose(MatMul(P, V)))` with `P = Softmax(Q Kᵀ + mask)` (NaN
+/// guard optional) and `Q`, `Kᵀ`, `V` split into heads from three projections.
+fn attention_chain(
+    graph: &GraphProto,
+    index: &GraphIndex,
+    out: &NodeProto,
+) -> Option<AttentionChain> {
+    let find = |value: &str, op_type: &str| -> Option<&NodeProto> {
+        let node = &graph.node[index.producer(value)?];
+        (node.op_type == op_type).then_some(node)
+    };
+    let perm = |node: &NodeProto| -> Option<Vec<i64>> {
+        node.attribute
+            .iter()
+            .find(|a| a.name == "perm")
+            .map(|a| a.ints.clone())
+    };
+    let transposed = |value: &str, expected: &[i64]| -> Option<&str> {
+        let node = find(value, "Transpose")?;
+        (perm(node)? == expected).then(|| node.input[0].as_str())
+    };
+    // `Transpose(Reshape(x, shape), [0, 2, 1, 3])`: x split into heads; returns (x, shape).
+    let heads_of = |value: &str| -> Option<(&str, &str)> {
+        let reshape = find(transposed(value, &[0, 2, 1, 3])?, "Reshape")?;
+        Some((reshape.input.first()?, reshape.input.get(1)?))
+    };
+    // `Mul(x, scale)` in either order; returns (x, scale).
+    let scaled = |value: &str| -> Option<(&str, f32)> {
+        let mul = find(value, "Mul")?;
+        let [a, b] = [mul.input.first()?, mul.input.get(1)?];
+        match (scalar_initializer(graph, a), scalar_initializer(graph, b)) {
+            (None, Some(scale)) => Some((a, scale)),
+            (Some(scale), None) => Some((b, scale)),
+            _ => None,
+        }
+    };
+    // Keys split into heads with their last two axes swapped, directly or as
+    // `Reshape(Transpose(Reshape(heads, [-1, tokens, dim]), [0, 2, 1]))`.
+    let keys_transposed = |value: &str| -> Option<(&str, &str)> {
+        if let Some(heads) = transposed(value, &[0, 1, 3, 2]) {
+            return heads_of(heads);
+        }
+        let flat = transposed(&find(value, "Reshape")?.input[0], &[0, 2, 1])?;
+        heads_of(&find(flat, "Reshape")?.input[0])
+    };
+
+    if out.op_type != "Reshape" {
+        return None;
+    }
+    let context = find(transposed(&out.input[0], &[0, 2, 1, 3])?, "MatMul")?;
+    let (value, value_shape) = heads_of(context.input.get(1)?)?;
+    let probabilities = match find(&context.input[0], "Where") {
+        Some(guard) => {
+            let [nan, zero, kept] = [
+                guard.input.first()?,
+                guard.input.get(1)?,
+                guard.input.get(2)?,
+            ];
+            let checked = &find(nan, "IsNaN")?.input[0];
+            (checked == kept && scalar_initializer(graph, zero) == Some(0.0)).then_some(kept)?
+        }
+        None => &context.input[0],
+    };
+    let softmax = find(probabilities, "Softmax")?;
+    let axis = softmax.attribute.iter().find(|a| a.name == "axis");
+    if axis.is_some_and(|a| a.i != -1 && a.i != 3) {
+        return None;
+    }
+    let sum = find(&softmax.input[0], "Add")?;
+    let [a, b] = [sum.input.first()?, sum.input.get(1)?];
+    let (scores, mask) = match find(a, "MatMul") {
+        Some(scores) => (scores, b),
+        None => (find(b, "MatMul")?, a),
+    };
+    let (query_heads, query_scale) = scaled(scores.input.first()?)?;
+    let (keys, key_scale) = scaled(scores.input.get(1)?)?;
+    let (query, query_shape) = heads_of(query_heads)?;
+    let (key, key_shape) = keys_transposed(keys)?;
+    if query_shape != key_shape || query_shape != value_shape {
+        return None;
+    }
+    Some(AttentionChain {
+        output: out.output.first()?.clone(),
+        query: query.into(),
+        key: key.into(),
+        value: value.into(),
+        mask: mask.clone(),
+        head_dim: head_dim(graph, index, query_shape)?,
+        query_scale,
+        key_scale,
+    })
+}
+
+/// The last entry of a head-split shape `[batch, tokens, heads, head_dim]`: an initializer,
+/// or a `Concat` whose last part is one.
+fn head_dim(graph: &GraphProto, index: &GraphIndex, shape: &str) -> Option<usize> {
+    let last_of = |name: &str| -> Option<i64> {
+        let tensor = graph.initializer.iter().find(|t| t.name == name)?;
+        i64_values(tensor).last().copied()
+    };
+    let last = last_of(shape).or_else(|| {
+        let concat = &graph.node[index.producer(shape)?];
+        (concat.op_type == "Concat").then_some(())?;
+        last_of(concat.input.last()?)
+    })?;
+    usize::try_from(last).ok().filter(|&d| d > 0)
+}
+
+/// Builds a `TamisAttention` node from its attributes.
+fn build(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let head_dim: usize = node.get_attr("head_dim")?;
+    ensure!(head_dim > 0, "{}: head_dim must be positive", node.name);
+    let op = FusedAttention {
+        head_dim,
+        query_scale: node.get_attr("query_scale")?,
+        key_scale: node.get_attr("key_scale")?,
+    };
+    Ok((expand(op), vec![]))
+}
+
+/// `softmax((q·s_q)(k·s_k)ᵀ + mask) v` per head, NaN probabilities read as 0, for `q`, `k`, `v`
+/// of shape batch x tokens x (heads x head_dim) and a rank-4 mask broadcast to batch x heads x
+/// tokens x tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FusedAttention {
+    head_dim: usize,
+    query_scale: f32,
+    key_scale: f32,
+}
+
+impl Eq for FusedAttention {}
+
+impl Op for FusedAttention {
+    fn name(&self) -> StaticName {
+        OP_TYPE.into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!("heads of {}", self.head_dim)])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for FusedAttention {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (query, key, value, mask) = args_4!(inputs);
+        let &[batch, tokens, width] = query.shape() else {
+            bail!(
+                "{OP_TYPE}: expected batch x tokens x width, got {:?}",
+                query.shape()
+            );
+        };
+        ensure!(
+            key.shape() == query.shape() && value.shape() == query.shape(),
+            "{OP_TYPE}: query, key and value shapes differ"
+        );
+        ensure!(
+            width % self.head_dim == 0,
+            "{OP_TYPE}: width {width} is not a multiple of the head size {}",
+            self.head_dim
+        );
+        let heads = width / self.head_dim;
+        let mask_index = MaskIndex::new(mask.shape(), [batch, heads, tokens, tokens])?;
+        let slice = |t: &TValue| -> TractResult<Vec<f32>> {
+            Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
+        };
+        let (query, key, value, mask) =
+            (slice(&query)?, slice(&key)?, slice(&value)?, slice(&mask)?);
+        let mut output = vec![0f32; query.len()];
+        let dim = self.head_dim;
+        let mut scaled_keys = vec![0f32; tokens * dim];
+        let mut scaled_query = vec![0f32; dim];
+        let mut weights = vec![0f32; tokens];
+        for b in 0..batch {
+            let row = |token: usize, head: usize| (b * tokens + token) * width + head * dim;
+            for h in 0..heads {
+                for (j, scaled) in scaled_keys.chunks_exact_mut(dim).enumerate() {
+                    scale_into(scaled, &key[row(j, h)..][..dim], self.key_scale);
+                }
+                for i in 0..tokens {
+                    scale_into(
+                        &mut scaled_query,
+                        &query[row(i, h)..][..dim],
+                        self.query_scale,
+                    );
+                    for (j, weight) in weights.iter_mut().enumerate() {
+                        let scaled_key = &scaled_keys[j * dim..][..dim];
+                        *weight = dot(&scaled_query, scaled_key) + mask[mask_index.at(b, h, i, j)];
+                    }
+                    softmax_in_place(&mut weights);
+                    let out = &mut output[row(i, h)..][..dim];
+                    for (j, &weight) in weights.iter().enumerate() {
+                        add_scaled(out, &value[row(j, h)..][..dim], weight);
+                    }
+                }
+            }
+        }
+        Ok(tvec!(
+            Tensor::from_shape(&[batch, tokens, width], &output)?.into_tvalue()
+        ))
+    }
+}
+
+/// Where element (b, h, i, j) of the broadcast mask lies in the mask's own data.
+struct MaskIndex {
+    strides: [usize; 4],
+}
+
+impl MaskIndex {
+    /// Each mask axis must be 1 (broadcast) or the full size.
+    fn new(shape: &[usize], full: [usize; 4]) -> TractResult<Self> {
+        ensure!(
+            shape.len() == 4 && shape.iter().zip(full).all(|(&d, f)| d == 1 || d == f),
+            "{OP_TYPE}: a mask of shape {shape:?} does not broadcast to {full:?}"
+        );
+        let mut strides = [0; 4];
+        let mut stride = 1;
+        for axis in (0..4).rev() {
+            strides[axis] = if shape[axis] == 1 { 0 } else { stride };
+            stride *= shape[axis];
+        }
+        Ok(Self { strides })
+    }
+
+    fn at(&self, b: usize, h: usize, i: usize, j: usize) -> usize {
+        let [sb, sh, si, sj] = self.strides;
+        b * sb + h * sh + i * si + j * sj
+    }
+}
+
+/// Lanes summed independently so that the compiler vectorizes (it keeps a float sum's order).
+const LANES: usize = 8;
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = (chunks_a.remainder().iter())
+        .zip(chunks_b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in chunks_a.zip(chunks_b) {
+        for lane in 0..LANES {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn scale_into(out: &mut [f32], values: &[f32], scale: f32) {
+    out.iter_mut().zip(values).for_each(|(o, v)| *o = v * scale);
+}
+
+fn add_scaled(out: &mut [f32], values: &[f32], scale: f32) {
+    out.iter_mut()
+        .zip(values)
+        .for_each(|(o, v)| *o += v * scale);
+}
+
+/// ONNX `Softmax` over the slice, then NaN (a row of NaN or infinite scores) read as 0.
+fn softmax_in_place(values: &mut [f32]) {
+    let max = values
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let mut sum = 0f32;
+    for v in values.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in values.iter_mut() {
+        *v /= sum;
+        if v.is_nan() {
+            *v = 0.0;
+        }
+    }
+}
+
+impl TypedOp for FusedAttention {
+    as_op!();
+
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs.iter().all(|i| i.datum_type == f32::datum_type()));
+        ensure!(inputs[0].rank() == 3 && inputs[3].rank() == 4);
+        Ok(tvec!(f32::fact(inputs[0].shape.to_tvec())))
+    }
+}
+
+impl Expansion for FusedAttention {
+    fn name(&self) -> StaticName {
+        OP_TYPE.into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 4)?;
+        check_output_arity(outputs, 1)?;
+        for input in inputs {
+            s.equals(&input.datum_type, f32::datum_type())?;
+        }
+        s.equals(&outputs[0].datum_type, f32::datum_type())?;
+        s.equals(&inputs[0].rank, 3)?;
+        s.equals(&inputs[3].rank, 4)?;
+        s.equals(&inputs[0].shape, &outputs[0].shape)?;
+        s.equals(&inputs[1].shape, &outputs[0].shape)?;
+        s.equals(&inputs[2].shape, &outputs[0].shape)
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        model.wire_node(prefix, self.clone(), inputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tract_onnx::prelude::{Framework, InferenceModelExt};
+
+    use super::super::graph::{default_model_proto, op_types};
+    use super::*;
+
+    #[test]
+    fn every_layer_of_the_default_model_gets_one_attention_node() {
+        let mut proto = default_model_proto();
+        let graph = proto.graph.as_mut().expect("a graph");
+        assert_eq!(
+            fuse_attention(graph),
+            6,
+            "one attention in each of the 6 layers"
+        );
+        let ops = op_types(graph);
+        for gone in ["Softmax", "IsNaN", "Transpose"] {
+            assert!(!ops.contains(&gone), "no {gone} left");
+        }
+        let fused = graph.node.iter().find(|n| n.op_type == OP_TYPE).unwrap();
+        assert_eq!(fused.attribute[0].i, 32, "MiniLM's 12 heads of 32");
+        let mut onnx = tract_onnx::onnx();
+        register(&mut onnx.op_register);
+        let optimized = onnx
+            .model_for_proto_model(&proto)
+            .unwrap()
+            .into_optimized()
+            .unwrap();
+        let count = optimized
+            .nodes()
+            .iter()
+            .filter(|n| n.op_is::<FusedAttention>())
+            .count();
+        assert_eq!(count, 6, "all of them survive tract's optimizer");
+    }
+
+    #[test]
+    fn a_fully_masked_row_gives_zeros_as_the_nan_guard_does() {
+        let mut scores = [f32::NEG_INFINITY; 3];
+        softmax_in_place(&mut scores);
+        assert_eq!(scores, [0.0; 3]);
+        let mut scores = [1.0, 2.0, f32::MIN];
+        softmax_in_place(&mut scores);
+        assert!((scores[0] + scores[1] - 1.0).abs() < 1e-6 && scores[2] == 0.0);
+    }
+
+    #[test]
+    fn a_mask_that_does_not_broadcast_is_refused() {
+        assert!(MaskIndex::new(&[2, 1, 1, 5], [2, 12, 5, 5]).is_ok());
+        let error = MaskIndex::new(&[2, 1, 1, 4], [2, 12, 5, 5]).err().unwrap();
+        assert!(error.to_string().contains("does not broadcast"), "{error}");
+    }
+}
