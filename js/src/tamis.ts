@@ -254,7 +254,10 @@ export class Tamis implements TamisApi {
   }
 
   async embed(texts: string[]): Promise<Embedding[]> {
-    return live(this.#runner, 'Tamis').run((model) => model.embed(texts) as Embedding[]);
+    const embeddings = await live(this.#runner, 'Tamis').run(
+      (model) => model.embed(texts) as Array<Omit<Embedding, 'vector'> & { vector: Float32Array }>,
+    );
+    return embeddings.map((embedding) => ({ ...embedding, vector: Array.from(embedding.vector) }));
   }
 
   async classifier(policy: Policy | string): Promise<Classifier> {
