@@ -102,7 +102,7 @@ impl Kernels {
             return Err(GpuError::Shader(error.to_string()));
         }
         let head_width = model.hidden / model.heads;
-        if head_width > 64 || model.hidden % 4 != 0 {
+        if head_width > 64 || !model.hidden.is_multiple_of(4) {
             return Err(GpuError::Model(tamis_model::ModelError::UnsupportedModel(
                 format!(
                     "head width {head_width} or hidden size {} is not supported by the GPU kernels",

@@ -128,23 +128,29 @@ fn dequantization_rewrite_leaves_the_output_unchanged() {
 }
 
 #[test]
-fn integer_products_differ_from_f32_ones_only_by_rounding() {
-    let [integer, float] = [true, false].map(|integer_matmul| EncoderOptions {
-        integer_matmul,
-        ..EncoderOptions::default()
-    });
-    let difference = largest_difference(integer, float);
+fn integer_products_differ_from_f32_ones_by_the_quantization_step() {
+    let difference = largest_difference(EncoderOptions::default(), f32_products());
     eprintln!("integer vs f32 products: largest difference {difference}");
-    assert!(difference <= 2e-6, "difference {difference}");
+    // Activations round to 1/65534 of their row's largest: about 1e-4 on unit vectors.
+    assert!(difference <= 3e-4, "difference {difference}");
+}
+
+/// The default options with tract's f32 products: rounding differences elsewhere then stay
+/// tiny instead of moving an activation across an int16 rounding boundary.
+fn f32_products() -> EncoderOptions {
+    EncoderOptions {
+        integer_matmul: false,
+        ..EncoderOptions::default()
+    }
 }
 
 #[test]
 fn fused_gelu_differs_only_by_rounding() {
     let unfused = EncoderOptions {
         fuse_gelu: false,
-        ..EncoderOptions::default()
+        ..f32_products()
     };
-    let difference = largest_difference(EncoderOptions::default(), unfused);
+    let difference = largest_difference(f32_products(), unfused);
     assert!(difference <= 1e-5, "difference {difference}");
 }
 
@@ -152,9 +158,9 @@ fn fused_gelu_differs_only_by_rounding() {
 fn fused_attention_differs_only_by_rounding() {
     let unfused = EncoderOptions {
         fuse_attention: false,
-        ..EncoderOptions::default()
+        ..f32_products()
     };
-    let difference = largest_difference(EncoderOptions::default(), unfused);
+    let difference = largest_difference(f32_products(), unfused);
     eprintln!("fused vs unfused attention: largest difference {difference}");
     assert!(difference <= 1e-5, "difference {difference}");
 }

@@ -243,7 +243,7 @@ impl Split {
     fn contains(self, index: usize) -> bool {
         match self {
             Self::All => true,
-            Self::Odd => index % 2 == 0,
+            Self::Odd => index.is_multiple_of(2),
             Self::Even => index % 2 == 1,
         }
     }

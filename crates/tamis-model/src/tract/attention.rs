@@ -14,20 +14,15 @@
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
 use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto};
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_hir::internal::{
-    check_input_arity, check_output_arity, expand, Expansion, InferenceOp, InferenceResult, Solver,
-    TensorProxy,
-};
+use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
+use super::custom_op::{dot, values, Custom, TamisOp};
 use super::graph::{node, remove_unused_nodes, scalar_initializer, GraphIndex};
 use crate::onnx_data::i64_values;
 
-/// The op type of the replacing node.
-const OP_TYPE: &str = "TamisAttention";
-
 /// Lets tract's ONNX parser build the nodes [`fuse_attention`] writes.
 pub(crate) fn register(register: &mut OnnxOpRegister) {
-    register.insert(OP_TYPE, build);
+    register.insert(FusedAttention::OP_TYPE, build);
 }
 
 /// What one matched attention chain computes.
@@ -74,7 +69,7 @@ pub(crate) fn fuse_attention(graph: &mut GraphProto) -> usize {
             float("key_scale", chain.key_scale),
         ];
         let inputs = [&chain.query, &chain.key, &chain.value, &chain.mask].map(String::as_str);
-        graph.node[*at] = node(OP_TYPE, &inputs, &chain.output, attributes);
+        graph.node[*at] = node(FusedAttention::OP_TYPE, &inputs, &chain.output, attributes);
     }
     remove_unused_nodes(graph);
     chains.len()
@@ -200,7 +195,7 @@ fn build(
         query_scale: node.get_attr("query_scale")?,
         key_scale: node.get_attr("key_scale")?,
     };
-    Ok((expand(op), vec![]))
+    Ok((expand(Custom(op)), vec![]))
 }
 
 /// `softmax((q·s_q)(k·s_k)ᵀ + mask) v` per head, NaN probabilities read as 0, for `q`, `k`, `v`
@@ -213,47 +208,40 @@ pub(crate) struct FusedAttention {
     key_scale: f32,
 }
 
-impl Eq for FusedAttention {}
+impl TamisOp for FusedAttention {
+    const OP_TYPE: &'static str = "TamisAttention";
+    const INPUTS: usize = 4;
 
-impl Op for FusedAttention {
-    fn name(&self) -> StaticName {
-        OP_TYPE.into()
+    fn info(&self) -> String {
+        format!("heads of {}", self.head_dim)
     }
 
-    fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("heads of {}", self.head_dim)])
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for FusedAttention {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<Tensor> {
+        let op = Self::OP_TYPE;
         let (query, key, value, mask) = args_4!(inputs);
         let &[batch, tokens, width] = query.shape() else {
             bail!(
-                "{OP_TYPE}: expected batch x tokens x width, got {:?}",
+                "{op}: expected batch x tokens x width, got {:?}",
                 query.shape()
             );
         };
         ensure!(
             key.shape() == query.shape() && value.shape() == query.shape(),
-            "{OP_TYPE}: query, key and value shapes differ"
+            "{op}: query, key and value shapes differ"
         );
         ensure!(
             width % self.head_dim == 0,
-            "{OP_TYPE}: width {width} is not a multiple of the head size {}",
+            "{op}: width {width} is not a multiple of the head size {}",
             self.head_dim
         );
         let heads = width / self.head_dim;
         let mask_index = MaskIndex::new(mask.shape(), [batch, heads, tokens, tokens])?;
-        let slice = |t: &TValue| -> TractResult<Vec<f32>> {
-            Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
-        };
-        let (query, key, value, mask) =
-            (slice(&query)?, slice(&key)?, slice(&value)?, slice(&mask)?);
+        let (query, key, value, mask) = (
+            values(&query)?,
+            values(&key)?,
+            values(&value)?,
+            values(&mask)?,
+        );
         let mut output = vec![0f32; query.len()];
         let dim = self.head_dim;
         let mut scaled_keys = vec![0f32; tokens * dim];
@@ -283,9 +271,7 @@ impl EvalOp for FusedAttention {
                 }
             }
         }
-        Ok(tvec!(
-            Tensor::from_shape(&[batch, tokens, width], &output)?.into_tvalue()
-        ))
+        Tensor::from_shape(&[batch, tokens, width], &output)
     }
 }
 
@@ -299,7 +285,8 @@ impl MaskIndex {
     fn new(shape: &[usize], full: [usize; 4]) -> TractResult<Self> {
         ensure!(
             shape.len() == 4 && shape.iter().zip(full).all(|(&d, f)| d == 1 || d == f),
-            "{OP_TYPE}: a mask of shape {shape:?} does not broadcast to {full:?}"
+            "{}: a mask of shape {shape:?} does not broadcast to {full:?}",
+            FusedAttention::OP_TYPE
         );
         let mut strides = [0; 4];
         let mut stride = 1;
@@ -314,24 +301,6 @@ impl MaskIndex {
         let [sb, sh, si, sj] = self.strides;
         b * sb + h * sh + i * si + j * sj
     }
-}
-
-/// Lanes summed independently so that the compiler vectorizes (it keeps a float sum's order).
-const LANES: usize = 8;
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; LANES];
-    let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = (chunks_a.remainder().iter())
-        .zip(chunks_b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in chunks_a.zip(chunks_b) {
-        for lane in 0..LANES {
-            lanes[lane] += x[lane] * y[lane];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 fn scale_into(out: &mut [f32], values: &[f32], scale: f32) {
@@ -351,7 +320,7 @@ fn softmax_in_place(values: &mut [f32]) {
         .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut sum = 0f32;
     for v in values.iter_mut() {
-        *v = (*v - max).exp();
+        *v = libm::expf(*v - max);
         sum += *v;
     }
     for v in values.iter_mut() {
@@ -359,50 +328,6 @@ fn softmax_in_place(values: &mut [f32]) {
         if v.is_nan() {
             *v = 0.0;
         }
-    }
-}
-
-impl TypedOp for FusedAttention {
-    as_op!();
-
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs.iter().all(|i| i.datum_type == f32::datum_type()));
-        ensure!(inputs[0].rank() == 3 && inputs[3].rank() == 4);
-        Ok(tvec!(f32::fact(inputs[0].shape.to_tvec())))
-    }
-}
-
-impl Expansion for FusedAttention {
-    fn name(&self) -> StaticName {
-        OP_TYPE.into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 4)?;
-        check_output_arity(outputs, 1)?;
-        for input in inputs {
-            s.equals(&input.datum_type, f32::datum_type())?;
-        }
-        s.equals(&outputs[0].datum_type, f32::datum_type())?;
-        s.equals(&inputs[0].rank, 3)?;
-        s.equals(&inputs[3].rank, 4)?;
-        s.equals(&inputs[0].shape, &outputs[0].shape)?;
-        s.equals(&inputs[1].shape, &outputs[0].shape)?;
-        s.equals(&inputs[2].shape, &outputs[0].shape)
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
     }
 }
 
@@ -426,7 +351,9 @@ mod tests {
         for gone in ["Softmax", "IsNaN", "Transpose"] {
             assert!(!ops.contains(&gone), "no {gone} left");
         }
-        let fused = graph.node.iter().find(|n| n.op_type == OP_TYPE).unwrap();
+        let fused = (graph.node.iter())
+            .find(|n| n.op_type == FusedAttention::OP_TYPE)
+            .unwrap();
         assert_eq!(fused.attribute[0].i, 32, "MiniLM's 12 heads of 32");
         let mut onnx = tract_onnx::onnx();
         register(&mut onnx.op_register);
@@ -438,7 +365,7 @@ mod tests {
         let count = optimized
             .nodes()
             .iter()
-            .filter(|n| n.op_is::<FusedAttention>())
+            .filter(|n| n.op_is::<Custom<FusedAttention>>())
             .count();
         assert_eq!(count, 6, "all of them survive tract's optimizer");
     }

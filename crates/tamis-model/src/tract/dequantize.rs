@@ -170,7 +170,7 @@ fn dequantized_initializer(graph: &GraphProto, weight: &Dequantization) -> Optio
     } else {
         columns
     };
-    if columns == 0 || values.len() % columns != 0 || scales.len() != expected_scales {
+    if columns == 0 || !values.len().is_multiple_of(columns) || scales.len() != expected_scales {
         return None;
     }
     let raw_data = values

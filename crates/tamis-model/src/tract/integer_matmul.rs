@@ -1,34 +1,33 @@
 //! The model's products by int8 weight matrices, run by tamis's integer kernels
 //! ([`super::integer_kernels`]) instead of tract's f32 ones.
 //!
-//! In the ONNX graph each weight is `MatMul(x, Mul(Cast(W_q), W_scale))`.
-//! [`use_integer_matmuls`] replaces the three nodes by one `TamisIntegerMatMul(x)` node that
-//! carries `W_q` and `W_scale` as attributes (moved, not copied), and [`register`] teaches
-//! tract to build it: the weights are packed once and never exist as f32, which saves the
-//! dequantization, tract's loading and packing of 10 million f32 weights, and their memory.
+//! In the ONNX graph each weight is `MatMul(x, Mul(Cast(W_q), W_scale))`, most followed by
+//! `Add(·, bias)`. [`use_integer_matmuls`] replaces these nodes by one `TamisIntegerMatMul(x)`
+//! node that carries `W_q`, `W_scale` and the bias as attributes (moved, not copied), and
+//! [`register`] teaches tract to build it: the weights are packed once and never exist as f32,
+//! which saves the dequantization, tract's loading and packing of 10 million f32 weights,
+//! their memory, and a pass over the output for the bias.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
-use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto};
-use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_hir::internal::{
-    check_input_arity, check_output_arity, expand, Expansion, InferenceOp, InferenceResult, Solver,
-    TensorProxy,
+use tract_onnx::pb::{
+    attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto, TensorProto,
 };
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
+use super::custom_op::{values, Custom, TamisOp};
 use super::dequantize::find_dequantizations;
-use super::graph::GraphIndex;
+use super::graph::{GraphIndex, ONNX_FLOAT};
 use super::integer_kernels::{multiply, PackedWeights};
+use crate::onnx_data::f32_values;
 use crate::QuantizedMatrix;
-
-/// The op type of the replacing node.
-const OP_TYPE: &str = "TamisIntegerMatMul";
 
 /// Lets tract's ONNX parser build the nodes [`use_integer_matmuls`] writes.
 pub(crate) fn register(register: &mut OnnxOpRegister) {
-    register.insert(OP_TYPE, build);
+    register.insert(IntegerMatMul::OP_TYPE, build);
 }
 
 /// Replaces each `MatMul(x, Mul(Cast(W_q), W_scale))` (int8 `W_q` of shape inputs x outputs,
@@ -49,29 +48,55 @@ pub(crate) fn use_integer_matmuls(graph: &mut GraphProto) -> usize {
                 .then_some((matmul, [d.cast_node, d.mul_node], [d.quantized, d.scale]))
         })
         .collect();
+    // `Add(product, bias)` of a float initializer read by that `Add` alone, per product.
+    let biases: Vec<Option<(usize, String)>> = candidates
+        .iter()
+        .map(|(matmul, ..)| {
+            let add = index.single_consumer(&graph.node[*matmul].output[0])?;
+            let node = &graph.node[add];
+            let product = &graph.node[*matmul].output[0];
+            let bias = node.input.iter().find(|i| *i != product)?;
+            let is_vector = graph
+                .initializer
+                .iter()
+                .any(|t| t.name == *bias && t.data_type == ONNX_FLOAT && t.dims.len() == 1);
+            (node.op_type == "Add" && node.input.len() == 2 && is_vector && read_once(bias))
+                .then(|| (add, bias.clone()))
+        })
+        .collect();
     let mut removed = HashSet::new();
-    for (matmul, dequantization, [quantized, scale]) in candidates {
+    for ((matmul, dequantization, [quantized, scale]), bias) in candidates.into_iter().zip(biases) {
         let find =
             |graph: &GraphProto, name: &str| graph.initializer.iter().position(|t| t.name == name);
         if find(graph, &quantized).is_none() || find(graph, &scale).is_none() {
             continue;
         }
-        let mut take = |name: &str| find(graph, name).map(|at| graph.initializer.swap_remove(at));
-        let attributes =
-            [("weights", take(&quantized)), ("scales", take(&scale))].map(|(name, tensor)| {
-                AttributeProto {
-                    name: name.into(),
-                    r#type: AttributeType::Tensor.into(),
-                    t: tensor,
-                    ..Default::default()
-                }
-            });
+        let mut output = graph.node[matmul].output[0].clone();
+        let mut moved = vec![("weights", quantized), ("scales", scale)];
+        if let Some((add, bias)) = bias {
+            moved.push(("bias", bias));
+            output = graph.node[add].output[0].clone();
+            removed.insert(add);
+        }
+        let attributes = moved
+            .into_iter()
+            .map(|(attribute, initializer)| {
+                let tensor = find(graph, &initializer).map(|at| graph.initializer.swap_remove(at));
+                tensor_attribute(attribute, tensor)
+            })
+            .collect();
         let node = &mut graph.node[matmul];
-        node.op_type = OP_TYPE.into();
+        node.op_type = IntegerMatMul::OP_TYPE.into();
         node.input.truncate(1);
-        node.attribute = attributes.into();
+        node.output = vec![output];
+        node.attribute = attributes;
         removed.extend(dequantization);
     }
+    let replaced = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == IntegerMatMul::OP_TYPE)
+        .count();
     let nodes = std::mem::take(&mut graph.node);
     graph.node = nodes
         .into_iter()
@@ -79,7 +104,16 @@ pub(crate) fn use_integer_matmuls(graph: &mut GraphProto) -> usize {
         .filter(|(index, _)| !removed.contains(index))
         .map(|(_, node)| node)
         .collect();
-    removed.len() / 2
+    replaced
+}
+
+fn tensor_attribute(name: &str, tensor: Option<TensorProto>) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Tensor.into(),
+        t: tensor,
+        ..Default::default()
+    }
 }
 
 /// Builds a `TamisIntegerMatMul` node: packs its weights.
@@ -97,16 +131,32 @@ fn build(
     })?;
     let packed = PackedWeights::new(&matrix)
         .with_context(|| format!("{}: weights and scales do not fit together", node.name))?;
+    let bias = match node.get_attr_opt::<&TensorProto>("bias")? {
+        Some(bias) if bias.data_type == ONNX_FLOAT => Some(Arc::new(f32_values(bias))),
+        Some(_) => bail!("{}: `bias` must be floats", node.name),
+        None => None,
+    };
+    if let Some(bias) = &bias {
+        ensure!(
+            bias.len() == packed.outputs(),
+            "{}: {} bias values for {} outputs",
+            node.name,
+            bias.len(),
+            packed.outputs()
+        );
+    }
     let op = IntegerMatMul {
         weights: Arc::new(packed),
+        bias,
     };
-    Ok((expand(op), vec![]))
+    Ok((expand(Custom(op)), vec![]))
 }
 
-/// `x W` for the last axis of `x`, `W` int8 with one scale per output.
+/// `x W + bias` for the last axis of `x`, `W` int8 with one scale per output.
 #[derive(Debug, Clone)]
 pub(crate) struct IntegerMatMul {
     weights: Arc<PackedWeights>,
+    bias: Option<Arc<Vec<f32>>>,
 }
 
 impl PartialEq for IntegerMatMul {
@@ -115,90 +165,42 @@ impl PartialEq for IntegerMatMul {
     }
 }
 
-impl Eq for IntegerMatMul {}
+impl TamisOp for IntegerMatMul {
+    const OP_TYPE: &'static str = "TamisIntegerMatMul";
+    const INPUTS: usize = 1;
 
-impl Op for IntegerMatMul {
-    fn name(&self) -> StaticName {
-        OP_TYPE.into()
+    fn input_width(&self) -> Option<usize> {
+        Some(self.weights.inputs())
     }
 
-    fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!(
+    fn output_width(&self) -> Option<usize> {
+        Some(self.weights.outputs())
+    }
+
+    fn info(&self) -> String {
+        format!(
             "int8 weights {}x{}, int16 activations",
             self.weights.inputs(),
             self.weights.outputs()
-        )])
+        )
     }
 
-    op_as_typed_op!();
-}
-
-impl EvalOp for IntegerMatMul {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<Tensor> {
         let input = args_1!(inputs);
         let (inputs, outputs) = (self.weights.inputs(), self.weights.outputs());
         let mut shape: TVec<usize> = input.shape().into();
         ensure!(
             shape.last() == Some(&inputs),
-            "{OP_TYPE}: expected a last axis of {inputs}, got shape {shape:?}"
+            "{}: expected a last axis of {inputs}, got shape {shape:?}",
+            Self::OP_TYPE
         );
-        let activations = input.try_as_plain_ram()?;
-        let product = multiply(activations.as_slice::<f32>()?, &self.weights);
+        let product = multiply(
+            values(&input)?,
+            &self.weights,
+            self.bias.as_deref().map(Vec::as_slice),
+        );
         *shape.last_mut().expect("checked above") = outputs;
-        Ok(tvec!(Tensor::from_shape(&shape, &product)?.into_tvalue()))
-    }
-}
-
-impl TypedOp for IntegerMatMul {
-    as_op!();
-
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let mut shape = inputs[0].shape.to_tvec();
-        ensure!(inputs[0].datum_type == f32::datum_type());
-        ensure!(shape.last().and_then(|d| d.to_usize().ok()) == Some(self.weights.inputs()));
-        *shape.last_mut().expect("checked above") = self.weights.outputs().into();
-        Ok(tvec!(f32::fact(shape)))
-    }
-}
-
-impl Expansion for IntegerMatMul {
-    fn name(&self) -> StaticName {
-        OP_TYPE.into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, f32::datum_type())?;
-        s.equals(&outputs[0].datum_type, f32::datum_type())?;
-        s.equals(&inputs[0].rank, &outputs[0].rank)?;
-        let (k, n) = (self.weights.inputs(), self.weights.outputs());
-        s.given(&inputs[0].rank, move |s, rank| {
-            let Some(last) = usize::try_from(rank).ok().and_then(|r| r.checked_sub(1)) else {
-                bail!("{OP_TYPE}: the input has no axis");
-            };
-            for axis in 0..last {
-                s.equals(&inputs[0].shape[axis], &outputs[0].shape[axis])?;
-            }
-            s.equals(&inputs[0].shape[last], k.to_dim())?;
-            s.equals(&outputs[0].shape[last], n.to_dim())
-        })
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
+        Tensor::from_shape(&shape, &product)
     }
 }
 
@@ -221,8 +223,8 @@ mod tests {
         );
         assert_eq!(
             graph.initializer.len(),
-            initializers - 72,
-            "weights moved out"
+            initializers - 3 * 36,
+            "weights, scales and biases moved out"
         );
         let mut onnx = tract_onnx::onnx();
         register(&mut onnx.op_register);
@@ -231,7 +233,7 @@ mod tests {
         let integer = optimized
             .nodes()
             .iter()
-            .filter(|n| n.op_is::<IntegerMatMul>())
+            .filter(|n| n.op_is::<Custom<IntegerMatMul>>())
             .count();
         assert_eq!(integer, 36, "all of them survive tract's optimizer");
     }
