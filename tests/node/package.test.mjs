@@ -87,6 +87,22 @@ test('native and wasm give the same verdicts (scores to 1e-5)', async () => {
   });
 });
 
+test('native and wasm embeddings are the same bits', async () => {
+  const native = execFileSync(nativeBinary, ['--model', bundle.pathname, 'embed', '--backend', 'cpu'], {
+    input: `${samplePosts.join('\n')}\n`,
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).vector);
+  const wasm = await tamis.embed(samplePosts);
+  assert.equal(wasm.length, native.length);
+  wasm.forEach((embedding, i) => {
+    // The CLI prints each f32 in its shortest form, which parses back to the same f32.
+    embedding.vector.forEach((value, k) => assert.equal(value, Math.fround(native[i][k]), `post ${i}, value ${k}`));
+  });
+});
+
 const lists = [
   { name: 'bm25', items: [{ id: 'a', score: 3 }, { id: 'b', score: 2 }, { id: 'c', score: 1 }] },
   { name: 'dense', weight: 2, items: [{ id: 'b', score: 0.9 }, { id: 'd', score: 0.5 }] },

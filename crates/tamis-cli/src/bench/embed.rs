@@ -104,11 +104,12 @@ pub fn bench_embed(
     // Each variant is loaded after the default encoder is dropped, one at a time.
     let variants = [
         (
-            "one text per call, whole table dequantized, GELU unfused, f32 products (as shipped)",
+            "one text per call, as shipped: whole table dequantized, tract's ops, f32 products",
             1,
             EncoderOptions {
                 rewrite_dequantization: false,
                 fuse_gelu: false,
+                fuse_attention: false,
                 integer_matmul: false,
                 ..EncoderOptions::default()
             },
@@ -123,18 +124,26 @@ pub fn bench_embed(
             },
         ),
         (
-            "one text per call, integer products (the wasm default) instead of tract's f32",
+            "one text per call, tract's f32 products instead of integer ones",
             1,
             EncoderOptions {
-                integer_matmul: true,
+                integer_matmul: false,
                 ..EncoderOptions::default()
             },
         ),
         (
-            "texts per call grouped by length, integer products",
+            "texts per call grouped by length, tract's f32 products",
             per_call,
             EncoderOptions {
-                integer_matmul: true,
+                integer_matmul: false,
+                ..EncoderOptions::default()
+            },
+        ),
+        (
+            "texts per call grouped by length, attention as some twenty tract ops",
+            per_call,
+            EncoderOptions {
+                fuse_attention: false,
                 ..EncoderOptions::default()
             },
         ),

@@ -3,9 +3,10 @@
 //!
 //! Why tamis computes these itself: tract's f32 kernels differ by architecture (summation
 //! order, `erf` and `exp` approximations), so native and wasm results used to differ in the
-//! last bits. tamis's ops are plain Rust with a fixed order of operations and `libm`'s
-//! functions on every target, so native and wasm embeddings are bit-identical, which lets the
-//! integer matrix products quantize activations once (see [`super::integer_kernels`]).
+//! last bits. tamis's ops are plain Rust with a fixed order of operations and the same `exp`
+//! and `erf` code on every target, so native and wasm embeddings are bit-identical, which lets
+//! the integer matrix products quantize activations coarsely (see
+//! [`super::integer_kernels`]): the same rounding happens on every host.
 
 use std::fmt::Debug;
 
