@@ -333,8 +333,7 @@ fn softmax_in_place(values: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
-    use tract_onnx::prelude::{Framework, InferenceModelExt};
-
+    use super::super::custom_op::count_after_optimization;
     use super::super::graph::{default_model_proto, op_types};
     use super::*;
 
@@ -355,18 +354,7 @@ mod tests {
             .find(|n| n.op_type == FusedAttention::OP_TYPE)
             .unwrap();
         assert_eq!(fused.attribute[0].i, 32, "MiniLM's 12 heads of 32");
-        let mut onnx = tract_onnx::onnx();
-        register(&mut onnx.op_register);
-        let optimized = onnx
-            .model_for_proto_model(&proto)
-            .unwrap()
-            .into_optimized()
-            .unwrap();
-        let count = optimized
-            .nodes()
-            .iter()
-            .filter(|n| n.op_is::<Custom<FusedAttention>>())
-            .count();
+        let count = count_after_optimization::<FusedAttention>(&proto);
         assert_eq!(count, 6, "all of them survive tract's optimizer");
     }
 

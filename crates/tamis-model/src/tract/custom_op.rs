@@ -180,3 +180,17 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     lanes.iter().sum::<f32>() + tail
 }
+
+/// How many `T` nodes tract keeps after optimizing the model `proto` describes.
+#[cfg(test)]
+pub(crate) fn count_after_optimization<T: TamisOp>(proto: &tract_onnx::pb::ModelProto) -> usize {
+    use tract_onnx::prelude::{Framework, InferenceModelExt};
+
+    let model = super::framework().model_for_proto_model(proto).unwrap();
+    let optimized = model.into_optimized().unwrap();
+    optimized
+        .nodes()
+        .iter()
+        .filter(|n| n.op_is::<Custom<T>>())
+        .count()
+}

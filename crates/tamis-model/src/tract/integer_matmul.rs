@@ -65,6 +65,7 @@ pub(crate) fn use_integer_matmuls(graph: &mut GraphProto) -> usize {
         })
         .collect();
     let mut removed = HashSet::new();
+    let mut replaced = 0;
     for ((matmul, dequantization, [quantized, scale]), bias) in candidates.into_iter().zip(biases) {
         let find =
             |graph: &GraphProto, name: &str| graph.initializer.iter().position(|t| t.name == name);
@@ -91,12 +92,8 @@ pub(crate) fn use_integer_matmuls(graph: &mut GraphProto) -> usize {
         node.output = vec![output];
         node.attribute = attributes;
         removed.extend(dequantization);
+        replaced += 1;
     }
-    let replaced = graph
-        .node
-        .iter()
-        .filter(|n| n.op_type == IntegerMatMul::OP_TYPE)
-        .count();
     let nodes = std::mem::take(&mut graph.node);
     graph.node = nodes
         .into_iter()
@@ -206,8 +203,7 @@ impl TamisOp for IntegerMatMul {
 
 #[cfg(test)]
 mod tests {
-    use tract_onnx::prelude::{Framework, InferenceModelExt};
-
+    use super::super::custom_op::count_after_optimization;
     use super::super::graph::default_model_proto;
     use super::*;
 
@@ -226,15 +222,7 @@ mod tests {
             initializers - 3 * 36,
             "weights, scales and biases moved out"
         );
-        let mut onnx = tract_onnx::onnx();
-        register(&mut onnx.op_register);
-        let model = onnx.model_for_proto_model(&proto).unwrap();
-        let optimized = model.into_optimized().unwrap();
-        let integer = optimized
-            .nodes()
-            .iter()
-            .filter(|n| n.op_is::<Custom<IntegerMatMul>>())
-            .count();
+        let integer = count_after_optimization::<IntegerMatMul>(&proto);
         assert_eq!(integer, 36, "all of them survive tract's optimizer");
     }
 }

@@ -81,6 +81,7 @@ impl TamisOp for LayerNorm {
 
 #[cfg(test)]
 mod tests {
+    use super::super::custom_op::count_after_optimization;
     use super::super::graph::default_model_proto;
     use super::*;
 
@@ -89,6 +90,7 @@ mod tests {
         let mut proto = default_model_proto();
         let graph = proto.graph.as_mut().expect("a graph");
         assert_eq!(use_own_layer_norms(graph), 13, "embeddings + 2 per layer");
+        assert_eq!(count_after_optimization::<LayerNorm>(&proto), 13);
     }
 
     #[test]

@@ -131,16 +131,7 @@ impl TractEncoder {
             attention::fuse_attention(graph);
         }
         layer_norm::use_own_layer_norms(graph);
-        let mut framework = onnx();
-        for register in [
-            integer_matmul::register,
-            attention::register,
-            gelu::register,
-            layer_norm::register,
-        ] {
-            register(&mut framework.op_register);
-        }
-        let model = framework
+        let model = framework()
             .model_for_proto_model(&proto)
             .map_err(invalid_onnx)?;
         // The protobuf holds a copy of every weight (as f32 initializers or the integer nodes'
@@ -253,6 +244,20 @@ impl Encoder for TractEncoder {
             self.run_batch(batch)
         })
     }
+}
+
+/// tract's ONNX framework, taught to build every tamis op.
+fn framework() -> tract_onnx::Onnx {
+    let mut framework = onnx();
+    for register in [
+        integer_matmul::register,
+        attention::register,
+        gelu::register,
+        layer_norm::register,
+    ] {
+        register(&mut framework.op_register);
+    }
+    framework
 }
 
 /// Maps the graph's inputs to what they must be fed with.
