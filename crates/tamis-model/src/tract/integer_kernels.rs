@@ -163,51 +163,42 @@ pub(crate) fn multiply(
     let rows = quantized.scales.len();
     let mut output = vec![0f32; rows * weights.outputs];
     let kernel = Kernel::detect();
-    // Blocks of rows whose int16 activations stay in cache while each weight group (12 KB at
-    // most) is read once per block, not once per tile: the large weight matrices do not fit
-    // in L2, and re-reading them for every tile made the products memory-bound natively.
-    for block in (0..rows).step_by(ROW_BLOCK) {
-        let block_end = (block + ROW_BLOCK).min(rows);
+    for first in (0..rows).step_by(kernel.max_rows()) {
+        let count = (rows - first).min(kernel.max_rows());
+        let tile: Vec<&[i16]> = (first..first + count).map(|r| quantized.row(r)).collect();
         for group in 0..weights.outputs.div_ceil(GROUP) {
             let columns = group * GROUP..((group + 1) * GROUP).min(weights.outputs);
-            for first in (block..block_end).step_by(kernel.max_rows()) {
-                let count = (block_end - first).min(kernel.max_rows());
-                let tile: Vec<&[i16]> = (first..first + count).map(|r| quantized.row(r)).collect();
-                let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
-                for start in (0..weights.pairs).step_by(CHUNK_PAIRS) {
-                    let end = (start + CHUNK_PAIRS).min(weights.pairs);
-                    let exact = kernel.dot(&tile, weights.group(group), start..end);
-                    for (row_sums, exact) in sums.iter_mut().zip(&exact[..count]) {
-                        for (sum, &value) in row_sums.iter_mut().zip(exact) {
-                            *sum += value as f32;
-                        }
+            let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
+            for start in (0..weights.pairs).step_by(CHUNK_PAIRS) {
+                let end = (start + CHUNK_PAIRS).min(weights.pairs);
+                let exact = kernel.dot(&tile, weights.group(group), start..end);
+                for (row_sums, exact) in sums.iter_mut().zip(&exact[..count]) {
+                    for (sum, &value) in row_sums.iter_mut().zip(exact) {
+                        *sum += value as f32;
                     }
                 }
-                for (offset, row_sums) in sums[..count].iter().enumerate() {
-                    let row = first + offset;
-                    let row_scale = quantized.scales[row];
-                    let out = &mut output[row * weights.outputs..][columns.clone()];
-                    for ((o, &sum), &scale) in out
-                        .iter_mut()
-                        .zip(row_sums)
-                        .zip(&weights.scales[columns.clone()])
-                    {
-                        *o = sum * row_scale * scale;
-                    }
-                    if let Some(bias) = bias {
-                        out.iter_mut()
-                            .zip(&bias[columns.clone()])
-                            .for_each(|(o, b)| *o += b);
-                    }
+            }
+            for (offset, row_sums) in sums[..count].iter().enumerate() {
+                let row = first + offset;
+                let row_scale = quantized.scales[row];
+                let out = &mut output[row * weights.outputs..][columns.clone()];
+                for ((o, &sum), &scale) in out
+                    .iter_mut()
+                    .zip(row_sums)
+                    .zip(&weights.scales[columns.clone()])
+                {
+                    *o = sum * row_scale * scale;
+                }
+                if let Some(bias) = bias {
+                    out.iter_mut()
+                        .zip(&bias[columns.clone()])
+                        .for_each(|(o, b)| *o += b);
                 }
             }
         }
     }
     output
 }
-
-/// Rows of activations multiplied by one weight group before the next group.
-const ROW_BLOCK: usize = 64;
 
 /// Most rows any kernel takes at once.
 const MAX_TILE_ROWS: usize = 8;
