@@ -14,26 +14,20 @@ pub(crate) fn int8_values(tensor: &TensorProto) -> Vec<i8> {
 
 /// A float tensor's values.
 pub(crate) fn f32_values(tensor: &TensorProto) -> Vec<f32> {
-    if tensor.raw_data.is_empty() {
-        tensor.float_data.clone()
-    } else {
-        tensor
-            .raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    }
+    values(&tensor.raw_data, &tensor.float_data, f32::from_le_bytes)
 }
 
 /// An int64 tensor's values (shapes, axes).
 pub(crate) fn i64_values(tensor: &TensorProto) -> Vec<i64> {
-    if tensor.raw_data.is_empty() {
-        tensor.int64_data.clone()
-    } else {
-        tensor
-            .raw_data
-            .chunks_exact(8)
-            .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
-            .collect()
+    values(&tensor.raw_data, &tensor.int64_data, i64::from_le_bytes)
+}
+
+/// The raw little-endian bytes decoded, or the typed field when there are none.
+fn values<T: Copy, const N: usize>(raw: &[u8], typed: &[T], decode: fn([u8; N]) -> T) -> Vec<T> {
+    if raw.is_empty() {
+        return typed.to_vec();
     }
+    raw.chunks_exact(N)
+        .map(|bytes| decode(bytes.try_into().expect("chunks of N bytes")))
+        .collect()
 }
