@@ -1,7 +1,15 @@
-//! Values of ONNX initializers, stored either as raw little-endian bytes or in the typed
-//! repeated fields.
+//! ONNX protobufs: the model decoded from bytes, and values of initializers, stored either as
+//! raw little-endian bytes or in the typed repeated fields.
 
-use tract_onnx::pb::TensorProto;
+use prost::Message;
+use tract_onnx::pb::{ModelProto, TensorProto};
+
+use crate::ModelError;
+
+/// Decodes an ONNX file straight from `bytes` (tract's reader first copies them all).
+pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto, ModelError> {
+    ModelProto::decode(bytes).map_err(|e| ModelError::InvalidOnnx(format!("{e:#}")))
+}
 
 /// An int8 tensor's values.
 pub(crate) fn int8_values(tensor: &TensorProto) -> Vec<i8> {

@@ -11,9 +11,8 @@
 use std::collections::HashMap;
 
 use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
-use tract_onnx::prelude::Framework;
 
-use crate::onnx_data::{f32_values, int8_values};
+use crate::onnx_data::{decode_model, f32_values, int8_values};
 use crate::{ModelBundle, ModelError};
 
 const ONNX_FLOAT: i32 = 1;
@@ -229,9 +228,7 @@ impl<'a> Graph<'a> {
 impl BertWeights {
     /// Reads the parameters of a verified bundle's model.
     pub fn from_bundle(bundle: &ModelBundle) -> Result<Self, ModelError> {
-        let proto = tract_onnx::onnx()
-            .proto_model_for_read(&mut bundle.onnx.as_slice())
-            .map_err(|e| ModelError::InvalidOnnx(format!("{e:#}")))?;
+        let proto = decode_model(&bundle.onnx)?;
         let graph = proto
             .graph
             .as_ref()

@@ -130,14 +130,10 @@ pub(crate) fn op_types(graph: &GraphProto) -> Vec<&str> {
 /// The default model's ONNX protobuf, from the prepared bundle.
 #[cfg(test)]
 pub(crate) fn default_model_proto() -> tract_onnx::pb::ModelProto {
-    use tract_onnx::prelude::Framework;
-
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../models/minilm-l6-int8/model.onnx"
     );
     let bytes = std::fs::read(path).expect("the model bundle (scripts/setup.sh)");
-    tract_onnx::onnx()
-        .proto_model_for_read(&mut bytes.as_slice())
-        .expect("the default model parses")
+    crate::onnx_data::decode_model(&bytes).expect("the default model parses")
 }

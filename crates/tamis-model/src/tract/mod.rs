@@ -19,6 +19,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 
 use crate::batching::{embed_in_batches, Batching};
+use crate::onnx_data::decode_model;
 use crate::{ModelBundle, ModelError, TextTokenizer, TokenizedText};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -104,9 +105,7 @@ impl TractEncoder {
         let manifest = &bundle.manifest;
         let tokenizer = TextTokenizer::from_bytes(&bundle.tokenizer, manifest.max_tokens)?;
         let invalid_onnx = |e: TractError| ModelError::InvalidOnnx(format!("{e:#}"));
-        let mut proto = onnx()
-            .proto_model_for_read(&mut bundle.onnx.as_slice())
-            .map_err(invalid_onnx)?;
+        let mut proto = decode_model(&bundle.onnx)?;
         let graph = proto
             .graph
             .as_mut()
