@@ -139,7 +139,15 @@ impl TractEncoder {
         // int8 attributes): free it before optimizing, or both copies count towards peak
         // memory (in wasm, for good).
         drop(proto);
-        let model = model.into_optimized().map_err(invalid_onnx)?;
+        let mut model = model
+            .into_typed()
+            .and_then(|typed| typed.into_decluttered())
+            .map_err(invalid_onnx)?;
+        // tract's codegen pass picks kernels for tract's own products; with tamis's running
+        // them it changed no embedding time measurably and took a tenth of the wasm cold start.
+        if !options.integer_matmul {
+            model.optimize().map_err(invalid_onnx)?;
+        }
         let hidden_size = model
             .output_fact(0)
             .ok()
