@@ -423,7 +423,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                         "standard input is neither ranked lists nor a fusion request: {e}"
                     ))
                 })?;
-                let encoder = TractEncoder::new(&ModelBundle::read_dir(&cli.model)?)?;
+                let encoder = TractEncoder::from_bundle(ModelBundle::read_dir(&cli.model)?)?;
                 let mut fused =
                     fuse_request(&encoder, &request).map_err(|e| CliError::Io(e.to_string()))?;
                 fused.truncate(depth);

@@ -215,8 +215,8 @@ impl Model {
             reason,
             adapter: None,
         };
-        let backend = Backend::Wasm(Box::new(TractEncoder::new(&bundle).map_err(to_js)?));
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
+        let backend = Backend::Wasm(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?));
         Ok(Self::on_backend(priors, dimension, backend, selection))
     }
 
@@ -276,7 +276,9 @@ impl Model {
             .map_err(to_js)?;
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
         let backend = match choice {
-            Choice::Cpu => Backend::Wasm(Box::new(TractEncoder::new(&bundle).map_err(to_js)?)),
+            Choice::Cpu => {
+                Backend::Wasm(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?))
+            }
             // The GPU state keeps the bundle to make the wasm encoder should the GPU be lost.
             Choice::Gpu(encoder) => Backend::WebGpu(Box::new(GpuState::new(*encoder, bundle))),
         };

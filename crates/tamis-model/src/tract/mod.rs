@@ -14,13 +14,13 @@ mod layer_norm;
 use std::collections::HashMap;
 
 use tamis_core::{l2_normalize, Embedding, Encoder};
-use tract_onnx::pb::GraphProto;
+use tract_onnx::pb::{GraphProto, ModelProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 
 use crate::batching::{embed_in_batches, Batching};
 use crate::onnx_data::decode_model;
-use crate::{ModelBundle, ModelError, TextTokenizer, TokenizedText};
+use crate::{Manifest, ModelBundle, ModelError, TextTokenizer, TokenizedText};
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -100,12 +100,35 @@ impl TractEncoder {
         Self::with_options(bundle, EncoderOptions::default())
     }
 
+    /// Loads a verified bundle, taking it over with the default options: its ONNX bytes are
+    /// freed as soon as they are decoded, so the weights packed next reuse their memory (in
+    /// wasm, where memory never shrinks, that is a smaller module memory for good, and fewer
+    /// fresh pages to fault in while loading).
+    pub fn from_bundle(bundle: ModelBundle) -> Result<Self, ModelError> {
+        let ModelBundle {
+            manifest,
+            onnx,
+            tokenizer,
+        } = bundle;
+        let proto = decode_model(&onnx)?;
+        drop(onnx);
+        Self::from_proto(&manifest, &tokenizer, proto, EncoderOptions::default())
+    }
+
     /// Loads a verified bundle.
     pub fn with_options(bundle: &ModelBundle, options: EncoderOptions) -> Result<Self, ModelError> {
-        let manifest = &bundle.manifest;
-        let tokenizer = TextTokenizer::from_bytes(&bundle.tokenizer, manifest.max_tokens)?;
+        let proto = decode_model(&bundle.onnx)?;
+        Self::from_proto(&bundle.manifest, &bundle.tokenizer, proto, options)
+    }
+
+    fn from_proto(
+        manifest: &Manifest,
+        tokenizer: &[u8],
+        mut proto: ModelProto,
+        options: EncoderOptions,
+    ) -> Result<Self, ModelError> {
+        let tokenizer = TextTokenizer::from_bytes(tokenizer, manifest.max_tokens)?;
         let invalid_onnx = |e: TractError| ModelError::InvalidOnnx(format!("{e:#}"));
-        let mut proto = decode_model(&bundle.onnx)?;
         let graph = proto
             .graph
             .as_mut()
