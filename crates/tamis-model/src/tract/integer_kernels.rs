@@ -24,13 +24,15 @@ const CHUNK_PAIRS: usize = 256;
 
 /// An int8 weight matrix (inputs x outputs, one scale per output) packed for the kernels:
 /// outputs in groups of [`GROUP`]; within a group, for each pair of inputs `(2p, 2p + 1)`,
-/// the two weights of each output side by side, as `pmaddwd` multiplies and adds them.
+/// the two weights of each output side by side, as `pmaddwd` multiplies and adds them once
+/// the kernel has widened them to int16. Kept as int8: half the memory to fault in at load
+/// and to stream through at each product.
 #[derive(Debug)]
 pub(crate) struct PackedWeights {
     inputs: usize,
     outputs: usize,
     pairs: usize,
-    values: Vec<i16>,
+    values: Vec<i8>,
     scales: Vec<f32>,
 }
 
@@ -44,12 +46,29 @@ impl PackedWeights {
         }
         let pairs = inputs.div_ceil(2);
         let groups = outputs.div_ceil(GROUP);
-        let mut values = vec![0i16; groups * pairs * GROUP * 2];
-        for (input, row) in matrix.values.chunks_exact(outputs).enumerate() {
-            for (output, &weight) in row.iter().enumerate() {
-                let (group, lane) = (output / GROUP, output % GROUP);
-                let at = (group * pairs + input / 2) * GROUP * 2 + lane * 2 + input % 2;
-                values[at] = i16::from(weight);
+        let mut values = vec![0i8; groups * pairs * GROUP * 2];
+        let group_len = pairs * GROUP * 2;
+        let row = |input: usize| matrix.values.get(input * outputs..(input + 1) * outputs);
+        for pair in 0..pairs {
+            let (first, second) = (row(2 * pair).unwrap_or(&[]), row(2 * pair + 1));
+            for group in 0..groups {
+                let packed = &mut values[group * group_len + pair * GROUP * 2..][..GROUP * 2];
+                let columns = group * GROUP..((group + 1) * GROUP).min(outputs);
+                // A whole group of a whole pair: fixed sizes, which the compiler turns into a
+                // few vector shuffles. The padded edges take the slow path.
+                if let (Ok(first), Some(Ok(second))) = (
+                    <&[i8; GROUP]>::try_from(&first[columns.clone()]),
+                    second.map(|s| <&[i8; GROUP]>::try_from(&s[columns.clone()])),
+                ) {
+                    for (lane, both) in packed.chunks_exact_mut(2).enumerate() {
+                        both.copy_from_slice(&[first[lane], second[lane]]);
+                    }
+                    continue;
+                }
+                for (lane, column) in columns.enumerate() {
+                    packed[2 * lane] = first[column];
+                    packed[2 * lane + 1] = second.map_or(0, |s| s[column]);
+                }
             }
         }
         Some(Self {
@@ -69,7 +88,7 @@ impl PackedWeights {
         self.outputs
     }
 
-    fn group(&self, group: usize) -> &[i16] {
+    fn group(&self, group: usize) -> &[i8] {
         let len = self.pairs * GROUP * 2;
         &self.values[group * len..(group + 1) * len]
     }
@@ -222,7 +241,7 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512vnni") {
+            if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
                 return Self::Vnni;
             }
             if has!("avx2") {
@@ -245,7 +264,7 @@ impl Kernel {
             if has!("avx2") {
                 kernels.push(Self::Avx2);
             }
-            if has!("avx512f") && has!("avx512vnni") {
+            if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
                 kernels.push(Self::Vnni);
             }
         }
@@ -267,7 +286,7 @@ impl Kernel {
         }
     }
 
-    fn dot(self, rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+    fn dot(self, rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         debug_assert!(rows.len() <= self.max_rows());
         debug_assert!(rows.iter().all(|r| r.len() >= pairs.end * 2));
         debug_assert!(group.len() >= pairs.end * GROUP * 2);
@@ -277,7 +296,7 @@ impl Kernel {
             // SAFETY: AVX2 was detected; the slices cover `pairs` (checked above in debug).
             Self::Avx2 => unsafe { x86::dot(rows, group, pairs) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX-512 F and VNNI were detected; the slices cover `pairs`.
+            // SAFETY: AVX-512 F, BW and VNNI were detected; the slices cover `pairs`.
             Self::Vnni => unsafe { x86::dot_vnni(rows, group, pairs) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             // SAFETY: the slices cover `pairs` (checked above in debug).
@@ -286,7 +305,7 @@ impl Kernel {
     }
 }
 
-fn portable(rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+fn portable(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
     let mut sums = [[0i32; GROUP]; MAX_TILE_ROWS];
     for (row, row_sums) in rows.iter().zip(sums.iter_mut()) {
         for pair in pairs.clone() {
@@ -321,25 +340,21 @@ mod x86 {
     /// # Safety
     /// AVX2 must be available; each row holds `2 * pairs.end` values and `group`
     /// `pairs.end * 2 * GROUP`; at most 4 rows.
-    pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+    pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         // SAFETY: forwarded from the caller.
         unsafe { by_row_count!(tile, rows, group, pairs, [1, 2, 3, 4]) }
     }
 
     #[target_feature(enable = "avx2")]
-    unsafe fn tile<const R: usize>(
-        rows: &[&[i16]],
-        group: &[i16],
-        pairs: Range<usize>,
-    ) -> TileSums {
+    unsafe fn tile<const R: usize>(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         let mut low = [_mm256_setzero_si256(); R];
         let mut high = [_mm256_setzero_si256(); R];
         for pair in pairs {
             // SAFETY: the caller guarantees the slices cover `pair`.
             unsafe {
-                let weights = group.as_ptr().add(pair * GROUP * 2) as *const __m256i;
-                let w_low = _mm256_loadu_si256(weights);
-                let w_high = _mm256_loadu_si256(weights.add(1));
+                let weights = group.as_ptr().add(pair * GROUP * 2) as *const __m128i;
+                let w_low = _mm256_cvtepi8_epi16(_mm_loadu_si128(weights));
+                let w_high = _mm256_cvtepi8_epi16(_mm_loadu_si128(weights.add(1)));
                 for r in 0..R {
                     let both = (rows[r].as_ptr().add(2 * pair) as *const i32).read_unaligned();
                     let a = _mm256_set1_epi32(both);
@@ -361,25 +376,26 @@ mod x86 {
     }
 
     /// # Safety
-    /// AVX-512 F and VNNI must be available; each row holds `2 * pairs.end` values and
+    /// AVX-512 F, BW and VNNI must be available; each row holds `2 * pairs.end` values and
     /// `group` `pairs.end * 2 * GROUP`; at most 8 rows.
-    pub(super) unsafe fn dot_vnni(rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+    pub(super) unsafe fn dot_vnni(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         // SAFETY: forwarded from the caller.
         unsafe { by_row_count!(tile_vnni, rows, group, pairs, [1, 2, 3, 4, 5, 6, 7, 8]) }
     }
 
     /// One `vpdpwssd` per row and pair: 32 multiply-adds into the group's 16 sums.
-    #[target_feature(enable = "avx512f,avx512vnni")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     unsafe fn tile_vnni<const R: usize>(
         rows: &[&[i16]],
-        group: &[i16],
+        group: &[i8],
         pairs: Range<usize>,
     ) -> TileSums {
         let mut acc = [_mm512_setzero_si512(); R];
         for pair in pairs {
             // SAFETY: the caller guarantees the slices cover `pair`.
             unsafe {
-                let weights = _mm512_loadu_si512(group.as_ptr().add(pair * GROUP * 2).cast());
+                let weights = group.as_ptr().add(pair * GROUP * 2).cast();
+                let weights = _mm512_cvtepi8_epi16(_mm256_loadu_si256(weights));
                 for r in 0..R {
                     let both = (rows[r].as_ptr().add(2 * pair) as *const i32).read_unaligned();
                     acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_set1_epi32(both), weights);
@@ -404,22 +420,19 @@ mod wasm {
 
     /// # Safety
     /// Each row holds `2 * pairs.end` values and `group` `pairs.end * 2 * GROUP`; at most 2 rows.
-    pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i16], pairs: Range<usize>) -> TileSums {
+    pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         // SAFETY: forwarded from the caller.
         unsafe { by_row_count!(tile, rows, group, pairs, [1, 2]) }
     }
 
-    unsafe fn tile<const R: usize>(
-        rows: &[&[i16]],
-        group: &[i16],
-        pairs: Range<usize>,
-    ) -> TileSums {
+    unsafe fn tile<const R: usize>(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         let mut acc = [[i32x4_splat(0); 4]; R];
         for pair in pairs {
             // SAFETY: the caller guarantees the slices cover `pair`.
             unsafe {
-                let weights = group.as_ptr().add(pair * GROUP * 2) as *const v128;
-                let w: [v128; 4] = std::array::from_fn(|quarter| v128_load(weights.add(quarter)));
+                let weights = group.as_ptr().add(pair * GROUP * 2);
+                let w: [v128; 4] =
+                    std::array::from_fn(|quarter| i16x8_load_extend_i8x8(weights.add(quarter * 8)));
                 for (row_acc, row) in acc.iter_mut().zip(rows) {
                     let both = (row.as_ptr().add(2 * pair) as *const i32).read_unaligned();
                     let a = i32x4_splat(both);
