@@ -238,14 +238,19 @@ export class Tamis implements TamisApi {
   /** Loads the wasm module and the model, checking the model files against the manifest. */
   static async load(options: LoadOptions): Promise<Tamis> {
     const fetchOptions = { cache: options.cache ?? true, onProgress: options.onProgress };
-    const [manifestBytes] = await Promise.all([
-      loadBytes(options.manifest, 'manifest', { ...fetchOptions, cache: false }),
+    // The module compiles while the model files are fetched and hashed (both off this thread).
+    const modelFiles = (async () => {
+      const manifestBytes = await loadBytes(options.manifest, 'manifest', { ...fetchOptions, cache: false });
+      const manifest = parseManifest(manifestBytes);
+      const [model, tokenizer] = await Promise.all([
+        loadBytes(options.model, 'model', fetchOptions, manifest.files['model.onnx']?.sha256),
+        loadBytes(options.tokenizer, 'tokenizer', fetchOptions, manifest.files['tokenizer.json']?.sha256),
+      ]);
+      return { manifestBytes, model, tokenizer };
+    })();
+    const [, { manifestBytes, model, tokenizer }] = await Promise.all([
       ensureWasm(options.wasm ?? defaultWasm(), options.onProgress),
-    ]);
-    const manifest = parseManifest(manifestBytes);
-    const [model, tokenizer] = await Promise.all([
-      loadBytes(options.model, 'model', fetchOptions, manifest.files['model.onnx']?.sha256),
-      loadBytes(options.tokenizer, 'tokenizer', fetchOptions, manifest.files['tokenizer.json']?.sha256),
+      modelFiles,
     ]);
     // Both files were checked against the manifest above, with Web Crypto (10x faster than
     // hashing inside wasm), so the module skips its own check.
