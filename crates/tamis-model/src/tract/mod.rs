@@ -166,9 +166,10 @@ impl TractEncoder {
             .into_typed()
             .and_then(|typed| typed.into_decluttered())
             .map_err(invalid_onnx)?;
-        // tract's codegen pass picks kernels for tract's own products; with tamis's running
-        // them it changed no embedding time measurably and took a tenth of the wasm cold start.
-        if !options.integer_matmul {
+        // tract's codegen pass picks kernels for tract's own matrix products; with tamis's
+        // ops running them all it changed no embedding time measurably and took a tenth of
+        // the wasm cold start.
+        if !(options.integer_matmul && options.fuse_attention) {
             model.optimize().map_err(invalid_onnx)?;
         }
         let hidden_size = model
