@@ -11,8 +11,8 @@ type Pipeline<M> =
     TokenizerImpl<M, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>;
 
 /// The pipeline, with its model's type known when it is BERT's WordPiece: `tokenizers` reads
-/// a model of unknown type through two intermediate JSON trees, which made loading three
-/// times slower (in wasm, 66 ms of a 600 ms cold start).
+/// a model of unknown type through two intermediate JSON trees (in wasm, loading the default
+/// tokenizer took 66 ms of the cold start that way, 45 ms with the type known).
 #[derive(Clone)]
 enum Inner {
     WordPiece(Pipeline<WordPiece>),

@@ -47,28 +47,10 @@ impl PackedWeights {
         let pairs = inputs.div_ceil(2);
         let groups = outputs.div_ceil(GROUP);
         let mut values = vec![0i8; groups * pairs * GROUP * 2];
-        let group_len = pairs * GROUP * 2;
-        let row = |input: usize| matrix.values.get(input * outputs..(input + 1) * outputs);
-        for pair in 0..pairs {
-            let (first, second) = (row(2 * pair).unwrap_or(&[]), row(2 * pair + 1));
-            for group in 0..groups {
-                let packed = &mut values[group * group_len + pair * GROUP * 2..][..GROUP * 2];
-                let columns = group * GROUP..((group + 1) * GROUP).min(outputs);
-                // A whole group of a whole pair: fixed sizes, which the compiler turns into a
-                // few vector shuffles. The padded edges take the slow path.
-                if let (Ok(first), Some(Ok(second))) = (
-                    <&[i8; GROUP]>::try_from(&first[columns.clone()]),
-                    second.map(|s| <&[i8; GROUP]>::try_from(&s[columns.clone()])),
-                ) {
-                    for (lane, both) in packed.chunks_exact_mut(2).enumerate() {
-                        both.copy_from_slice(&[first[lane], second[lane]]);
-                    }
-                    continue;
-                }
-                for (lane, column) in columns.enumerate() {
-                    packed[2 * lane] = first[column];
-                    packed[2 * lane + 1] = second.map_or(0, |s| s[column]);
-                }
+        for (input, row) in matrix.values.chunks_exact(outputs).enumerate() {
+            for (output, &weight) in row.iter().enumerate() {
+                let (group, lane) = (output / GROUP, output % GROUP);
+                values[(group * pairs + input / 2) * GROUP * 2 + lane * 2 + input % 2] = weight;
             }
         }
         Some(Self {
