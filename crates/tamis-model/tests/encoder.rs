@@ -237,6 +237,23 @@ fn malformed_model_bytes_are_an_error_not_a_panic() {
 }
 
 #[test]
+fn a_transpose_with_an_axis_out_of_range_is_an_error_not_a_panic() {
+    // Found by fuzzing (tests/fuzz, target bundle): this byte of the default model is an
+    // axis of a Transpose's perm; 99 made tract's shape inference index out of bounds.
+    let mut onnx = bundle().onnx.clone();
+    onnx[8246] = 99;
+    let bundle = ModelBundle {
+        onnx,
+        ..bundle().clone()
+    };
+    let err = TractEncoder::new(&bundle).err().expect("refused");
+    assert!(
+        matches!(&err, ModelError::InvalidOnnx(m) if m.contains("not a permutation")),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_corrupt_model_file_on_disk_fails_its_checksum() {
     let dir = std::env::temp_dir().join(format!("tamis-corrupt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
