@@ -104,6 +104,15 @@ impl TractEncoder {
     /// freed as soon as they are decoded, so the weights packed next reuse their memory (in
     /// wasm, where memory never shrinks, that is a smaller module memory for good, and fewer
     /// fresh pages to fault in while loading).
+    ///
+    /// ```no_run
+    /// use tamis_core::Encoder;
+    /// use tamis_model::{ModelBundle, TractEncoder};
+    ///
+    /// let encoder = TractEncoder::from_bundle(ModelBundle::read_dir("models/minilm-l6-int8")?)?;
+    /// let embeddings = encoder.embed(&["a post"])?;
+    /// # Ok::<(), tamis_model::ModelError>(())
+    /// ```
     pub fn from_bundle(bundle: ModelBundle) -> Result<Self, ModelError> {
         let ModelBundle {
             manifest,
