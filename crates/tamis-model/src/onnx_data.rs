@@ -6,9 +6,31 @@ use tract_onnx::pb::{ModelProto, TensorProto};
 
 use crate::ModelError;
 
-/// Decodes an ONNX file straight from `bytes` (tract's reader first copies them all).
+/// Decodes an ONNX file straight from `bytes` (tract's reader first copies them all), and
+/// checks that every node has an output and the nodes tamis's graph readers inspect have the
+/// inputs ONNX requires: a corrupted file is then an error, not an index out of bounds
+/// (found by fuzzing).
 pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto, ModelError> {
-    ModelProto::decode(bytes).map_err(|e| ModelError::InvalidOnnx(format!("{e:#}")))
+    let model = ModelProto::decode(bytes).map_err(|e| ModelError::InvalidOnnx(format!("{e:#}")))?;
+    for node in model.graph.iter().flat_map(|g| &g.node) {
+        let required = match node.op_type.as_str() {
+            "Where" => 3,
+            "Add" | "Sub" | "Mul" | "Div" | "Pow" | "MatMul" | "Reshape" | "Gather"
+            | "LayerNormalization" => 2,
+            "Cast" | "Transpose" | "Softmax" | "Erf" | "IsNaN" => 1,
+            _ => 0,
+        };
+        if node.input.len() < required || node.output.is_empty() {
+            return Err(ModelError::InvalidOnnx(format!(
+                "node `{}`: {} needs {required} inputs and an output, it has {} and {}",
+                node.name,
+                node.op_type,
+                node.input.len(),
+                node.output.len()
+            )));
+        }
+    }
+    Ok(model)
 }
 
 /// An int8 tensor's values.
@@ -38,4 +60,22 @@ fn values<T: Copy, const N: usize>(raw: &[u8], typed: &[T], decode: fn([u8; N]) 
     raw.chunks_exact(N)
         .map(|bytes| decode(bytes.try_into().expect("chunks of N bytes")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tract::default_model_proto;
+
+    #[test]
+    fn a_node_missing_its_inputs_is_an_error_not_a_panic() {
+        // Found by fuzzing: a corrupted `Cast` with no input made a graph reader index out
+        // of bounds.
+        let mut model = default_model_proto();
+        let graph = model.graph.as_mut().unwrap();
+        let cast = graph.node.iter_mut().find(|n| n.op_type == "Cast").unwrap();
+        cast.input.clear();
+        let error = decode_model(&model.encode_to_vec()).unwrap_err();
+        assert!(error.to_string().contains("Cast needs 1 inputs"), "{error}");
+    }
 }

@@ -11,6 +11,9 @@ mod integer_kernels;
 mod integer_matmul;
 mod layer_norm;
 
+#[cfg(test)]
+pub(crate) use graph::default_model_proto;
+
 use std::collections::HashMap;
 
 use tamis_core::{l2_normalize, Embedding, Encoder};
