@@ -2,17 +2,19 @@
 //! raw little-endian bytes or in the typed repeated fields.
 
 use prost::Message;
-use tract_onnx::pb::{ModelProto, TensorProto};
+use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 
 use crate::ModelError;
 
 /// Decodes an ONNX file straight from `bytes` (tract's reader first copies them all), and
-/// checks that every node has an output and the nodes tamis's graph readers inspect have the
-/// inputs ONNX requires: a corrupted file is then an error, not an index out of bounds
-/// (found by fuzzing).
+/// checks that every node has an output, that the nodes tamis's graph readers inspect have
+/// the inputs ONNX requires, and that each `Transpose` perm is a permutation (tract's shape
+/// inference indexes axes with it): a corrupted file is then an error, not an index out of
+/// bounds (both found by fuzzing).
 pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto, ModelError> {
     let model = ModelProto::decode(bytes).map_err(|e| ModelError::InvalidOnnx(format!("{e:#}")))?;
     for node in model.graph.iter().flat_map(|g| &g.node) {
+        check_transpose(node)?;
         let required = match node.op_type.as_str() {
             "Where" => 3,
             "Add" | "Sub" | "Mul" | "Div" | "Pow" | "MatMul" | "Reshape" | "Gather"
@@ -31,6 +33,27 @@ pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto, ModelError> {
         }
     }
     Ok(model)
+}
+
+/// Refuses a `Transpose` whose `perm` is not a permutation of `0..n`.
+fn check_transpose(node: &NodeProto) -> Result<(), ModelError> {
+    let perms = (node.attribute.iter()).filter(|a| node.op_type == "Transpose" && a.name == "perm");
+    for perm in perms {
+        let mut seen = vec![false; perm.ints.len()];
+        let is_permutation = perm.ints.iter().all(|&axis| {
+            let slot = usize::try_from(axis).ok().and_then(|a| seen.get_mut(a));
+            slot.is_some_and(|seen| !std::mem::replace(seen, true))
+        });
+        if !is_permutation {
+            return Err(ModelError::InvalidOnnx(format!(
+                "node `{}`: Transpose perm {:?} is not a permutation of 0..{}",
+                node.name,
+                perm.ints,
+                perm.ints.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// An int8 tensor's values.

@@ -146,7 +146,6 @@ impl TractEncoder {
             .as_mut()
             .ok_or_else(|| ModelError::InvalidOnnx("the file holds no graph".into()))?;
         let inputs = input_roles(graph)?;
-        check_transposes(graph)?;
         let table_rows = token_table_rows(graph)?;
         if table_rows != manifest.vocab_size {
             return Err(ModelError::UnsupportedModel(format!(
@@ -330,33 +329,6 @@ fn input_roles(graph: &GraphProto) -> Result<Vec<InputRole>, ModelError> {
         }
     }
     Ok(roles)
-}
-
-/// Refuses a `Transpose` whose `perm` is not a permutation of `0..n` (a corrupted file):
-/// tract's shape inference indexes the input's axes with it and panics (found by fuzzing).
-fn check_transposes(graph: &GraphProto) -> Result<(), ModelError> {
-    let perms = (graph.node.iter().filter(|n| n.op_type == "Transpose")).flat_map(|n| {
-        n.attribute
-            .iter()
-            .filter(|a| a.name == "perm")
-            .map(move |a| (n, a))
-    });
-    for (node, perm) in perms {
-        let mut seen = vec![false; perm.ints.len()];
-        let is_permutation = perm.ints.iter().all(|&axis| {
-            let slot = usize::try_from(axis).ok().and_then(|a| seen.get_mut(a));
-            slot.is_some_and(|seen| !std::mem::replace(seen, true))
-        });
-        if !is_permutation {
-            return Err(ModelError::InvalidOnnx(format!(
-                "node `{}`: Transpose perm {:?} is not a permutation of 0..{}",
-                node.name,
-                perm.ints,
-                perm.ints.len()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Rows of the embedding table that `input_ids` indexes, found by following the `Gather` on
