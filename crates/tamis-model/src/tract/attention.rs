@@ -333,7 +333,7 @@ fn softmax_in_place(values: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::custom_op::count_after_optimization;
+    use super::super::custom_op::count_after_tract_passes;
     use super::super::graph::{default_model_proto, op_types};
     use super::*;
 
@@ -354,8 +354,8 @@ mod tests {
             .find(|n| n.op_type == FusedAttention::OP_TYPE)
             .unwrap();
         assert_eq!(fused.attribute[0].i, 32, "MiniLM's 12 heads of 32");
-        let count = count_after_optimization::<FusedAttention>(&proto);
-        assert_eq!(count, 6, "all of them survive tract's optimizer");
+        let count = count_after_tract_passes::<FusedAttention>(&proto);
+        assert_eq!(count, 6, "all of them survive tract's passes");
     }
 
     #[test]

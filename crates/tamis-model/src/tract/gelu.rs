@@ -145,7 +145,7 @@ fn gelu_chain(graph: &GraphProto, index: &GraphIndex, out: &NodeProto) -> Option
 mod tests {
     use tract_onnx::pb::TensorProto;
 
-    use super::super::custom_op::count_after_optimization;
+    use super::super::custom_op::count_after_tract_passes;
     use super::super::graph::{default_model_proto, op_types, ONNX_FLOAT};
     use super::*;
 
@@ -193,7 +193,7 @@ mod tests {
         let graph = proto.graph.as_mut().expect("a graph");
         assert_eq!(fuse_gelu(graph), 6, "one GELU in each of the 6 layers");
         assert!(!op_types(graph).contains(&"Erf"), "no unfused GELU left");
-        assert_eq!(count_after_optimization::<Gelu>(&proto), 6);
+        assert_eq!(count_after_tract_passes::<Gelu>(&proto), 6);
     }
 
     #[test]

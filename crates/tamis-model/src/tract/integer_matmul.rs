@@ -203,7 +203,7 @@ impl TamisOp for IntegerMatMul {
 
 #[cfg(test)]
 mod tests {
-    use super::super::custom_op::count_after_optimization;
+    use super::super::custom_op::count_after_tract_passes;
     use super::super::graph::default_model_proto;
     use super::*;
 
@@ -222,7 +222,7 @@ mod tests {
             initializers - 3 * 36,
             "weights, scales and biases moved out"
         );
-        let integer = count_after_optimization::<IntegerMatMul>(&proto);
-        assert_eq!(integer, 36, "all of them survive tract's optimizer");
+        let integer = count_after_tract_passes::<IntegerMatMul>(&proto);
+        assert_eq!(integer, 36, "all of them survive tract's passes");
     }
 }

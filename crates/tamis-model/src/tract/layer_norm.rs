@@ -185,7 +185,7 @@ impl TamisOp for ResidualLayerNorm {
 
 #[cfg(test)]
 mod tests {
-    use super::super::custom_op::count_after_optimization;
+    use super::super::custom_op::count_after_tract_passes;
     use super::super::graph::{default_model_proto, op_types};
     use super::super::integer_matmul::use_integer_matmuls;
     use super::*;
@@ -200,11 +200,11 @@ mod tests {
         assert_eq!(use_own_layer_norms(graph), 13, "embeddings + 2 per layer");
         assert_eq!(adds(graph), adds_before - 12, "the residual sums are gone");
         assert_eq!(
-            count_after_optimization::<LayerNorm>(&proto),
+            count_after_tract_passes::<LayerNorm>(&proto),
             1,
             "the embeddings'"
         );
-        assert_eq!(count_after_optimization::<ResidualLayerNorm>(&proto), 12);
+        assert_eq!(count_after_tract_passes::<ResidualLayerNorm>(&proto), 12);
     }
 
     #[test]
