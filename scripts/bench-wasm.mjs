@@ -1,7 +1,11 @@
 // tamis's wasm and transformers.js (wasm backend, q8, one thread) on the same ONNX file and
 // texts, each engine in a process of its own so that peak memory is its own:
 //
-//   npm run build && npm run bench [-- --texts 256 --data ../shared/data/harmful/sst2/validation.csv]
+//   npm run build && npm run bench [-- --texts 256 --cold-starts 7 --data ../shared/data/harmful/sst2/validation.csv]
+//
+// A cold start varies by a hundred milliseconds from one process to the next on a busy
+// machine, so it is measured in `--cold-starts` fresh processes per engine (alternating
+// engines) and reported as the median with the range.
 //
 // Installs transformers.js into scripts/bench-wasm/node_modules on first use (npm registry
 // only). transformers.js runs fully offline: env.allowRemoteModels = false and a local model
@@ -17,12 +21,17 @@ const root = new URL('../', import.meta.url);
 const { values: args } = parseArgs({
   options: {
     engine: { type: 'string' },
+    'cold-only': { type: 'boolean', default: false },
+    'cold-starts': { type: 'string', default: '7' },
     texts: { type: 'string', default: '256' },
     data: { type: 'string', default: new URL('../shared/data/harmful/sst2/validation.csv', root).pathname },
     model: { type: 'string', default: new URL('models/minilm-l6-int8/', root).pathname },
     wheels: { type: 'string', default: `${homedir()}/.cache/tamis/wheels` },
   },
 });
+if (!(Number.isInteger(Number(args['cold-starts'])) && Number(args['cold-starts']) >= 1)) {
+  throw new Error(`--cold-starts must be a whole number of at least 1, got ${args['cold-starts']}`);
+}
 
 /** Milliseconds per text at `batchSize`, after a warm-up batch. */
 async function msPerText(embed, texts, batchSize) {
@@ -83,6 +92,10 @@ async function transformersEngine(texts) {
 if (args.engine) {
   const texts = readCsv(args.data, Number(args.texts)).map((row) => row.text);
   const engine = await (args.engine === 'tamis' ? tamisEngine(texts) : transformersEngine(texts));
+  if (args['cold-only']) {
+    console.log(JSON.stringify({ coldStart: engine.coldStart }));
+    process.exit(0);
+  }
   const batch1 = await msPerText(engine.embed, texts, 1);
   const batch32 = await msPerText(engine.embed, texts, 32);
   const peakMb = process.resourceUsage().maxRSS / 1024;
@@ -92,11 +105,22 @@ if (args.engine) {
     // --ignore-scripts: onnxruntime-node's install script downloads from GitHub; unused here.
     execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
   }
-  const run = (engine) =>
+  const run = (engine, ...extra) =>
     JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--engine', engine,
-      '--texts', args.texts, '--data', args.data, '--model', args.model, '--wheels', args.wheels], { encoding: 'utf8' }).trim().split('\n').at(-1));
+      '--texts', args.texts, '--data', args.data, '--model', args.model, '--wheels', args.wheels, ...extra],
+    { encoding: 'utf8' }).trim().split('\n').at(-1));
   const tamis = run('tamis');
   const transformers = run('transformers');
+  const coldStarts = { tamis: [], transformers: [] };
+  for (let i = 0; i < Number(args['cold-starts']); i++) {
+    for (const engine of ['tamis', 'transformers']) coldStarts[engine].push(run(engine, '--cold-only').coldStart);
+  }
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  };
+  const spread = (values) => `${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)} ms`;
   const row = (name, unit, a, b, better) =>
     `| ${name} | ${a.toFixed(unit === 'MB' ? 0 : 2)} ${unit} | ${b.toFixed(unit === 'MB' ? 0 : 2)} ${unit} | ${(better === 'lower' ? b / a : a / b).toFixed(2)}x |`;
   console.log(`${tamis.texts} texts of ${args.data}, Node ${process.version}, one thread each\n`);
@@ -104,6 +128,11 @@ if (args.engine) {
   console.log('|---|---|---|---|');
   console.log(row('batch 1, per text', 'ms', tamis.batch1, transformers.batch1, 'lower'));
   console.log(row('batch 32, per text', 'ms', tamis.batch32, transformers.batch32, 'lower'));
-  console.log(row('cold start (bytes to first embedding)', 'ms', tamis.coldStart, transformers.coldStart, 'lower'));
+  const coldRuns = coldStarts.tamis.length;
+  console.log(row(`cold start (bytes to first embedding), median of ${coldRuns}`, 'ms',
+    median(coldStarts.tamis), median(coldStarts.transformers), 'lower'));
   console.log(row('peak RSS', 'MB', tamis.peakMb, transformers.peakMb, 'lower'));
+  console.log(`\ncold starts, range over ${coldRuns} processes each: tamis ${spread(coldStarts.tamis)}, ` +
+    `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ` +
+    `${tamis.coldStart.toFixed(0)} and ${transformers.coldStart.toFixed(0)} ms`);
 }
