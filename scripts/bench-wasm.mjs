@@ -29,7 +29,8 @@ const { values: args } = parseArgs({
     wheels: { type: 'string', default: `${homedir()}/.cache/tamis/wheels` },
   },
 });
-if (!(Number.isInteger(Number(args['cold-starts'])) && Number(args['cold-starts']) >= 1)) {
+const coldStartRuns = Number(args['cold-starts']);
+if (!(Number.isInteger(coldStartRuns) && coldStartRuns >= 1)) {
   throw new Error(`--cold-starts must be a whole number of at least 1, got ${args['cold-starts']}`);
 }
 
@@ -112,7 +113,7 @@ if (args.engine) {
   const tamis = run('tamis');
   const transformers = run('transformers');
   const coldStarts = { tamis: [], transformers: [] };
-  for (let i = 0; i < Number(args['cold-starts']); i++) {
+  for (let i = 0; i < coldStartRuns; i++) {
     for (const engine of ['tamis', 'transformers']) coldStarts[engine].push(run(engine, '--cold-only').coldStart);
   }
   const median = (values) => {
@@ -128,11 +129,10 @@ if (args.engine) {
   console.log('|---|---|---|---|');
   console.log(row('batch 1, per text', 'ms', tamis.batch1, transformers.batch1, 'lower'));
   console.log(row('batch 32, per text', 'ms', tamis.batch32, transformers.batch32, 'lower'));
-  const coldRuns = coldStarts.tamis.length;
-  console.log(row(`cold start (bytes to first embedding), median of ${coldRuns}`, 'ms',
+  console.log(row(`cold start (bytes to first embedding), median of ${coldStartRuns}`, 'ms',
     median(coldStarts.tamis), median(coldStarts.transformers), 'lower'));
   console.log(row('peak RSS', 'MB', tamis.peakMb, transformers.peakMb, 'lower'));
-  console.log(`\ncold starts, range over ${coldRuns} processes each: tamis ${spread(coldStarts.tamis)}, ` +
+  console.log(`\ncold starts, range over ${coldStartRuns} processes each: tamis ${spread(coldStarts.tamis)}, ` +
     `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ` +
     `${tamis.coldStart.toFixed(0)} and ${transformers.coldStart.toFixed(0)} ms`);
 }
