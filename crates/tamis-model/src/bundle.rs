@@ -189,6 +189,13 @@ impl ModelBundle {
             read(TOKENIZER_FILE)?,
         )
     }
+
+    /// The prepared default bundle, `models/minilm-l6-int8`, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn default_for_tests() -> Self {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/minilm-l6-int8");
+        Self::read_dir(dir).unwrap_or_else(|e| panic!("{e}"))
+    }
 }
 
 fn verify_sha256(file: &str, bytes: &[u8], expected: &str) -> Result<(), ModelError> {

@@ -37,8 +37,10 @@ pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto, ModelError> {
 
 /// Refuses a `Transpose` whose `perm` is not a permutation of `0..n`.
 fn check_transpose(node: &NodeProto) -> Result<(), ModelError> {
-    let perms = (node.attribute.iter()).filter(|a| node.op_type == "Transpose" && a.name == "perm");
-    for perm in perms {
+    if node.op_type != "Transpose" {
+        return Ok(());
+    }
+    for perm in node.attribute.iter().filter(|a| a.name == "perm") {
         let mut seen = vec![false; perm.ints.len()];
         let is_permutation = perm.ints.iter().all(|&axis| {
             let slot = usize::try_from(axis).ok().and_then(|a| seen.get_mut(a));

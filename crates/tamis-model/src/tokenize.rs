@@ -125,17 +125,9 @@ fn invalid_tokenizer(error: impl std::fmt::Display) -> ModelError {
 mod tests {
     use super::*;
 
-    fn default_tokenizer_bytes() -> Vec<u8> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../models/minilm-l6-int8/tokenizer.json"
-        );
-        std::fs::read(path).expect("the model bundle (scripts/setup.sh)")
-    }
-
     #[test]
     fn a_wordpiece_tokenizer_is_read_with_its_model_type_known_and_tokenizes_the_same() {
-        let bytes = default_tokenizer_bytes();
+        let bytes = crate::ModelBundle::default_for_tests().tokenizer;
         let fast = TextTokenizer::from_bytes(&bytes, 16).unwrap();
         assert!(matches!(fast.inner, Inner::WordPiece(_)));
         let generic = Inner::Other(serde_json::from_slice(&bytes).unwrap());
@@ -154,7 +146,7 @@ mod tests {
 
     #[test]
     fn the_vocabulary_size_counts_what_get_vocab_counts() {
-        let wordpiece = default_tokenizer_bytes();
+        let wordpiece = crate::ModelBundle::default_for_tests().tokenizer;
         let word_level = br#"{"version":"1.0","truncation":null,"padding":null,
             "added_tokens":[{"id":3,"content":"[NEW]","single_word":false,"lstrip":false,
             "rstrip":false,"normalized":false,"special":true}],

@@ -131,12 +131,8 @@ pub(crate) fn op_types(graph: &GraphProto) -> Vec<&str> {
 /// The default model's ONNX protobuf, from the prepared bundle.
 #[cfg(test)]
 pub(crate) fn default_model_proto() -> tract_onnx::pb::ModelProto {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models/minilm-l6-int8/model.onnx"
-    );
-    let bytes = std::fs::read(path).expect("the model bundle (scripts/setup.sh)");
-    crate::onnx_data::decode_model(&bytes).expect("the default model parses")
+    let bundle = crate::ModelBundle::default_for_tests();
+    crate::onnx_data::decode_model(&bundle.onnx).expect("the default model parses")
 }
 
 #[cfg(test)]
