@@ -219,40 +219,45 @@ enum Kernel {
 }
 
 impl Kernel {
-    fn detect() -> Self {
+    /// Every kernel of this target, fastest first.
+    const BY_SPEED: &[Self] = &[
         #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
-                return Self::Vnni;
-            }
-            if has!("avx2") {
-                return Self::Avx2;
-            }
-        }
+        Self::Vnni,
+        #[cfg(target_arch = "x86_64")]
+        Self::Avx2,
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        return Self::Simd128;
-        #[allow(unreachable_code)]
-        Self::Portable
+        Self::Simd128,
+        Self::Portable,
+    ];
+
+    /// Whether this host has the instructions the kernel uses.
+    fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        use std::arch::is_x86_feature_detected as has;
+        match self {
+            Self::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => has!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Vnni => has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Self::Simd128 => true,
+        }
+    }
+
+    /// The fastest kernel this host runs.
+    fn detect() -> Self {
+        let mut kernels = Self::BY_SPEED.iter().copied();
+        kernels
+            .find(|kernel| kernel.runs_here())
+            .unwrap_or(Self::Portable)
     }
 
     /// Every kernel this host can run.
     #[cfg(test)]
     fn available() -> Vec<Self> {
-        let mut kernels = vec![Self::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") {
-                kernels.push(Self::Avx2);
-            }
-            if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
-                kernels.push(Self::Vnni);
-            }
-        }
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        kernels.push(Self::Simd128);
-        kernels
+        let kernels = Self::BY_SPEED.iter().copied();
+        kernels.filter(|kernel| kernel.runs_here()).collect()
     }
 
     /// Rows per tile: as many as keep the accumulators in registers.
