@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, copyFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { readCsv } from './csv.mjs';
+import { readCsv } from '../tests/support/csv.mjs';
 
 const here = new URL('./bench-wasm/', import.meta.url);
 const root = new URL('../', import.meta.url);

@@ -20,4 +20,4 @@ if [ -d ../shared/data/ir/cranfield ]; then
 fi
 npm ci --no-audit --no-fund
 npm run build
-exec node scripts/serve.mjs
+exec node tests/support/serve.mjs

@@ -12,8 +12,8 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readCsv } from './csv.mjs';
-import { bundleFiles } from './bundle.mjs';
+import { readCsv } from '../tests/support/csv.mjs';
+import { bundleFiles } from '../tests/support/bundle.mjs';
 import { chart } from './soak-chart.mjs';
 
 const { values } = parseArgs({
@@ -90,7 +90,7 @@ async function nodeEngine() {
 /** The package on a page of headless Chromium, served from localhost like the browser tests. */
 async function chromiumEngine() {
   const { chromium } = await import('playwright-core');
-  const { startServer } = await import('./serve.mjs');
+  const { startServer } = await import('../tests/support/serve.mjs');
   const { launchOptions } = await import('../tests/browser/chromium.mjs');
   const { server, origin } = await startServer({
     routes: { '/dist/': 'dist/', '/models/': 'models/' },

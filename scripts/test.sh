@@ -16,15 +16,8 @@ scripts/check-no-network.sh
 step "licences and bans (cargo deny)"
 command -v cargo-deny > /dev/null || cargo install cargo-deny --locked --version 0.20.2
 cargo deny --config scripts/deny.toml check licenses bans
-step "system packages: Chromium, and lavapipe (software Vulkan) for the GPU encoder's tests"
-missing=()
-command -v chromium > /dev/null || missing+=(chromium chromium-driver)
-ls /usr/share/vulkan/icd.d/lvp_icd* > /dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-  $sudo apt-get update
-  $sudo apt-get install -y "${missing[@]}"
-fi
+step "system packages: Chromium, lavapipe"
+scripts/install-system-packages.sh
 step "cargo test"
 cargo test --workspace
 step "the npm package (npm run build)"

@@ -7,7 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { existsSync } from 'node:fs';
-import { DEMO_ROUTES, FUSION_LISTS, demoData, startServer } from '../../scripts/serve.mjs';
+import { DEMO_ROUTES, FUSION_LISTS, demoData, startServer } from '../support/serve.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
 
 const { server, origin } = await startServer({

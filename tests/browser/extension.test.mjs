@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 import { Tamis } from 'tamis';
-import { demoPosts, startServer } from '../../scripts/serve.mjs';
+import { demoPosts, startServer } from '../support/serve.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
-import { bundleFiles } from '../../scripts/bundle.mjs';
+import { bundleFiles } from '../support/bundle.mjs';
 
 const root = new URL('../../', import.meta.url);
 const extension = new URL('examples/browser-extension/', root).pathname;

@@ -11,8 +11,8 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { Tamis } from 'tamis';
 import { statusText } from 'tamis/mastodon';
-import { startServer } from '../../scripts/serve.mjs';
-import { bundleFiles } from '../../scripts/bundle.mjs';
+import { startServer } from '../support/serve.mjs';
+import { bundleFiles } from '../support/bundle.mjs';
 import { homeTimeline } from '../support/mastodon-api.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Tamis, TamisError } from 'tamis';
-import { bundleFile as read, bundleFiles as files } from '../../scripts/bundle.mjs';
+import { bundleFile as read, bundleFiles as files } from '../support/bundle.mjs';
 
 const root = new URL('../../', import.meta.url);
 const samplePolicy = JSON.parse(readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8'));

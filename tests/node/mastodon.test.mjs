@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRestAPIClient } from 'masto';
 import { Tamis } from 'tamis';
 import { filterStatuses, htmlToText, statusText } from 'tamis/mastodon';
-import { bundleFiles } from '../../scripts/bundle.mjs';
+import { bundleFiles } from '../support/bundle.mjs';
 import { homeTimeline, status } from '../support/mastodon-api.mjs';
 
 const root = new URL('../../', import.meta.url);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Tamis, TamisError, fuseLists } from 'tamis';
-import { BUNDLE_DIR as bundle, bundleFile as read, bundleFiles as bytes } from '../../scripts/bundle.mjs';
+import { BUNDLE_DIR as bundle, bundleFile as read, bundleFiles as bytes } from '../support/bundle.mjs';
 
 const samplePolicy = JSON.parse(
   readFileSync(new URL('../../crates/tamis-cli/samples/policy.json', import.meta.url), 'utf8'),

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tamis, TamisError, guard } from 'tamis';
-import { bundleFiles } from '../../scripts/bundle.mjs';
+import { bundleFiles } from '../support/bundle.mjs';
 
 
 test('a trap becomes internal_error, then every call says instance_broken', async () => {

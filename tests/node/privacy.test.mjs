@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
-import { bundleFiles } from '../../scripts/bundle.mjs';
+import { bundleFiles } from '../support/bundle.mjs';
 
 const require = createRequire(import.meta.url);
 const root = new URL('../../', import.meta.url);

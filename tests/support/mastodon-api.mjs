@@ -2,7 +2,7 @@
 // serializes them (the fields masto.js and clients read), for the adapter's Node and browser
 // tests. The texts are real posts; a spam status, a reblog of it and a status the server has
 // already filtered are added so every path of the adapter is taken.
-import { readCsv } from '../../scripts/csv.mjs';
+import { readCsv } from './csv.mjs';
 
 const root = new URL('../../', import.meta.url);
 const escape = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

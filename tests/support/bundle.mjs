@@ -2,7 +2,7 @@
 // tests in the shape `Tamis.load` takes.
 import { readFileSync } from 'node:fs';
 
-export const BUNDLE_DIR = new URL('../models/minilm-l6-int8/', import.meta.url);
+export const BUNDLE_DIR = new URL('../../models/minilm-l6-int8/', import.meta.url);
 
 /** One file of the bundle, as bytes. */
 export const bundleFile = (name) => readFileSync(new URL(name, BUNDLE_DIR));

@@ -3,7 +3,7 @@
 // posts when ../shared/data is there, the sample posts otherwise) and the fusion tab's
 // Cranfield lists at /data/fusion.json (written by `tamis eval lists`).
 //
-//   node scripts/serve.mjs [--port 8080]
+//   node tests/support/serve.mjs [--port 8080]
 //
 // `startServer` is also what the browser tests serve their pages with.
 import { createServer } from 'node:http';
@@ -13,7 +13,7 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCsv } from './csv.mjs';
 
-const root = new URL('../', import.meta.url);
+const root = new URL('../../', import.meta.url);
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png',
