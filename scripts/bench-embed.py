@@ -2,17 +2,24 @@
 """tamis and Python onnxruntime on the same texts, in the same run, one thread each.
 
     python3 scripts/bench-embed.py [--data ../shared/data/harmful/sst2/validation.csv] [--texts 256]
+                                   [--docs docs/speed-native.md]
 
 Runs `tamis bench embed --format json` (release build), then, when onnxruntime and tokenizers
 are installed (`pip install onnxruntime tokenizers numpy`), the same model file on the same
 texts with onnxruntime: batch 1, and batches of 32 consecutive texts padded to the longest.
 Prints both and the ratio; the machines are noisy, so the ratio means more than the figures.
+With --docs, the same report is also written to that markdown page, headed by the command, the
+date and the machine.
 """
 
 import argparse
+import datetime
+import os
+import platform
 import csv
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,31 +76,46 @@ def main():
                         default=root.parent / "shared/data/harmful/sst2/validation.csv")
     parser.add_argument("--texts", type=int, default=256)
     parser.add_argument("--model", type=Path, default=root / "models/minilm-l6-int8")
+    parser.add_argument("--docs", type=Path, help="also write the report to this markdown page")
     args = parser.parse_args()
     with args.data.open(newline="", encoding="utf-8") as f:
         texts = [row["text"] for _, row in zip(range(args.texts), csv.DictReader(f))]
 
     report = tamis_report(args)
     ort = onnxruntime_ms_per_text(args, texts)
-    print(f"{report['texts']} texts, {report['mean_tokens']:.1f} tokens on average, one thread")
-    header = "| setting | batch | tamis ms/text |" + (" onnxruntime ms/text | tamis / ort |" if ort else "")
-    print(header)
-    print("|---|---:|---:|" + ("---:|---:|" if ort else ""))
+    lines = [f"{report['texts']} texts of `{args.data.name}`, {report['mean_tokens']:.1f} tokens "
+             "on average, one thread", ""]
+    lines.append("| setting | batch | tamis ms/text |"
+                 + (" onnxruntime ms/text | tamis / ort |" if ort else ""))
+    lines.append("|---|---:|---:|" + ("---:|---:|" if ort else ""))
     for row in report["rows"]:
         line = f"| {row['setting']} | {row['batch']} | {row['ms_per_text']:.2f} |"
         if ort and row["batch"] in ort:
             line += f" {ort[row['batch']]:.2f} | {row['ms_per_text'] / ort[row['batch']]:.2f} |"
         elif ort:
             line += " | |"
-        print(line)
-    print(f"tamis model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
-          f"{report['peak_rss_mib']:.0f} MiB" if report["peak_rss_mib"] else "")
+        lines.append(line)
+    lines.append("")
+    if report["peak_rss_mib"]:
+        lines.append(f"tamis model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
+                     f"{report['peak_rss_mib']:.0f} MiB")
     if ort:
-        print(f"onnxruntime {ort['version']}: calls of 1 and of 32 consecutive texts, each padded "
-              "to its longest")
+        lines.append(f"onnxruntime {ort['version']}: calls of 1 and of 32 consecutive texts, each "
+                     "padded to its longest")
     else:
-        print("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+        lines.append("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+    print("\n".join(lines))
+    if args.docs:
+        write_docs(args.docs, lines)
 
+
+def write_docs(path: Path, lines: list[str]) -> None:
+    """The report as a docs page that says how it was made: rerun the command to refresh it."""
+    command = "python3 scripts/bench-embed.py " + " ".join(sys.argv[1:])
+    header = ["# Speed, native: tamis beside onnxruntime", "",
+              f"Written by `{command.strip()}` on {datetime.date.today().isoformat()}, "
+              f"{platform.machine()}, {os.cpu_count()} cores. Rerun it to refresh this page.", ""]
+    path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
 
 if __name__ == "__main__":
     main()

