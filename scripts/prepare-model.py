@@ -46,7 +46,7 @@ def manifest(model: dict) -> dict:
                 "source": {
                     "package": source["package"],
                     "version": source["version"],
-                    "registry": "PyPI",
+                    "registry": source["registry"],
                     "path": spec["member"],
                     "license": source["license"],
                 },
