@@ -24,6 +24,7 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 mod auto;
+mod backend;
 mod forward;
 mod kernels;
 mod select;
@@ -36,9 +37,10 @@ use thiserror::Error;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use auto::AutoEncoder;
+pub use backend::{BackendKind, BackendPreference, SelectionReason, UnknownBackend};
 use forward::{Forward, Workspace};
 use kernels::{Kernels, Weights};
-pub use select::{choose, BackendPreference, Choice, Selection};
+pub use select::{choose, Choice, Selection};
 
 /// Why the GPU encoder cannot start or could not finish a call.
 #[derive(Debug, Error)]

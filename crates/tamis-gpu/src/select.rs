@@ -4,25 +4,16 @@
 
 use tamis_model::ModelBundle;
 
-use crate::{AdapterReport, GpuEncoder, GpuError, GpuOptions};
-
-/// What the caller asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendPreference {
-    /// The GPU when its adapter is hardware and the model's shaders compile; the CPU otherwise.
-    Auto,
-    /// The GPU, even a software adapter; an error when there is none.
-    Gpu,
-    /// The CPU.
-    Cpu,
-}
+use crate::{
+    AdapterReport, BackendKind, BackendPreference, GpuEncoder, GpuError, GpuOptions,
+    SelectionReason,
+};
 
 /// The backend that runs, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
-    /// `"gpu"` or `"cpu"`.
-    pub backend: &'static str,
-    pub reason: String,
+    pub backend: BackendKind,
+    pub reason: SelectionReason,
     /// The adapter found, whether or not it was chosen.
     pub adapter: Option<AdapterReport>,
 }
@@ -32,8 +23,10 @@ impl Selection {
     /// still reported.
     pub fn after_gpu_failure(&self, failure: &GpuError) -> Selection {
         Selection {
-            backend: "cpu",
-            reason: format!("the GPU failed during use ({failure}); on the CPU since then"),
+            backend: BackendKind::Cpu,
+            reason: SelectionReason::GpuLost {
+                detail: failure.to_string(),
+            },
             adapter: self.adapter.clone(),
         }
     }
@@ -55,45 +48,46 @@ pub async fn choose(
     preference: BackendPreference,
     options: GpuOptions,
 ) -> Result<(Choice, Selection), GpuError> {
-    let cpu = |reason: String, adapter| {
+    let cpu = |reason, adapter| {
         let selection = Selection {
-            backend: "cpu",
+            backend: BackendKind::Cpu,
             reason,
             adapter,
         };
         Ok((Choice::Cpu, selection))
     };
-    let gpu = |encoder: GpuEncoder, reason: String| {
+    let gpu = |encoder: GpuEncoder, reason| {
         let selection = Selection {
-            backend: "gpu",
+            backend: BackendKind::Gpu,
             reason,
             adapter: Some(encoder.adapter().clone()),
         };
         Ok((Choice::Gpu(Box::new(encoder)), selection))
     };
     match preference {
-        BackendPreference::Cpu => cpu("asked for the CPU".into(), None),
+        BackendPreference::Cpu => cpu(SelectionReason::Asked(BackendKind::Cpu), None),
         BackendPreference::Gpu => gpu(
             GpuEncoder::create(bundle, options).await?,
-            "asked for the GPU".into(),
+            SelectionReason::Asked(BackendKind::Gpu),
         ),
         BackendPreference::Auto => match AdapterReport::find().await {
             Ok(adapter) if adapter.fallback => {
-                let reason = format!(
-                    "the only GPU adapter, {}, is a software one: the CPU is faster",
-                    adapter.name
-                );
+                let reason = SelectionReason::SoftwareAdapter {
+                    adapter: adapter.name.clone(),
+                };
                 cpu(reason, Some(adapter))
             }
             Ok(_) => match GpuEncoder::create(bundle, options).await {
                 Ok(encoder) => {
-                    let reason = format!("GPU adapter {} found", encoder.adapter().name);
+                    let reason = SelectionReason::HardwareAdapter {
+                        adapter: encoder.adapter().name.clone(),
+                    };
                     gpu(encoder, reason)
                 }
                 Err(GpuError::Model(error)) => Err(error.into()),
-                Err(error) => cpu(format!("no usable GPU: {error}"), None),
+                Err(error) => cpu(SelectionReason::gpu_unusable(&error), None),
             },
-            Err(error) => cpu(format!("no usable GPU: {error}"), None),
+            Err(error) => cpu(SelectionReason::gpu_unusable(&error), None),
         },
     }
 }

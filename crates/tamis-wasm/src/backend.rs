@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 use tamis_core::{Embedding, Encoder};
-use tamis_gpu::{AdapterReport, GpuEncoder, GpuError, Selection};
+use tamis_gpu::{AdapterReport, BackendKind, GpuEncoder, GpuError, Selection};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
 
 use crate::ErrorCode;
@@ -40,7 +40,7 @@ pub struct AdapterDiagnostics {
 
 /// The npm package's name for a selected backend: the CPU in a browser is wasm.
 pub fn backend_name(selection: &Selection) -> &'static str {
-    if selection.backend == "gpu" {
+    if selection.backend == BackendKind::Gpu {
         "webgpu"
     } else {
         "wasm"
@@ -51,7 +51,7 @@ impl Diagnostics {
     pub fn of(selection: &Selection) -> Self {
         Self {
             backend: backend_name(selection),
-            reason: selection.reason.clone(),
+            reason: selection.reason.to_string(),
             adapter: selection.adapter.as_ref().map(AdapterDiagnostics::of),
         }
     }

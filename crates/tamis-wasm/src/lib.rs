@@ -19,7 +19,9 @@ use tamis_core::classify::{
 };
 use tamis_core::fuse::{fuse_request, FuseError, FusionRequest, FusionRequestError};
 use tamis_core::{Embedding, Encoder};
-use tamis_gpu::{choose, BackendPreference, Choice, GpuOptions, Selection};
+use tamis_gpu::{
+    choose, BackendKind, BackendPreference, Choice, GpuOptions, Selection, SelectionReason,
+};
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 use wasm_bindgen::prelude::*;
 
@@ -209,9 +211,9 @@ impl Model {
         }
     }
 
-    fn on_wasm(bundle: ModelBundle, reason: String) -> Result<Model, JsValue> {
+    fn on_wasm(bundle: ModelBundle, reason: SelectionReason) -> Result<Model, JsValue> {
         let selection = Selection {
-            backend: "cpu",
+            backend: BackendKind::Cpu,
             reason,
             adapter: None,
         };
@@ -239,7 +241,7 @@ impl Model {
         checked: bool,
     ) -> Result<Model, JsValue> {
         let bundle = read_bundle(manifest, model, tokenizer, checked)?;
-        Self::on_wasm(bundle, "asked for wasm".into())
+        Self::on_wasm(bundle, SelectionReason::Asked(BackendKind::Cpu))
     }
 
     /// Loads the model on `backend`: `"wasm"`, `"webgpu"` (an error with code
@@ -265,11 +267,11 @@ impl Model {
         };
         let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
         if !host_has_webgpu() {
-            let reason = "this JavaScript host has no WebGPU (navigator.gpu is missing)";
+            let reason = SelectionReason::NoWebGpu;
             if preference == BackendPreference::Gpu {
-                return Err(js_error("backend_unavailable", reason));
+                return Err(js_error("backend_unavailable", &reason.to_string()));
             }
-            return Self::on_wasm(bundle, format!("{reason}: running on wasm"));
+            return Self::on_wasm(bundle, reason);
         }
         let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
             .await
