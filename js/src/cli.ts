@@ -40,7 +40,8 @@ async function main(args: string[]): Promise<void> {
     printModels();
   } else if (group === 'models' && command === 'fetch' && operands.length >= 1 && operands.length <= 2) {
     if (values.cache !== undefined && values['no-cache']) throw new UsageError('--cache and --no-cache exclude each other');
-    const [name = '', dir = `models/${name}`] = operands;
+    const name = operands[0]!;
+    const dir = operands[1] ?? `models/${name}`;
     const cacheDir = values['no-cache'] ? null : (values.cache ?? defaultCacheDir());
     const result = await fetchModel(name, dir, { cacheDir, onProgress: progressPrinter() });
     console.log(

