@@ -9,6 +9,9 @@ const root = new URL('..', import.meta.url);
 const path = (relative) => new URL(relative, root).pathname;
 
 rmSync(path('dist'), { recursive: true, force: true });
+// tsconfig.json: the maps carry the TypeScript they map to (js/src is not shipped), and the
+// .d.ts leave out what is @internal, so the public types never reach the wasm glue's .d.ts
+// (it uses Symbol.dispose, which a user's `lib: ["ES2022", "DOM"]` does not declare).
 execFileSync(path('node_modules/.bin/tsc'), ['-p', path('tsconfig.json')], { stdio: 'inherit' });
 cpSync(path('js/src/wasm'), path('dist/wasm'), {
   recursive: true,
