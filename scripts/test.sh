@@ -26,6 +26,8 @@ npm run build
 step "node tests of the package"
 export TAMIS_BIN="${CARGO_TARGET_DIR:-target}/debug/tamis"
 node --test tests/node/
+step "the packed tarball in a fresh project: Node, tsc, Vite and Chromium"
+node --test tests/package/
 step "browser tests in headless Chromium"
 # The demo's fusion tab fuses these Cranfield lists (document embeddings cached in target/eval).
 "$TAMIS_BIN" eval lists
