@@ -1,10 +1,14 @@
 //! Reading texts from a file or standard input: one text per line, or JSON lines.
 
 use std::io::Read;
+use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::CliError;
+use crate::error::{CliError, IoAction};
+
+/// Sample posts for `tamis neighbours` and `tamis classify` when no input is given.
+const SAMPLE_POSTS: &str = include_str!("../samples/posts.txt");
 
 /// How input lines are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,14 +26,42 @@ enum JsonLine {
     Object { text: String },
 }
 
-/// Reads all texts from `reader`. A line that is not UTF-8, or not valid JSON in `jsonl`
-/// mode, is an error naming its 1-based line number. An empty line is an empty text in
-/// `lines` mode and is skipped in `jsonl` mode.
-pub fn read_texts(mut reader: impl Read, format: InputFormat) -> Result<Vec<String>, CliError> {
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|e| CliError::Io(e.to_string()))?;
+/// The texts of the file at `path`, or of standard input when there is none.
+pub fn read_texts(path: Option<&Path>, format: InputFormat) -> Result<Vec<String>, CliError> {
+    let bytes = match path {
+        Some(path) => std::fs::read(path).map_err(|e| CliError::io(IoAction::Read, path, e))?,
+        None => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(CliError::Stdin)?;
+            bytes
+        }
+    };
+    parse_texts(&bytes, format)
+}
+
+/// The texts of the file at `path`, or the built-in sample posts when there is none.
+pub fn read_texts_or_samples(
+    path: Option<&Path>,
+    format: InputFormat,
+) -> Result<Vec<String>, CliError> {
+    match path {
+        Some(_) => read_texts(path, format),
+        None => Ok(SAMPLE_POSTS.lines().map(str::to_string).collect()),
+    }
+}
+
+/// The texts as `&str`s, for an encoder or a classifier.
+pub fn as_strs(texts: &[String]) -> Vec<&str> {
+    texts.iter().map(String::as_str).collect()
+}
+
+/// Splits `bytes` into texts. A line that is not UTF-8, or not valid JSON in `jsonl` mode, is
+/// an error naming its 1-based line number. An empty line is an empty text in `lines` mode
+/// and is skipped in `jsonl` mode.
+fn parse_texts(bytes: &[u8], format: InputFormat) -> Result<Vec<String>, CliError> {
     let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     if lines.last().is_some_and(|last| last.is_empty()) {
         lines.pop();
@@ -66,13 +98,13 @@ mod tests {
 
     #[test]
     fn lines_keep_empty_texts_but_not_the_final_newline() {
-        let texts = read_texts(&b"one\r\n\nthree\n"[..], InputFormat::Lines).unwrap();
+        let texts = parse_texts(b"one\r\n\nthree\n", InputFormat::Lines).unwrap();
         assert_eq!(texts, vec!["one", "", "three"]);
     }
 
     #[test]
     fn non_utf8_names_the_line_and_column() {
-        let err = read_texts(&b"fine\nab\xffcd\n"[..], InputFormat::Lines).unwrap_err();
+        let err = parse_texts(b"fine\nab\xffcd\n", InputFormat::Lines).unwrap_err();
         assert!(
             matches!(err, CliError::NotUtf8 { line: 2, column: 3 }),
             "{err}"
@@ -83,9 +115,9 @@ mod tests {
     #[test]
     fn jsonl_takes_strings_and_objects_and_names_bad_lines() {
         let input = b"\"a\"\n{\"text\": \"b\", \"id\": 7}\n\n";
-        let texts = read_texts(&input[..], InputFormat::Jsonl).unwrap();
+        let texts = parse_texts(input, InputFormat::Jsonl).unwrap();
         assert_eq!(texts, vec!["a", "b"]);
-        let err = read_texts(&b"\"a\"\n{oops}\n"[..], InputFormat::Jsonl).unwrap_err();
+        let err = parse_texts(b"\"a\"\n{oops}\n", InputFormat::Jsonl).unwrap_err();
         assert!(
             matches!(err, CliError::InvalidJsonLine { line: 2, .. }),
             "{err}"

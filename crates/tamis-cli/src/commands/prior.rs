@@ -7,16 +7,56 @@
 //! also summarized as the background that stands in for counter-examples a policy lacks.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
+use clap::Subcommand;
 use tamis_core::classify::{
-    fit_balanced, sigmoid, summarize_background, text_features, ClassifierOptions, FitOptions,
-    LinearModel, Priors, TextFeatures,
+    fit_balanced, sigmoid, summarize_background, text_features, ClassifierOptions, ClassifyError,
+    FitOptions, LinearModel, Priors, TextFeatures,
 };
 use tamis_core::Encoder;
-use tamis_model::ModelError;
+use tamis_eval::harmful::{read_tasks, Task, HARMFUL_DIR};
+use tamis_eval::store::CachedEncoder;
 
-use crate::eval::harmful::Task;
-use crate::CliError;
+use super::eval::cache_file;
+use super::{print_text, Globals};
+use crate::data::DataRoot;
+use crate::error::{CliError, IoAction};
+
+#[derive(Subcommand)]
+pub enum PriorCommand {
+    /// Fit the priors on the data's harmful/*/train.csv splits and write them for the current
+    /// model.
+    Fit {
+        #[command(flatten)]
+        data: DataRoot,
+        #[arg(long, default_value = tamis_model::DEFAULT_PRIORS_PATH)]
+        out: PathBuf,
+        /// Where embeddings of the training texts are cached.
+        #[arg(long, default_value = "target/eval/harmful")]
+        cache: PathBuf,
+    },
+}
+
+pub fn run(globals: &Globals, command: PriorCommand) -> Result<(), CliError> {
+    let PriorCommand::Fit { data, out, cache } = command;
+    let tasks = read_tasks(data.dir_with(HARMFUL_DIR)?)?;
+    let bundle = globals.bundle()?;
+    let model_sha256 = bundle.model_sha256().to_string();
+    let cache_file = cache_file(&bundle, &cache);
+    let encoder = globals.encoder(bundle)?;
+    let cached = CachedEncoder::open(&encoder, &cache_file);
+    let fitted = fit_priors(&tasks, &cached, &model_sha256);
+    cached.save()?;
+    let (priors, report) = fitted?;
+    let bytes = priors.to_bytes();
+    std::fs::write(&out, &bytes).map_err(|e| CliError::io(IoAction::Write, &out, e))?;
+    print_text(&format!(
+        "{report}wrote {} ({} bytes)\n",
+        out.display(),
+        bytes.len()
+    ))
+}
 
 /// Strengths of the pull towards zero tried on the held-out fifth.
 const L2_CANDIDATES: [f32; 4] = [1e-7, 1e-6, 1e-5, 1e-4];
@@ -57,11 +97,14 @@ fn fit_from_zero(
 }
 
 /// Fits the priors of every task; returns them with a report of the held-out choice.
-pub fn fit_priors<E: Encoder<Error = ModelError>>(
+fn fit_priors<E: Encoder>(
     tasks: &[Task],
     encoder: &E,
     model_sha256: &str,
-) -> Result<(Priors, String), CliError> {
+) -> Result<(Priors, String), CliError>
+where
+    CliError: From<ClassifyError<E::Error>>,
+{
     let options = ClassifierOptions::default();
     let mut features: Vec<Vec<(TextFeatures, bool)>> = Vec::new();
     for task in tasks {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tamis_core::Encoder;
 use tamis_model::{EncoderOptions, ModelBundle, TextTokenizer, TractEncoder};
 
-use crate::CliError;
+use crate::error::{CliError, IoAction};
 
 /// One measured configuration.
 #[derive(Debug, Serialize)]
@@ -30,24 +30,25 @@ pub struct BenchReport {
 
 /// The first `count` texts of a CSV file with a `text` column.
 pub fn read_csv_texts(path: &Path, count: usize) -> Result<Vec<String>, CliError> {
-    let bench_data = |reason: String| CliError::BenchData {
-        path: path.display().to_string(),
+    let invalid_csv = |reason: String| CliError::InvalidCsv {
+        path: path.to_path_buf(),
         reason,
     };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bench_data(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| CliError::io(IoAction::Read, path, e))?;
+    let mut reader = csv::Reader::from_reader(file);
     let column = reader
         .headers()
-        .map_err(|e| bench_data(e.to_string()))?
+        .map_err(|e| invalid_csv(e.to_string()))?
         .iter()
         .position(|h| h == "text")
-        .ok_or_else(|| bench_data("no `text` column".into()))?;
+        .ok_or_else(|| invalid_csv("no `text` column".into()))?;
     reader
         .records()
         .take(count)
         .map(|record| {
             record
                 .map(|r| r.get(column).unwrap_or_default().to_string())
-                .map_err(|e| bench_data(e.to_string()))
+                .map_err(|e| invalid_csv(e.to_string()))
         })
         .collect()
 }

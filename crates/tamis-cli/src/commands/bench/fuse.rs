@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use tamis_core::fuse::{fuse, FusionMethod, Normalization, RankedItem, RankedList};
 
-use crate::CliError;
+use crate::error::CliError;
 
 /// `lists` lists of `items` items drawn from a pool of 2 x `items` ids, with distinct scores.
 fn synthetic_lists(lists: usize, items: usize) -> Vec<RankedList> {
@@ -41,10 +41,10 @@ pub fn bench_fuse(lists: usize, items: usize, repeats: usize) -> Result<String, 
          mean of {repeats} runs\n| method | ms per fusion |\n|---|---:|\n"
     );
     for (name, method) in FusionMethod::NAMED {
-        fuse(&input, Normalization::MinMax, method).map_err(|e| CliError::Io(e.to_string()))?;
+        fuse(&input, Normalization::MinMax, method)?;
         let start = Instant::now();
         for _ in 0..repeats {
-            fuse(&input, Normalization::MinMax, method).map_err(|e| CliError::Io(e.to_string()))?;
+            fuse(&input, Normalization::MinMax, method)?;
         }
         let ms = start.elapsed().as_secs_f64() * 1000.0 / repeats.max(1) as f64;
         table.push_str(&format!("| {name} | {ms:.3} |\n"));

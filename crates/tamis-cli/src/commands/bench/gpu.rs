@@ -11,7 +11,7 @@ use tamis_gpu::GpuEncoder;
 use tamis_model::{ModelBundle, TractEncoder};
 
 use super::embed::{ms_per_text, peak_rss_mib, status_mib};
-use crate::CliError;
+use crate::error::CliError;
 
 fn per_call_and_batched<E: Encoder>(
     encoder: &E,

@@ -1,0 +1,194 @@
+//! `tamis eval`: the evaluations of the `tamis-eval` crate on the `--data` folder, run on the
+//! `--backend` encoder; this module only reads the arguments and writes the results.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Subcommand, ValueEnum};
+use tamis_core::classify::Priors;
+use tamis_eval::store::CachedEncoder;
+use tamis_eval::{cranfield, fusion, harmful, page, EvalEncoder};
+use tamis_model::ModelBundle;
+
+use super::{print_text, Globals};
+use crate::data::DataRoot;
+use crate::error::{CliError, IoAction};
+
+/// The command that regenerates docs/accuracy.md.
+const CLASSIFY_COMMAND: &str = "cargo run --release -p tamis-cli -- eval classify";
+/// The command that regenerates docs/fusion.md.
+const FUSION_COMMAND: &str = "cargo run --release -p tamis-cli -- eval fusion";
+
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// The personalized classifier on the data's harmful/: k-shot benchmark, multi-task,
+    /// definitions, personalization, obfuscation and Mastodon; markdown tables (printed, and
+    /// written to the --page file when every section runs on the full test sets) and an SVG
+    /// plot.
+    Classify {
+        #[command(flatten)]
+        data: DataRoot,
+        /// The page the tables are written to.
+        #[arg(long, default_value = "docs/accuracy.md")]
+        page: PathBuf,
+        /// Where the plot of F1 against shots goes.
+        #[arg(long, default_value = "target/eval/harmful/f1-by-shots.svg")]
+        plot: PathBuf,
+        /// Where embeddings are cached between runs.
+        #[arg(long, default_value = "target/eval/harmful")]
+        cache: PathBuf,
+        /// Sections to run (all by default).
+        #[arg(long, value_enum, num_args = 1..)]
+        only: Vec<ClassifySection>,
+    },
+    /// BM25, TF-IDF and dense retrieval on the data's ir/cranfield, and every classical fuser
+    /// of their runs.
+    Fusion {
+        #[command(flatten)]
+        data: DataRoot,
+        /// The page the tables are written to.
+        #[arg(long, default_value = "docs/fusion.md")]
+        page: PathBuf,
+        /// Documents kept per query and run.
+        #[arg(long, default_value_t = 100)]
+        depth: usize,
+        /// Where the TREC run files go.
+        #[arg(long, default_value = "target/eval/cranfield")]
+        out: PathBuf,
+    },
+    /// The demo page's fusion data: the three retrievers' lists for the first Cranfield
+    /// queries, with the document texts and judgments, as JSON.
+    Lists {
+        #[command(flatten)]
+        data: DataRoot,
+        /// Queries kept, from the first.
+        #[arg(long, default_value_t = 25)]
+        queries: usize,
+        /// Documents kept per query and retriever.
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+        /// Where the document embeddings are cached.
+        #[arg(long, default_value = "target/eval/cranfield")]
+        cache: PathBuf,
+        /// The JSON file written.
+        #[arg(long, default_value = "target/eval/cranfield/demo-lists.json")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClassifySection {
+    Benchmark,
+    MultiTask,
+    Definitions,
+    Personalization,
+    Obfuscation,
+    Mastodon,
+}
+
+pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
+    match command {
+        EvalCommand::Classify {
+            data,
+            page,
+            plot,
+            cache,
+            only,
+        } => {
+            let data = data.dir_with(harmful::HARMFUL_DIR)?;
+            let tasks = harmful::read_tasks(data)?;
+            let bundle = globals.bundle()?;
+            let priors = Arc::new(tamis_model::default_priors(&bundle)?);
+            let cache_file = cache_file(&bundle, &cache);
+            let encoder = globals.encoder(bundle)?;
+            let cached = CachedEncoder::open(&encoder, &cache_file);
+            let result = classify_sections(&cached, priors, &tasks, data, &plot, &only);
+            cached.save()?;
+            let tables = result?;
+            if only.is_empty() {
+                page::write_page(&page, "Accuracy", CLASSIFY_COMMAND, &tables)?;
+                eprintln!("wrote {}", page.display());
+            }
+            print_text(&tables)
+        }
+        EvalCommand::Fusion {
+            data,
+            page,
+            depth,
+            out,
+        } => {
+            let collection = cranfield::read_cranfield(data.dir_with(cranfield::CRANFIELD_DIR)?)?;
+            let (model_id, encoder) = model_id_and_encoder(globals)?;
+            let tables = fusion::eval_fusion(&collection, &encoder, &model_id, depth, &out)?;
+            page::write_page(&page, "Rank fusion", FUSION_COMMAND, &tables)?;
+            eprintln!("wrote {}", page.display());
+            print_text(&tables)
+        }
+        EvalCommand::Lists {
+            data,
+            queries,
+            depth,
+            cache,
+            out,
+        } => {
+            let collection = cranfield::read_cranfield(data.dir_with(cranfield::CRANFIELD_DIR)?)?;
+            let (model_id, encoder) = model_id_and_encoder(globals)?;
+            let lists =
+                fusion::retriever_lists(&collection, &encoder, &model_id, queries, depth, &cache)?;
+            std::fs::write(&out, lists.to_string())
+                .map_err(|e| CliError::io(IoAction::Write, &out, e))?;
+            print_text(&format!("wrote {}\n", out.display()))
+        }
+    }
+}
+
+/// The model's short id (naming cached embeddings) and the `--backend` encoder.
+fn model_id_and_encoder(globals: &Globals) -> Result<(String, tamis_gpu::AutoEncoder), CliError> {
+    let bundle = globals.bundle()?;
+    let model_id = bundle.model_sha256()[..16].to_string();
+    Ok((model_id, globals.encoder(bundle)?))
+}
+
+/// The evaluation embedding cache file of this model under `dir`.
+pub fn cache_file(bundle: &ModelBundle, dir: &Path) -> PathBuf {
+    dir.join(format!("{}.embeddings", &bundle.model_sha256()[..16]))
+}
+
+/// The sections of `tamis eval classify` asked for (all when `only` is empty), as markdown.
+fn classify_sections<E: EvalEncoder>(
+    encoder: &E,
+    priors: Arc<Priors>,
+    tasks: &[harmful::Task],
+    data: &Path,
+    plot: &Path,
+    only: &[ClassifySection],
+) -> Result<String, CliError> {
+    let evaluation = tamis_eval::classify::Evaluation::new(encoder, priors, tasks)?;
+    let wanted = |section| only.is_empty() || only.contains(&section);
+    let mut out = String::new();
+    if wanted(ClassifySection::Benchmark) {
+        let svg = evaluation.benchmark(&mut out)?;
+        if let Some(parent) = plot.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| CliError::io(IoAction::CreateFolder, parent, e))?;
+        }
+        std::fs::write(plot, svg).map_err(|e| CliError::io(IoAction::Write, plot, e))?;
+        out.push_str(&format!("\nPlot: {}\n", plot.display()));
+    }
+    if wanted(ClassifySection::MultiTask) {
+        evaluation.multi_task(&mut out)?;
+    }
+    if wanted(ClassifySection::Definitions) {
+        evaluation.definitions_only(&mut out)?;
+    }
+    if wanted(ClassifySection::Personalization) {
+        evaluation.personalization(&mut out)?;
+    }
+    if wanted(ClassifySection::Obfuscation) {
+        evaluation.obfuscation(&mut out)?;
+    }
+    if wanted(ClassifySection::Mastodon) {
+        evaluation.mastodon(data, &mut out)?;
+    }
+    Ok(out)
+}
