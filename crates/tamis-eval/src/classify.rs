@@ -1,7 +1,7 @@
 //! `tamis eval classify`: the personalized classifier on the seed datasets, in PHCD's
 //! settings. Demonstrations come only from `train.csv`; every draw is seeded.
 
-use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 
 use tamis_core::classify::{
@@ -10,11 +10,11 @@ use tamis_core::classify::{
 };
 use tamis_core::cosine;
 
-use super::harmful::{read_mastodon, Labeled, Post, Task};
-use super::perturb::Perturbation;
-use super::report::{calibration_error, f1_plot, Counts, Draws, MeanMetrics, Series};
-use super::store::CachedEncoder;
-use crate::CliError;
+use crate::harmful::{read_mastodon, Labeled, Post, Task};
+use crate::perturb::Perturbation;
+use crate::report::{calibration_error, f1_plot, Counts, Draws, MeanMetrics, Series};
+use crate::table::{figure, Table};
+use crate::{EvalEncoder, EvalError};
 
 /// Shots per class reported.
 pub const SHOTS: [usize; 5] = [1, 4, 8, 32, 128];
@@ -63,8 +63,8 @@ impl Method {
 }
 
 /// Everything an evaluation run needs.
-pub struct Evaluation<'a> {
-    pub encoder: &'a CachedEncoder<'a>,
+pub struct Evaluation<'a, E> {
+    pub encoder: &'a E,
     pub priors: Arc<Priors>,
     pub tasks: &'a [Task],
     /// The priors without their category models: the benign background alone.
@@ -102,12 +102,8 @@ fn policy(mode: Mode, categories: Vec<Category>, keep: Vec<String>) -> Policy {
     }
 }
 
-impl<'a> Evaluation<'a> {
-    pub fn new(
-        encoder: &'a CachedEncoder<'a>,
-        priors: Arc<Priors>,
-        tasks: &'a [Task],
-    ) -> Result<Self, CliError> {
+impl<'a, E: EvalEncoder> Evaluation<'a, E> {
+    pub fn new(encoder: &'a E, priors: Arc<Priors>, tasks: &'a [Task]) -> Result<Self, EvalError> {
         let options = ClassifierOptions::default();
         let test_features = tasks
             .iter()
@@ -117,7 +113,7 @@ impl<'a> Evaluation<'a> {
                     .map(|(f, _)| f)
                     .collect())
             })
-            .collect::<Result<Vec<_>, CliError>>()?;
+            .collect::<Result<Vec<_>, EvalError>>()?;
         let background_only = Arc::new(Priors {
             categories: Vec::new(),
             ..(*priors).clone()
@@ -131,7 +127,7 @@ impl<'a> Evaluation<'a> {
         })
     }
 
-    fn classifier(&self, policy: Policy, method: Method) -> Result<Classifier, CliError> {
+    fn classifier(&self, policy: Policy, method: Method) -> Result<Classifier, EvalError> {
         let (priors, options) = match method {
             Method::Tamis => (Some(self.priors.clone()), ClassifierOptions::default()),
             Method::BackgroundOnly => (
@@ -154,7 +150,7 @@ impl<'a> Evaluation<'a> {
         &self,
         classifier: &mut Classifier,
         texts: &[&str],
-    ) -> Result<Vec<Verdict>, CliError> {
+    ) -> Result<Vec<Verdict>, EvalError> {
         Ok(classifier.classify(self.encoder, texts)?)
     }
 
@@ -174,14 +170,14 @@ impl<'a> Evaluation<'a> {
         method: Method,
         k: usize,
         seed: u64,
-    ) -> Result<(Counts, Option<f64>), CliError> {
+    ) -> Result<(Counts, Option<f64>), EvalError> {
         let (harmful, benign) = self.draw(task, k, seed);
         let test = &self.tasks[task].test;
         let mut counts = Counts::default();
         match method {
             Method::Prototype | Method::NearestNeighbours => {
                 let options = ClassifierOptions::default();
-                let embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, CliError> {
+                let embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, EvalError> {
                     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
                     Ok(text_features(self.encoder, &refs, &options)?
                         .into_iter()
@@ -215,7 +211,7 @@ impl<'a> Evaluation<'a> {
     }
 
     /// Mean metrics of a method over the seeds.
-    fn binary_mean(&self, task: usize, method: Method, k: usize) -> Result<MeanMetrics, CliError> {
+    fn binary_mean(&self, task: usize, method: Method, k: usize) -> Result<MeanMetrics, EvalError> {
         let runs = (0..SEEDS)
             .map(|seed| self.binary_run(task, method, k, seed))
             .collect::<Result<Vec<_>, _>>()?;
@@ -223,7 +219,7 @@ impl<'a> Evaluation<'a> {
     }
 
     /// The benchmark tables and the SVG plot.
-    pub fn benchmark(&self, out: &mut String) -> Result<String, CliError> {
+    pub fn benchmark(&self, out: &mut String) -> Result<String, EvalError> {
         let mut results = Vec::new();
         for method in Method::ALL {
             for task in 0..self.tasks.len() {
@@ -234,47 +230,41 @@ impl<'a> Evaluation<'a> {
             }
         }
         let shots = SHOTS.map(|k| k.to_string()).join(" / ");
-        let _ = writeln!(
-            out,
-            "### F1 of the harmful class, k shots per class, mean of {SEEDS} seeds\n"
-        );
-        let header: Vec<String> = self
-            .tasks
-            .iter()
-            .map(|t| format!("{} k={shots}", t.dataset))
+        let header: Vec<String> = std::iter::once("method".to_string())
+            .chain(
+                self.tasks
+                    .iter()
+                    .map(|t| format!("{} k={shots}", t.dataset)),
+            )
             .collect();
-        let _ = writeln!(out, "| method | {} |", header.join(" | "));
-        let _ = writeln!(out, "|---|{}", "---|".repeat(self.tasks.len()));
-        for method in Method::ALL {
-            let cells: Vec<String> = (0..self.tasks.len())
-                .map(|task| {
-                    results
-                        .iter()
-                        .filter(|r| r.0 == method && r.1 == task)
-                        .map(|r| format!("{:.3}", r.3.f1))
-                        .collect::<Vec<_>>()
-                        .join(" / ")
-                })
-                .collect();
-            let _ = writeln!(out, "| {} | {} |", method.name(), cells.join(" | "));
-        }
-        let _ = writeln!(
-            out,
-            "\n### Every metric at k = 32 (ECE: expected calibration error of the scores)\n"
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let mut f1_table = Table::new(
+            format!("F1 of the harmful class, k shots per class, mean of {SEEDS} seeds"),
+            &header,
         );
-        let _ = writeln!(
-            out,
-            "| method | dataset | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|"
+        for method in Method::ALL {
+            let cells = (0..self.tasks.len()).map(|task| {
+                results
+                    .iter()
+                    .filter(|r| r.0 == method && r.1 == task)
+                    .map(|r| figure(r.3.f1))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            });
+            f1_table.row(std::iter::once(method.name().to_string()).chain(cells));
+        }
+        out.push_str(&f1_table.to_string());
+        let mut at_32 = Table::new(
+            "Every metric at k = 32 (ECE: expected calibration error of the scores)",
+            &metric_header(&["method", "dataset"]),
         );
         for (method, task, _, metrics) in results.iter().filter(|r| r.2 == 32) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                method.name(),
-                self.tasks[*task].dataset,
-                metrics.cells()
-            );
+            at_32.row(labelled(
+                &[method.name(), self.tasks[*task].dataset],
+                metrics,
+            ));
         }
+        out.push_str(&at_32.to_string());
         let panels = (0..self.tasks.len())
             .map(|task| {
                 let series = Method::ALL
@@ -296,14 +286,10 @@ impl<'a> Evaluation<'a> {
 
     /// PHCD's multi-task setting: one binary policy for all three categories, judged on the
     /// union of the test sets (harmful: spam, toxic or negative).
-    pub fn multi_task(&self, out: &mut String) -> Result<(), CliError> {
-        let _ = writeln!(
-            out,
-            "\n### Multi-task binary: harmful vs benign over the union of the test sets, mean of {SEEDS} seeds\n"
-        );
-        let _ = writeln!(
-            out,
-            "| method | k | definitions | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|---|"
+    pub fn multi_task(&self, out: &mut String) -> Result<(), EvalError> {
+        let mut table = Table::new(
+            format!("Multi-task binary: harmful vs benign over the union of the test sets, mean of {SEEDS} seeds"),
+            &metric_header(&["method", "k", "definitions"]),
         );
         let all_test: Vec<&Labeled> = self.tasks.iter().flat_map(|t| &t.test).collect();
         let test_texts: Vec<&str> = all_test.iter().map(|l| l.text.as_str()).collect();
@@ -331,23 +317,21 @@ impl<'a> Evaluation<'a> {
                     }
                     runs.push((counts, Some(calibration_error(&scored))));
                 }
-                let _ = writeln!(
-                    out,
-                    "| {} | {k} | {} | {} |",
-                    method.name(),
-                    if definitions { "yes" } else { "no" },
-                    MeanMetrics::of(&runs).cells()
-                );
+                table.row(labelled(
+                    &[method.name(), &k.to_string(), yes_no(definitions)],
+                    &MeanMetrics::of(&runs),
+                ));
             }
         }
+        out.push_str(&table.to_string());
         Ok(())
     }
 
     /// Categories from definitions alone, no examples.
-    pub fn definitions_only(&self, out: &mut String) -> Result<(), CliError> {
-        let _ = writeln!(
-            out,
-            "\n### Definition only (no examples, no keep texts)\n\n| method | dataset | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|"
+    pub fn definitions_only(&self, out: &mut String) -> Result<(), EvalError> {
+        let mut table = Table::new(
+            "Definition only (no examples, no keep texts)",
+            &metric_header(&["method", "dataset"]),
         );
         for method in [Method::Tamis, Method::BackgroundOnly] {
             for (t, task) in self.tasks.iter().enumerate() {
@@ -365,15 +349,10 @@ impl<'a> Evaluation<'a> {
                     scored.push((verdict.scores[0].score, labeled.harmful));
                 }
                 let metrics = MeanMetrics::of(&[(counts, Some(calibration_error(&scored)))]);
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} |",
-                    method.name(),
-                    self.tasks[t].dataset,
-                    metrics.cells()
-                );
+                table.row(labelled(&[method.name(), self.tasks[t].dataset], &metrics));
             }
         }
+        out.push_str(&table.to_string());
         Ok(())
     }
 
@@ -391,12 +370,12 @@ impl<'a> Evaluation<'a> {
     }
 
     /// Blocking a new category, unblocking one, and extending with definitions.
-    pub fn personalization(&self, out: &mut String) -> Result<(), CliError> {
+    pub fn personalization(&self, out: &mut String) -> Result<(), EvalError> {
         let negative = self
             .tasks
             .iter()
             .position(|t| t.category == "negative")
-            .ok_or_else(|| CliError::Io("no negative-sentiment task".into()))?;
+            .ok_or(EvalError::MissingTask("negative"))?;
         let others: Vec<usize> = (0..self.tasks.len()).filter(|&t| t != negative).collect();
         let negative_texts = of_class(&self.tasks[negative].test, true);
         let benign_texts: Vec<&str> = self
@@ -406,14 +385,15 @@ impl<'a> Evaluation<'a> {
             .collect();
         let share_harmful = |classifier: &mut Classifier,
                              texts: &[&str]|
-         -> Result<f64, CliError> {
+         -> Result<f64, EvalError> {
             let verdicts = self.verdicts(classifier, texts)?;
             Ok(verdicts.iter().filter(|v| v.harmful).count() as f64 / texts.len().max(1) as f64)
         };
-        let _ = writeln!(
-            out,
-            "\n### Personalization: block \"negative\" on top of a policy blocking spam and toxic (32 examples each), mean of {SEEDS} seeds\n\nRecall: SST-2 negative test texts now hidden. FPR: benign test texts of all three datasets hidden. `negative` is a standard category (its prior applies); `gloomy` is the same category under a new name, so only the examples or the definition describe it.\n\n| category name | examples | definition | recall on negative | FPR on benign |\n|---|---|---|---|---|"
-        );
+        let mut block = Table::new(
+            format!("Personalization: block \"negative\" on top of a policy blocking spam and toxic (32 examples each), mean of {SEEDS} seeds"),
+            &["category name", "examples", "definition", "recall on negative", "FPR on benign"],
+        )
+        .with_note("Recall: SST-2 negative test texts now hidden. FPR: benign test texts of all three datasets hidden. `negative` is a standard category (its prior applies); `gloomy` is the same category under a new name, so only the examples or the definition describe it.");
         let variants: Vec<(&str, usize, bool)> = [("negative", true), ("gloomy", false)]
             .iter()
             .flat_map(|&(name, _)| {
@@ -437,22 +417,23 @@ impl<'a> Evaluation<'a> {
                 recall += share_harmful(&mut classifier, &negative_texts)?;
                 fpr += share_harmful(&mut classifier, &benign_texts)?;
             }
-            let _ = writeln!(
-                out,
-                "| {} | {n} | {} | {:.3} | {:.3} |",
-                if n == 0 && !with_definition {
-                    "(not added)"
-                } else {
-                    name
-                },
-                if with_definition { "yes" } else { "no" },
-                recall / SEEDS as f64,
-                fpr / SEEDS as f64
-            );
+            let shown_name = if n == 0 && !with_definition {
+                "(not added)"
+            } else {
+                name
+            };
+            block.row([
+                shown_name.to_string(),
+                n.to_string(),
+                yes_no(with_definition).to_string(),
+                figure(recall / SEEDS as f64),
+                figure(fpr / SEEDS as f64),
+            ]);
         }
-        let _ = writeln!(
-            out,
-            "\n### Personalization: unblock \"negative\" in a policy blocking all three (32 examples each), mean of {SEEDS} seeds\n\n| state | negative texts passing | spam caught | toxic caught | benign hidden |\n|---|---|---|---|---|"
+        out.push_str(&block.to_string());
+        let mut unblock = Table::new(
+            format!("Personalization: unblock \"negative\" in a policy blocking all three (32 examples each), mean of {SEEDS} seeds"),
+            &["state", "negative texts passing", "spam caught", "toxic caught", "benign hidden"],
         );
         let mut rows = [[0.0; 4]; 2];
         for seed in 0..SEEDS {
@@ -470,27 +451,23 @@ impl<'a> Evaluation<'a> {
             }
         }
         for (state, row) in ["all three blocked", "negative unblocked"].iter().zip(rows) {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|v| format!("{:.3}", v / SEEDS as f64))
-                .collect();
-            let _ = writeln!(out, "| {state} | {} |", cells.join(" | "));
+            unblock.row(
+                std::iter::once(state.to_string())
+                    .chain(row.iter().map(|v| figure(v / SEEDS as f64))),
+            );
         }
+        out.push_str(&unblock.to_string());
         Ok(())
     }
 
     /// F1 on obfuscated copies of the first test texts, with and without normalization.
-    pub fn obfuscation(&self, out: &mut String) -> Result<(), CliError> {
-        let _ = writeln!(
-            out,
-            "\n### Obfuscation: F1 at k = 32 (seed 0) on the first {OBFUSCATION_TEXTS} test texts of each dataset, with tamis's normalization / without\n"
-        );
-        let header: Vec<&str> = self.tasks.iter().map(|t| t.dataset).collect();
-        let _ = writeln!(
-            out,
-            "| perturbation | {} |\n|---|{}",
-            header.join(" | "),
-            "---|".repeat(self.tasks.len())
+    pub fn obfuscation(&self, out: &mut String) -> Result<(), EvalError> {
+        let header: Vec<&str> = std::iter::once("perturbation")
+            .chain(self.tasks.iter().map(|t| t.dataset))
+            .collect();
+        let mut table = Table::new(
+            format!("Obfuscation: F1 at k = 32 (seed 0) on the first {OBFUSCATION_TEXTS} test texts of each dataset, with tamis's normalization / without"),
+            &header,
         );
         let mut rows: Vec<(String, Vec<String>)> = Vec::new();
         let perturbations: Vec<Option<Perturbation>> = std::iter::once(None)
@@ -524,7 +501,7 @@ impl<'a> Evaluation<'a> {
                     for (verdict, labeled) in verdicts.iter().zip(subset) {
                         counts.add(verdict.harmful, labeled.harmful);
                     }
-                    f1s.push(format!("{:.3}", counts.f1()));
+                    f1s.push(figure(counts.f1()));
                 }
                 cells.push(f1s.join(" / "));
             }
@@ -532,26 +509,24 @@ impl<'a> Evaluation<'a> {
             rows.push((name.to_string(), cells));
         }
         for (name, cells) in rows {
-            let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
+            table.row(std::iter::once(name).chain(cells));
         }
+        out.push_str(&table.to_string());
         Ok(())
     }
 
     /// The Mastodon posts, multi-label and multi-class, with a policy of 32 examples per
     /// category drawn from the seed datasets' training splits.
-    pub fn mastodon(&self, dir: &std::path::Path, out: &mut String) -> Result<(), CliError> {
-        let posts: Vec<Post> = read_mastodon(dir)?;
+    pub fn mastodon(&self, data_root: &Path, out: &mut String) -> Result<(), EvalError> {
+        let posts: Vec<Post> = read_mastodon(data_root)?;
         let texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
         let all: Vec<usize> = (0..self.tasks.len()).collect();
-        let _ = writeln!(
-            out,
-            "\n### Mastodon ({} posts). Caveat: its labels come from the source repository's LLM predictions, not from human annotators\n",
-            posts.len()
-        );
-        let _ = writeln!(
-            out,
-            "| mode | category | support | precision | recall | FPR | F1 | accuracy | ECE |\n|---|---|---|---|---|---|---|---|---|"
-        );
+        let mut table = Table::new(
+            format!("Mastodon ({} posts)", posts.len()),
+            &metric_header(&["mode", "category", "support"]),
+        )
+        .with_note("Caveat: its labels come from the source repository's LLM predictions, not from human annotators.");
+        let mut weighted = String::new();
         for mode in [Mode::Multilabel, Mode::Multiclass] {
             let (categories, keep) = self.base_policy(&all, 0);
             let mut classifier = self.classifier(policy(mode, categories, keep), Method::Tamis)?;
@@ -572,31 +547,59 @@ impl<'a> Evaluation<'a> {
                 weighted_f1 += counts.f1() * support as f64;
                 total_support += support;
                 let metrics = MeanMetrics::of(&[(counts, None)]);
-                let _ = writeln!(
-                    out,
-                    "| {mode:?} | {name} | {support} | {} |",
-                    metrics.cells()
-                );
+                table.row(labelled(
+                    &[&format!("{mode:?}"), name, &support.to_string()],
+                    &metrics,
+                ));
             }
             let mut harmful = Counts::default();
             for (verdict, post) in verdicts.iter().zip(&posts) {
                 harmful.add(verdict.harmful, post.label != "benign");
             }
-            let _ = writeln!(
-                out,
-                "| {mode:?} | any (harmful vs benign) | {} | {} |",
-                posts.iter().filter(|p| p.label != "benign").count(),
-                MeanMetrics::of(&[(harmful, None)]).cells()
-            );
+            table.row(labelled(
+                &[
+                    &format!("{mode:?}"),
+                    "any (harmful vs benign)",
+                    &posts
+                        .iter()
+                        .filter(|p| p.label != "benign")
+                        .count()
+                        .to_string(),
+                ],
+                &MeanMetrics::of(&[(harmful, None)]),
+            ));
             if mode == Mode::Multiclass {
-                let _ = writeln!(
-                    out,
-                    "\nMulti-class weighted F1 over the harmful classes: {:.3}",
-                    weighted_f1 / total_support.max(1) as f64
+                weighted = format!(
+                    "Multi-class weighted F1 over the harmful classes: {}\n\n",
+                    figure(weighted_f1 / total_support.max(1) as f64)
                 );
             }
         }
+        out.push_str(&table.to_string());
+        out.push_str(&weighted);
         Ok(())
+    }
+}
+
+/// A metrics table's header: the row labels, then [`MeanMetrics::COLUMNS`].
+fn metric_header<'h>(labels: &[&'h str]) -> Vec<&'h str> {
+    labels.iter().copied().chain(MeanMetrics::COLUMNS).collect()
+}
+
+/// A metrics row: its labels, then the metrics' cells.
+fn labelled(labels: &[&str], metrics: &MeanMetrics) -> Vec<String> {
+    labels
+        .iter()
+        .map(|l| l.to_string())
+        .chain(metrics.cells())
+        .collect()
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag {
+        "yes"
+    } else {
+        "no"
     }
 }
 

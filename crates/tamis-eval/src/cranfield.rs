@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::CliError;
+use crate::EvalError;
 
 /// Documents, queries and graded judgments.
 pub struct Collection {
@@ -16,10 +16,9 @@ pub struct Collection {
     pub judgments: HashMap<String, HashMap<String, f64>>,
 }
 
-fn read(dir: &Path, name: &str) -> Result<String, CliError> {
+fn read(dir: &Path, name: &str) -> Result<String, EvalError> {
     let path = dir.join(name);
-    std::fs::read_to_string(&path)
-        .map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(&path).map_err(|source| EvalError::Read { path, source })
 }
 
 /// SMART records: `.I id` starts one, `.X` lines start field X. Returns (id, fields).
@@ -41,8 +40,12 @@ fn records(text: &str) -> Vec<(String, HashMap<char, String>)> {
     records
 }
 
-/// Reads the collection from `dir`.
-pub fn read_cranfield(dir: &Path) -> Result<Collection, CliError> {
+/// The Cranfield folder under the data root.
+pub const CRANFIELD_DIR: &str = "ir/cranfield";
+
+/// Reads the collection from the data root.
+pub fn read_cranfield(data_root: &Path) -> Result<Collection, EvalError> {
+    let dir = &data_root.join(CRANFIELD_DIR);
     let text_of = |fields: &HashMap<char, String>| {
         fields
             .get(&'W')
@@ -63,14 +66,18 @@ pub fn read_cranfield(dir: &Path) -> Result<Collection, CliError> {
     for (number, line) in read(dir, "cranqrel")?.lines().enumerate() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         let [query, document, code] = parts[..] else {
-            return Err(CliError::Io(format!(
-                "cranqrel line {}: expected 3 fields",
-                number + 1
-            )));
+            return Err(EvalError::Data {
+                path: dir.join("cranqrel"),
+                reason: format!("line {}: expected 3 fields", number + 1),
+            });
         };
-        let code: i32 = code
-            .parse()
-            .map_err(|_| CliError::Io(format!("cranqrel line {}: bad code", number + 1)))?;
+        let code: i32 = code.parse().map_err(|_| EvalError::Data {
+            path: dir.join("cranqrel"),
+            reason: format!(
+                "line {}: the relevance code `{code}` is not a number",
+                number + 1
+            ),
+        })?;
         if (1..=4).contains(&code) {
             judgments
                 .entry(query.to_string())
@@ -79,12 +86,14 @@ pub fn read_cranfield(dir: &Path) -> Result<Collection, CliError> {
         }
     }
     if documents.len() != 1400 || queries.len() != 225 {
-        return Err(CliError::Io(format!(
-            "{} holds {} documents and {} queries, expected Cranfield's 1400 and 225",
-            dir.display(),
-            documents.len(),
-            queries.len()
-        )));
+        return Err(EvalError::Data {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "holds {} documents and {} queries, expected Cranfield's 1400 and 225",
+                documents.len(),
+                queries.len()
+            ),
+        });
     }
     Ok(Collection {
         documents,

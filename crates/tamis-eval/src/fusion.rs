@@ -10,12 +10,12 @@ use tamis_core::fuse::{
     RankedList,
 };
 use tamis_core::metrics::{average_precision, ndcg_at, recall_at};
+use tamis_core::nearest_neighbours;
 use tamis_core::retrieve::{LexicalIndex, Scoring};
-use tamis_core::{nearest_neighbours, Encoder};
-use tamis_model::TractEncoder;
 
-use super::cranfield::Collection;
-use crate::CliError;
+use crate::cranfield::Collection;
+use crate::table::Table;
+use crate::{EvalEncoder, EvalError};
 use tamis_core::fuse::trec_line;
 
 /// One ranked list of (document id, score) per query, in query order.
@@ -64,11 +64,11 @@ impl Embedded {
     }
 }
 
-fn embed_collection(
+fn embed_collection<E: EvalEncoder>(
     collection: &Collection,
-    encoder: &TractEncoder,
+    encoder: &E,
     cache: &Path,
-) -> Result<Embedded, CliError> {
+) -> Result<Embedded, EvalError> {
     let dimension = encoder.dimension();
     let cached = std::fs::read(cache)
         .ok()
@@ -86,7 +86,13 @@ fn embed_collection(
             let mut documents: Vec<Vec<f32>> = Vec::with_capacity(collection.documents.len());
             for chunk in collection.documents.chunks(100) {
                 let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
-                documents.extend(encoder.embed(&texts)?.into_iter().map(|e| e.vector));
+                documents.extend(
+                    encoder
+                        .embed(&texts)
+                        .map_err(EvalError::encoder)?
+                        .into_iter()
+                        .map(|e| e.vector),
+                );
                 eprintln!(
                     "embedded {} of {} documents",
                     documents.len(),
@@ -98,14 +104,17 @@ fn embed_collection(
                 .flatten()
                 .flat_map(|v| v.to_le_bytes())
                 .collect();
-            std::fs::write(cache, bytes)
-                .map_err(|e| CliError::Io(format!("cannot write {}: {e}", cache.display())))?;
+            std::fs::write(cache, bytes).map_err(|source| EvalError::Write {
+                path: cache.to_path_buf(),
+                source,
+            })?;
             documents
         }
     };
     let queries: Vec<&str> = collection.queries.iter().map(|(_, q)| q.as_str()).collect();
     let queries = encoder
-        .embed(&queries)?
+        .embed(&queries)
+        .map_err(EvalError::encoder)?
         .into_iter()
         .map(|e| e.vector)
         .collect();
@@ -164,7 +173,7 @@ fn content_run(
     settings: ContentFusion,
     preferences: impl Fn(usize) -> Preferences,
     depth: usize,
-) -> Result<Run, CliError> {
+) -> Result<Run, EvalError> {
     let embedding = |id: &str| embedded.document(id);
     let rankings = (0..embedded.queries.len())
         .map(|q| {
@@ -174,15 +183,14 @@ fn content_run(
                 embedding,
                 &preferences(q),
                 settings,
-            )
-            .map_err(|e| CliError::Io(e.to_string()))?;
+            )?;
             Ok(fused
                 .into_iter()
                 .take(depth)
                 .map(|f| (f.item.id, f.item.score))
                 .collect())
         })
-        .collect::<Result<_, CliError>>()?;
+        .collect::<Result<_, EvalError>>()?;
     Ok(Run {
         name: name.to_string(),
         rankings,
@@ -194,16 +202,15 @@ fn fused_run(
     runs: &[Run],
     method: tamis_core::fuse::FusionMethod,
     depth: usize,
-) -> Result<Run, CliError> {
+) -> Result<Run, EvalError> {
     let queries = runs[0].rankings.len();
     let rankings = (0..queries)
         .map(|q| {
-            let mut fused = fuse(&lists_for_query(runs, q), Normalization::MinMax, method)
-                .map_err(|e| CliError::Io(e.to_string()))?;
+            let mut fused = fuse(&lists_for_query(runs, q), Normalization::MinMax, method)?;
             fused.truncate(depth);
             Ok(fused.into_iter().map(|f| (f.id, f.score)).collect())
         })
-        .collect::<Result<_, CliError>>()?;
+        .collect::<Result<_, EvalError>>()?;
     Ok(Run {
         name: name.to_string(),
         rankings,
@@ -258,7 +265,7 @@ fn best<'a>(runs: &'a [Run], collection: &Collection, split: Split) -> &'a Run {
         .expect("at least one run")
 }
 
-fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), CliError> {
+fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), EvalError> {
     let mut text = String::new();
     for ((query, _), ranking) in collection.queries.iter().zip(&run.rankings) {
         for (rank, (document, score)) in ranking.iter().enumerate() {
@@ -270,22 +277,23 @@ fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), CliE
         }
     }
     let path = out.join(format!("{}.trec", run.name));
-    std::fs::write(&path, text)
-        .map_err(|e| CliError::Io(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(&path, text).map_err(|source| EvalError::Write { path, source })
 }
 
 /// Runs the whole evaluation and returns the markdown table.
 /// The three retrievers' runs (BM25, TF-IDF cosine, dense) and the collection's embeddings,
 /// the document embeddings cached in `out` per model.
-fn retrieve(
+fn retrieve<E: EvalEncoder>(
     collection: &Collection,
-    encoder: &TractEncoder,
+    encoder: &E,
     model_id: &str,
     depth: usize,
     out: &Path,
-) -> Result<(Vec<Run>, Embedded), CliError> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
+) -> Result<(Vec<Run>, Embedded), EvalError> {
+    std::fs::create_dir_all(out).map_err(|source| EvalError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let embedded = embed_collection(
         collection,
         encoder,
@@ -307,14 +315,14 @@ fn retrieve(
 
 /// The demo's fusion data: for the first `queries` queries, the three retrievers' top `depth`
 /// documents, the judged documents' gains, and the texts of the documents listed, as JSON.
-pub fn retriever_lists(
+pub fn retriever_lists<E: EvalEncoder>(
     collection: &Collection,
-    encoder: &TractEncoder,
+    encoder: &E,
     model_id: &str,
     queries: usize,
     depth: usize,
     out: &Path,
-) -> Result<serde_json::Value, CliError> {
+) -> Result<serde_json::Value, EvalError> {
     let (retrievers, _) = retrieve(collection, encoder, model_id, depth, out)?;
     let texts: HashMap<&str, &str> = collection
         .documents
@@ -366,13 +374,13 @@ fn content_name(settings: ContentFusion) -> String {
     )
 }
 
-pub fn eval_fusion(
+pub fn eval_fusion<E: EvalEncoder>(
     collection: &Collection,
-    encoder: &TractEncoder,
+    encoder: &E,
     model_id: &str,
     depth: usize,
     out: &Path,
-) -> Result<String, CliError> {
+) -> Result<String, EvalError> {
     let (retrievers, embedded) = retrieve(collection, encoder, model_id, depth, out)?;
     let mut fused = Vec::new();
     for (name, method) in FusionMethod::NAMED {
@@ -405,26 +413,31 @@ pub fn eval_fusion(
         }
     }
     let default_name = content_name(ContentFusion::default());
-    let mut table = format!(
-        "Cranfield: {} queries, {} documents, runs of depth {depth}, fusion with min-max normalization\n\
-         | run | nDCG@10 | MAP | Recall@100 |\n|---|---:|---:|---:|\n",
-        collection.queries.len(),
-        collection.documents.len()
+    let mut page = String::new();
+    let mut runs_table = Table::new(
+        format!(
+            "Cranfield: {} queries, {} documents, runs of depth {depth}, fusion with min-max normalization",
+            collection.queries.len(),
+            collection.documents.len()
+        ),
+        &["run", "nDCG@10", "MAP", "Recall@100"],
     );
     let shown = content.iter().filter(|run| run.name == default_name);
     for run in retrievers.iter().chain(&fused).chain(shown) {
         let [ndcg, map, recall] = evaluate(run, collection, Split::All);
-        let _ = writeln!(
-            table,
-            "| {} | {ndcg:.4} | {map:.4} | {recall:.4} |",
-            run.name
-        );
+        runs_table.row([run.name.clone(), fourth(ndcg), fourth(map), fourth(recall)]);
         write_trec(run, collection, out)?;
     }
-    let _ = writeln!(
-        table,
-        "\nSettings chosen on the odd queries, reported on the even ones (nDCG@10 / MAP / Recall@100):\n\
-         | kind | chosen on odd queries | nDCG@10 | MAP | Recall@100 |\n|---|---|---:|---:|---:|"
+    page.push_str(&runs_table.to_string());
+    let mut chosen_table = Table::new(
+        "Settings chosen on the odd queries, reported on the even ones",
+        &[
+            "kind",
+            "chosen on odd queries",
+            "nDCG@10",
+            "MAP",
+            "Recall@100",
+        ],
     );
     for (kind, runs) in [
         ("single retriever", &retrievers),
@@ -433,17 +446,19 @@ pub fn eval_fusion(
     ] {
         let chosen = best(runs, collection, Split::Odd);
         let [ndcg, map, recall] = evaluate(chosen, collection, Split::Even);
-        let _ = writeln!(
-            table,
-            "| {kind} | {} | {ndcg:.4} | {map:.4} | {recall:.4} |",
-            chosen.name
-        );
+        chosen_table.row([
+            kind.to_string(),
+            chosen.name.clone(),
+            fourth(ndcg),
+            fourth(map),
+            fourth(recall),
+        ]);
     }
-    let _ = writeln!(
-        table,
-        "\nAdaptive content share at the default settings: nDCG@10 by full_share_spread \
-         (0: content always has its full share)\n\
-         | full_share_spread | odd queries | even queries |\n|---:|---:|---:|"
+    page.push_str(&chosen_table.to_string());
+    let mut spread_table = Table::new(
+        "Adaptive content share at the default settings: nDCG@10 by full_share_spread \
+         (0: content always has its full share)",
+        &["full_share_spread", "odd queries", "even queries"],
     );
     let defaults = ContentFusion::default();
     for (settings, run) in grid.iter().zip(&content) {
@@ -454,23 +469,28 @@ pub fn eval_fusion(
         if *settings == at_defaults {
             let [odd, ..] = evaluate(run, collection, Split::Odd);
             let [even, ..] = evaluate(run, collection, Split::Even);
-            let spread = settings.full_share_spread;
-            let _ = writeln!(table, "| {spread} | {odd:.4} | {even:.4} |");
+            spread_table.row([
+                settings.full_share_spread.to_string(),
+                fourth(odd),
+                fourth(even),
+            ]);
         }
     }
+    page.push_str(&spread_table.to_string());
     let default_run = content
         .iter()
         .find(|run| run.name == default_name)
         .expect("the default settings are in the grid");
-    table.push_str(&personalization(
-        &retrievers,
-        default_run,
-        collection,
-        &embedded,
-        depth,
-    )?);
-    let _ = writeln!(table, "TREC runs written to {}", out.display());
-    Ok(table)
+    page.push_str(
+        &personalization(&retrievers, default_run, collection, &embedded, depth)?.to_string(),
+    );
+    let _ = writeln!(page, "TREC runs written to `{}`.", out.display());
+    Ok(page)
+}
+
+/// nDCG, MAP and recall figures with four decimals.
+fn fourth(value: f64) -> String {
+    format!("{value:.4}")
 }
 
 /// Relevance feedback as personalization: for each query with at least 4 relevant documents,
@@ -482,7 +502,7 @@ fn personalization(
     collection: &Collection,
     embedded: &Embedded,
     depth: usize,
-) -> Result<String, CliError> {
+) -> Result<Table, EvalError> {
     let vector = |id: &str| {
         embedded
             .document(id)
@@ -545,12 +565,21 @@ fn personalization(
             .sum();
         total / examples.len().max(1) as f64
     };
-    Ok(format!(
-        "\nPersonalized ranking ({} queries with at least 4 relevant documents; 2 liked, 2 disliked; \
-         nDCG@10 over the remaining judgments):\n| run | nDCG@10 |\n|---|---:|\n\
-         | content-aware fusion | {:.4} |\n| with preferences | {:.4} |\n",
-        examples.len(),
-        ndcg_without_liked(unpersonalized),
-        ndcg_without_liked(&personalized)
-    ))
+    let mut table = Table::new(
+        format!(
+            "Personalized ranking ({} queries with at least 4 relevant documents; 2 liked, \
+             2 disliked; nDCG@10 over the remaining judgments)",
+            examples.len()
+        ),
+        &["run", "nDCG@10"],
+    );
+    table.row([
+        "content-aware fusion",
+        &fourth(ndcg_without_liked(unpersonalized)),
+    ]);
+    table.row([
+        "with preferences",
+        &fourth(ndcg_without_liked(&personalized)),
+    ]);
+    Ok(table)
 }

@@ -1,9 +1,12 @@
-//! The harmful-content seed datasets of `../shared/data/harmful` (see its README): SMS spam,
+//! The harmful-content seed datasets of `<data root>/harmful` (see its README): SMS spam,
 //! TextDetox toxicity and SST-2 sentiment as three binary tasks, and the Mastodon posts.
 
 use std::path::Path;
 
-use crate::CliError;
+use crate::EvalError;
+
+/// The folder of the harmful-content datasets under the data root.
+pub const HARMFUL_DIR: &str = "harmful";
 
 /// A text with its gold label for one task.
 #[derive(Debug, Clone)]
@@ -32,8 +35,11 @@ pub struct Post {
     pub labels: Vec<String>,
 }
 
-fn read_csv(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>, CliError> {
-    let fail = |e: String| CliError::Io(format!("cannot read {}: {e}", path.display()));
+fn read_csv(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>, EvalError> {
+    let fail = |reason: String| EvalError::Csv {
+        path: path.to_path_buf(),
+        reason,
+    };
     let mut reader = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
     let headers = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
     let positions = columns
@@ -57,7 +63,7 @@ fn read_csv(path: &Path, columns: &[&str]) -> Result<Vec<Vec<String>>, CliError>
         .collect()
 }
 
-fn read_split(path: &Path, harmful_label: &str) -> Result<Vec<Labeled>, CliError> {
+fn read_split(path: &Path, harmful_label: &str) -> Result<Vec<Labeled>, EvalError> {
     Ok(read_csv(path, &["text", "label"])?
         .into_iter()
         .filter(|row| !row[0].is_empty())
@@ -68,8 +74,9 @@ fn read_split(path: &Path, harmful_label: &str) -> Result<Vec<Labeled>, CliError
         .collect())
 }
 
-/// The three binary tasks, in the order spam, toxic, negative.
-pub fn read_tasks(dir: &Path) -> Result<Vec<Task>, CliError> {
+/// The three binary tasks, in the order spam, toxic, negative, from the data root.
+pub fn read_tasks(data_root: &Path) -> Result<Vec<Task>, EvalError> {
+    let dir = data_root.join(HARMFUL_DIR);
     Ok(vec![
         Task {
             category: "spam",
@@ -98,9 +105,11 @@ pub fn read_tasks(dir: &Path) -> Result<Vec<Task>, CliError> {
     ])
 }
 
-/// The Mastodon posts.
-pub fn read_mastodon(dir: &Path) -> Result<Vec<Post>, CliError> {
-    let path = dir.join("mastodon/mastodon2025-en-shuffled-predicted.csv");
+/// The Mastodon posts, from the data root.
+pub fn read_mastodon(data_root: &Path) -> Result<Vec<Post>, EvalError> {
+    let path = data_root
+        .join(HARMFUL_DIR)
+        .join("mastodon/mastodon2025-en-shuffled-predicted.csv");
     Ok(read_csv(&path, &["text", "label", "labels"])?
         .into_iter()
         .filter(|row| !row[0].is_empty())

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::table::figure;
+
 /// A confusion matrix of one binary decision.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
@@ -93,15 +95,20 @@ impl MeanMetrics {
         }
     }
 
-    /// `| precision | recall | FPR | F1 | accuracy | ECE |` cells.
-    pub fn cells(&self) -> String {
-        let error = self
-            .calibration_error
-            .map_or_else(|| "".to_string(), |e| format!("{e:.3}"));
-        format!(
-            "{:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {error}",
-            self.precision, self.recall, self.false_positive_rate, self.f1, self.accuracy
-        )
+    /// The column names of [`MeanMetrics::cells`].
+    pub const COLUMNS: [&'static str; 6] = ["precision", "recall", "FPR", "F1", "accuracy", "ECE"];
+
+    /// Cells for [`MeanMetrics::COLUMNS`] (ECE blank where no scores were kept).
+    pub fn cells(&self) -> Vec<String> {
+        let error = self.calibration_error.map_or_else(String::new, figure);
+        vec![
+            figure(self.precision),
+            figure(self.recall),
+            figure(self.false_positive_rate),
+            figure(self.f1),
+            figure(self.accuracy),
+            error,
+        ]
     }
 }
 

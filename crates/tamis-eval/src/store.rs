@@ -6,22 +6,22 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tamis_core::{Embedding, Encoder};
-use tamis_model::{ModelError, TractEncoder};
 
-use crate::CliError;
+use crate::EvalError;
 
-/// Wraps a [`TractEncoder`] with a cache keyed by the exact text.
-pub struct CachedEncoder<'a> {
-    inner: &'a TractEncoder,
+/// Wraps an encoder with a cache keyed by the exact text.
+pub struct CachedEncoder<'a, E: Encoder> {
+    inner: &'a E,
     path: PathBuf,
     cache: RefCell<HashMap<String, Embedding>>,
     /// Entries not yet on disk.
     added: RefCell<usize>,
 }
 
-impl<'a> CachedEncoder<'a> {
-    /// Opens the cache file at `path` (missing or unreadable: an empty cache).
-    pub fn open(inner: &'a TractEncoder, path: &Path) -> Self {
+impl<'a, E: Encoder> CachedEncoder<'a, E> {
+    /// Opens the cache file at `path` (missing or unreadable: an empty cache). One file per
+    /// model: the caller names it after the model's checksum.
+    pub fn open(inner: &'a E, path: &Path) -> Self {
         let cache = std::fs::read(path)
             .map(|bytes| decode(&bytes, inner.dimension()))
             .unwrap_or_default();
@@ -34,13 +34,15 @@ impl<'a> CachedEncoder<'a> {
     }
 
     /// Writes the cache to disk when it has grown.
-    pub fn save(&self) -> Result<(), CliError> {
+    pub fn save(&self) -> Result<(), EvalError> {
         if *self.added.borrow() == 0 {
             return Ok(());
         }
         if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| CliError::Io(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|source| EvalError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
         let mut bytes = Vec::new();
         for (text, embedding) in self.cache.borrow().iter() {
@@ -50,8 +52,10 @@ impl<'a> CachedEncoder<'a> {
             bytes.push(u8::from(embedding.truncated));
             bytes.extend(embedding.vector.iter().flat_map(|v| v.to_le_bytes()));
         }
-        std::fs::write(&self.path, bytes)
-            .map_err(|e| CliError::Io(format!("cannot write {}: {e}", self.path.display())))?;
+        std::fs::write(&self.path, bytes).map_err(|source| EvalError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
         *self.added.borrow_mut() = 0;
         Ok(())
     }
@@ -92,14 +96,14 @@ fn decode(bytes: &[u8], dimension: usize) -> HashMap<String, Embedding> {
     cache
 }
 
-impl Encoder for CachedEncoder<'_> {
-    type Error = ModelError;
+impl<E: Encoder> Encoder for CachedEncoder<'_, E> {
+    type Error = E::Error;
 
     fn dimension(&self) -> usize {
         self.inner.dimension()
     }
 
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, ModelError> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, E::Error> {
         let mut missing: Vec<&str> = texts
             .iter()
             .copied()
