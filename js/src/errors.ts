@@ -1,28 +1,86 @@
-/** Stable error codes: branch on `error.code`, show `error.message`. */
+/**
+ * Stable error codes: branch on `error.code`, show `error.message`. Defined once in Rust
+ * (`crates/tamis-wasm/src/error_code.rs`); `cargo test -p tamis-wasm` fails when this list
+ * and that one differ.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await Tamis.load({ model: 'minilm-l6-int8', signal });
+ * } catch (error) {
+ *   if (error instanceof TamisError && error.code === 'aborted') return;
+ *   throw error;
+ * }
+ * ```
+ */
 export type ErrorCode =
+  /** A model file is missing or unreadable (in Node: no file at the path given). */
   | 'model_missing'
+  /** A model file's bytes do not match the manifest's sha256. */
   | 'checksum_mismatch'
+  /** `manifest.json` is not JSON or lacks what loading needs. */
   | 'invalid_manifest'
+  /** `model.onnx` is not a model tamis can run. */
   | 'invalid_model'
+  /** `tokenizer.json` is not a usable tokenizer for the model. */
   | 'invalid_tokenizer'
+  /** The built-in priors could not be read. */
   | 'invalid_priors'
+  /** Tokenizing or running the model failed. */
   | 'inference_failed'
+  /** The policy is not a valid tamis policy. */
   | 'invalid_policy'
+  /** A policy edit names a category the policy does not have. */
   | 'unknown_category'
+  /** A policy edit removes a text the policy does not have. */
   | 'unknown_text'
+  /** A text to classify or a fusion query is empty. */
   | 'empty_text'
+  /** A text is over the size limit. */
   | 'text_too_long'
+  /** The ranked lists to fuse are not valid (duplicate ids, scores that are not numbers). */
   | 'invalid_lists'
+  /** An argument has the wrong type or value (a string where an array of texts is expected, an unknown backend). */
   | 'invalid_argument'
+  /** Content-aware fusion was asked of `fuseLists`, which has no model: use `tamis.fuse`. */
   | 'model_required'
+  /** A model file or the `.wasm` could not be downloaded or read; the message names the URL and what came back. */
   | 'fetch_failed'
+  /** The GPU was asked for (`backend: 'gpu'`) and cannot run the model. */
   | 'backend_unavailable'
+  /** The GPU was lost while the model was being loaded on it. */
+  | 'backend_lost'
+  /** The `signal` passed to `load` aborted it. */
+  | 'aborted'
+  /** The object was disposed. */
   | 'disposed'
+  /** A bug in tamis: the module trapped (a Rust panic); load tamis again in a new worker or page. */
   | 'internal_error'
+  /** An earlier `internal_error` left this tamis unusable. */
   | 'instance_broken'
+  /** The Web Worker running tamis failed. */
   | 'worker_failed';
 
-/** Every error tamis throws: a JS `Error` with a stable `code`. */
+/**
+ * @internal Codes the wrapper handles itself: on the GPU, a call that needs embeddings not
+ * computed yet fails with `needs_embeddings`, and the wrapper computes them and runs it again.
+ */
+export type InternalCode =
+  | 'needs_embeddings';
+
+/**
+ * Every error tamis throws: a JS `Error` with a stable `code`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await classifier.classify(texts);
+ * } catch (error) {
+ *   if (error instanceof TamisError && error.code === 'text_too_long') showTooLong(error.message);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class TamisError extends Error {
   readonly code: ErrorCode;
 
@@ -33,7 +91,10 @@ export class TamisError extends Error {
   }
 }
 
-/** The error as tamis reports it: errors from the wasm module keep their code. */
+/**
+ * @internal The error as tamis reports it: errors from the wasm module keep their code; an
+ * error without one is a bug in tamis, reported as `internal_error`.
+ */
 export function asTamisError(error: unknown): TamisError {
   if (error instanceof TamisError) return error;
   const code: unknown = error instanceof Error ? (error as { code?: unknown }).code : undefined;

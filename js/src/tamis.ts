@@ -4,10 +4,11 @@ import initWasm, {
   PolicyClassifier as WasmClassifier,
   takePanicMessage,
 } from './wasm/tamis_wasm.js';
-import { asTamisError, TamisError } from './errors.js';
+import { asTamisError, type InternalCode, TamisError } from './errors.js';
 import { type BytesSource, loadBytes, parseManifest } from './load.js';
 import type {
   Backend,
+  BackendPreference,
   Diagnostics,
   Embedding,
   FusionRequest,
@@ -27,11 +28,11 @@ export interface LoadOptions {
   /** `manifest.json` of the bundle (its sha256 values check the other two): bytes, or a URL. */
   manifest: BytesSource;
   /**
-   * `auto` (default): WebGPU on a hardware adapter where the model's shaders compile, wasm
-   * otherwise; `webgpu` insists (`backend_unavailable` without it); `wasm` never asks for a GPU.
-   * `tamis.backend` and `tamis.diagnostics()` say which one runs, and why.
+   * `auto` (default): the GPU (WebGPU) on a hardware adapter where the model's shaders
+   * compile, the CPU (wasm) otherwise; `gpu` insists (`backend_unavailable` without it); `cpu`
+   * never asks for a GPU. `tamis.backend` and `tamis.diagnostics()` say which one runs, and why.
    */
-  backend?: 'auto' | 'wasm' | 'webgpu';
+  backend?: BackendPreference;
   /** Keep fetched model files in the Cache API for the next load. Default true. */
   cache?: boolean;
   /** The tamis `.wasm` module; by default the one shipped beside this file. */
@@ -171,7 +172,7 @@ class ModelRunner {
         try {
           return guard(() => call(this.model));
         } catch (error) {
-          if ((error as { code?: string }).code !== 'needs_embeddings') throw error;
+          if ((error as { code?: string }).code !== ('needs_embeddings' satisfies InternalCode)) throw error;
           if (round === ModelRunner.#maxRounds) {
             throw new TamisError('internal_error', `a call still needed embeddings after ${round} rounds`);
           }
@@ -228,7 +229,7 @@ export class Tamis implements TamisApi {
     this.hasPriors = model.hasPriors;
   }
 
-  /** The backend running now: after a GPU failure, `wasm`. */
+  /** The backend running now: after a GPU failure, `cpu`. */
   get backend(): Backend {
     const model = this.#runner?.model;
     if (model !== undefined && broken === undefined) this.#backend = model.backend as Backend;

@@ -3,13 +3,32 @@
 export type Mode = 'binary' | 'multiclass' | 'multilabel';
 /** What a client does with a matched text, in Mastodon's words, mildest first. */
 export type Action = 'warn' | 'blur' | 'hide';
-/** Where the model runs. */
-export type Backend = 'wasm' | 'webgpu';
+/**
+ * Where the model runs: `cpu` (tract compiled to wasm) or `gpu` (WebGPU). The same names as
+ * the CLI's `--backend` and the Rust crates (`tamis_gpu::BackendKind`); a test keeps them equal.
+ */
+export type Backend =
+  | 'cpu'
+  | 'gpu';
+
+/**
+ * Which backend to load on: `auto` (the GPU on a hardware adapter where the model's shaders
+ * compile, the CPU otherwise), `cpu`, or `gpu` (`backend_unavailable` without one). The same
+ * names as `tamis_gpu::BackendPreference`; a test keeps them equal.
+ */
+export type BackendPreference =
+  | 'auto'
+  | 'cpu'
+  | 'gpu';
 
 /** Which backend runs and why: `tamis.diagnostics()`. */
 export interface Diagnostics {
   backend: Backend;
-  /** Why this backend: asked for, no WebGPU adapter, a software adapter, a GPU lost in use, ... */
+  /**
+   * Why this backend, as a sentence (the same as the CLI's): `asked for the CPU`, `this
+   * JavaScript host has no WebGPU (navigator.gpu is missing)`, a software adapter, a GPU lost
+   * during use, ...
+   */
   reason: string;
   /** The WebGPU adapter found, whether or not it runs the model. */
   adapter: {

@@ -39,7 +39,7 @@ const modelPath = '/models/minilm-l6-int8/model.onnx';
 
 test('loads from URLs with progress, then reuses the Cache API on reload', async () => {
   const first = await page.evaluate(() => window.loadOnPage());
-  assert.equal(first.backend, 'wasm');
+  assert.equal(first.backend, 'cpu');
   assert.equal(first.dimension, 384);
   const model = first.progress.filter((p) => p.file === 'model');
   const size = readFileSync(new URL(`.${modelPath}`, root)).length;
@@ -57,7 +57,7 @@ test('loads from URLs with progress, then reuses the Cache API on reload', async
 for (const kind of ['module', 'classic']) {
   test(`classifies in a ${kind} worker, with coded errors, as the native CLI does`, async () => {
     const result = await page.evaluate(([k, p, t]) => window.classifyInWorker(k, p, t), [kind, policy, posts]);
-    assert.equal(result.backend, 'wasm');
+    assert.equal(result.backend, 'cpu');
     assert.ok(result.progress > 0);
     assert.deepEqual(result.refusal, { name: 'TamisError', code: 'unknown_category' });
     const nativeBinary = process.env.TAMIS_BIN ?? new URL('target/debug/tamis', root).pathname;

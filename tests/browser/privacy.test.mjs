@@ -19,7 +19,7 @@ after(async () => {
   server.close();
 });
 
-for (const [backend, host] of [['auto', browser], ['webgpu', withWebGpu]]) {
+for (const [backend, host] of [['auto', browser], ['gpu', withWebGpu]]) {
   test(`no request once the model bytes are handed over, on the page or in a worker (backend ${backend})`, async () => {
     const context = await host.newContext();
     const page = await context.newPage();

@@ -69,10 +69,10 @@ function assertSameVerdicts(actual, expected) {
 }
 
 test('on SwiftShader, WebGPU embeddings match wasm (cosine >= 0.999) and verdicts are identical', async (t) => {
-  const gpu = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('webgpu', s, p, t), [sentences, policy, posts]);
-  const wasm = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('wasm', s, p, t), [sentences, policy, posts]);
-  assert.equal(gpu.backend, 'webgpu');
-  assert.equal(wasm.backend, 'wasm');
+  const gpu = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('gpu', s, p, t), [sentences, policy, posts]);
+  const wasm = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('cpu', s, p, t), [sentences, policy, posts]);
+  assert.equal(gpu.backend, 'gpu');
+  assert.equal(wasm.backend, 'cpu');
   assert.equal(gpu.vectors.length, sentences.length);
   const cosines = gpu.vectors.map((vector, i) => cosine(vector, wasm.vectors[i]));
   t.diagnostic(`lowest cosine over ${cosines.length} sentences: ${Math.min(...cosines)}`);
@@ -81,41 +81,41 @@ test('on SwiftShader, WebGPU embeddings match wasm (cosine >= 0.999) and verdict
 });
 
 test('WebGPU reports its adapter; auto skips a software adapter and says why', async () => {
-  const gpu = await withWebGpu.evaluate(() => window.loadOn('webgpu'));
-  assert.equal(gpu.backend, 'webgpu');
-  assert.equal(gpu.diagnostics.backend, 'webgpu');
+  const gpu = await withWebGpu.evaluate(() => window.loadOn('gpu'));
+  assert.equal(gpu.backend, 'gpu');
+  assert.equal(gpu.diagnostics.backend, 'gpu');
   assert.equal(gpu.diagnostics.adapter.fallback, true, 'SwiftShader is a fallback adapter');
   assert.ok(gpu.diagnostics.adapter.maxStorageBufferBinding >= 128 << 20);
   const auto = await withWebGpu.evaluate(() => window.loadOn('auto'));
-  assert.equal(auto.backend, 'wasm');
+  assert.equal(auto.backend, 'cpu');
   assert.equal(auto.diagnostics.adapter.fallback, true);
   assert.match(auto.diagnostics.reason, /software/);
 });
 
 test('a GPU lost during use: the call is answered on wasm, and wasm serves from then on', async () => {
   const { before: onGpu, after: onWasm } = await withWebGpu.evaluate(([p, t]) => window.loseGpuDuringUse(p, t), [policy, posts]);
-  assert.equal(onGpu.backend, 'webgpu');
-  assert.equal(onWasm.backend, 'wasm');
-  assert.equal(onWasm.diagnostics.backend, 'wasm');
+  assert.equal(onGpu.backend, 'gpu');
+  assert.equal(onWasm.backend, 'cpu');
+  assert.equal(onWasm.diagnostics.backend, 'cpu');
   assert.match(onWasm.diagnostics.reason, /GPU failed during use/);
   assertSameVerdicts(onWasm.verdicts, onGpu.verdicts);
 });
 
 test('WebGPU in a module worker', async () => {
   const texts = posts.slice(0, 4);
-  const inWorker = await withWebGpu.evaluate(([p, t]) => window.classifyInWorkerOn('webgpu', p, t), [policy, texts]);
-  const onWasm = await withWebGpu.evaluate(([p, t]) => window.classifyInWorkerOn('wasm', p, t), [policy, texts]);
-  assert.equal(inWorker.backend, 'webgpu');
-  assert.equal(inWorker.diagnostics.backend, 'webgpu');
+  const inWorker = await withWebGpu.evaluate(([p, t]) => window.classifyInWorkerOn('gpu', p, t), [policy, texts]);
+  const onWasm = await withWebGpu.evaluate(([p, t]) => window.classifyInWorkerOn('cpu', p, t), [policy, texts]);
+  assert.equal(inWorker.backend, 'gpu');
+  assert.equal(inWorker.diagnostics.backend, 'gpu');
   assertSameVerdicts(inWorker.verdicts, onWasm.verdicts);
 });
 
 test('without the WebGPU flag, auto runs on wasm and says why; webgpu is refused with a code', async () => {
   const auto = await withoutWebGpu.evaluate(() => window.loadOn('auto'));
-  assert.equal(auto.backend, 'wasm');
+  assert.equal(auto.backend, 'cpu');
   assert.equal(auto.diagnostics.adapter, null);
   assert.match(auto.diagnostics.reason, /no usable GPU/);
-  const gpu = await withoutWebGpu.evaluate(() => window.loadOn('webgpu'));
+  const gpu = await withoutWebGpu.evaluate(() => window.loadOn('gpu'));
   assert.equal(gpu.error.name, 'TamisError');
   assert.equal(gpu.error.code, 'backend_unavailable');
 });

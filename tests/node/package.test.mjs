@@ -29,9 +29,9 @@ async function assertCode(action, code) {
 }
 
 test('loads the bundle, reports progress and the backend that runs', async () => {
-  assert.equal(tamis.backend, 'wasm');
+  assert.equal(tamis.backend, 'cpu');
   const diagnostics = await tamis.diagnostics();
-  assert.equal(diagnostics.backend, 'wasm');
+  assert.equal(diagnostics.backend, 'cpu');
   assert.equal(diagnostics.adapter, null);
   assert.match(diagnostics.reason, /no WebGPU/, 'Node has no WebGPU: auto says so');
   assert.equal(tamis.dimension, 384);
@@ -197,7 +197,7 @@ test('bad model files are refused with a code naming the problem', async () => {
     'invalid_tokenizer',
   );
   await assertCode(() => Tamis.load({ ...bytes(), model: 'http://127.0.0.1:9/model.onnx' }), 'fetch_failed');
-  await assertCode(() => Tamis.load({ ...bytes(), backend: 'webgpu' }), 'backend_unavailable');
+  await assertCode(() => Tamis.load({ ...bytes(), backend: 'gpu' }), 'backend_unavailable');
   await assertCode(() => Tamis.load({ ...bytes(), backend: 'cuda' }), 'invalid_argument');
 });
 

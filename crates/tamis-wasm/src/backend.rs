@@ -1,4 +1,5 @@
-//! The encoder behind a [`crate::Model`]: tract compiled to wasm, or the GPU encoder on WebGPU.
+//! The encoder behind a [`crate::Model`]: on the CPU, tract compiled to wasm; on the GPU, the
+//! GPU encoder on WebGPU.
 //!
 //! The core's calls (classify, fuse, embed) are synchronous and WebGPU answers only through
 //! the event loop, so on WebGPU a call runs in rounds: it runs against the embeddings staged so
@@ -13,16 +14,16 @@ use std::rc::Rc;
 
 use serde::Serialize;
 use tamis_core::{Embedding, Encoder};
-use tamis_gpu::{AdapterReport, BackendKind, GpuEncoder, GpuError, Selection};
+use tamis_gpu::{AdapterReport, GpuEncoder, GpuError, Selection};
 use tamis_model::{ModelBundle, ModelError, TractEncoder};
 
-use crate::ErrorCode;
+use crate::{Coded, ErrorCode};
 
 /// What `tamis.diagnostics` reports: the backend that runs, why, and the adapter found.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Diagnostics {
-    /// `webgpu` or `wasm`.
+    /// A [`tamis_gpu::BackendKind`] name: `cpu` or `gpu`.
     pub backend: &'static str,
     pub reason: String,
     pub adapter: Option<AdapterDiagnostics>,
@@ -38,19 +39,10 @@ pub struct AdapterDiagnostics {
     pub max_storage_buffer_binding: u64,
 }
 
-/// The npm package's name for a selected backend: the CPU in a browser is wasm.
-pub fn backend_name(selection: &Selection) -> &'static str {
-    if selection.backend == BackendKind::Gpu {
-        "webgpu"
-    } else {
-        "wasm"
-    }
-}
-
 impl Diagnostics {
     pub fn of(selection: &Selection) -> Self {
         Self {
-            backend: backend_name(selection),
+            backend: selection.backend.name(),
             reason: selection.reason.to_string(),
             adapter: selection.adapter.as_ref().map(AdapterDiagnostics::of),
         }
@@ -73,13 +65,13 @@ pub struct GpuState {
     staged: HashMap<String, Embedding>,
     /// Texts a round needed and did not find staged.
     pending: RefCell<BTreeSet<String>>,
-    /// Kept to make the wasm encoder should the GPU be lost.
+    /// Kept to make the CPU encoder should the GPU be lost.
     bundle: ModelBundle,
 }
 
 pub enum Backend {
-    Wasm(Box<TractEncoder>),
-    WebGpu(Box<GpuState>),
+    Cpu(Box<TractEncoder>),
+    Gpu(Box<GpuState>),
 }
 
 /// A model's backend and why it was selected; shared with the futures of
@@ -100,26 +92,26 @@ impl GpuState {
     }
 
     /// Embeds the texts the last round missed on the GPU and stages them. A GPU lost on the
-    /// way switches `state` to the wasm encoder for the rest of the session; the call's next
+    /// way switches `state` to the CPU encoder for the rest of the session; the call's next
     /// round then runs there, so the request is not lost.
     pub async fn embed_pending(state: Rc<RefCell<State>>) -> Result<(), GpuError> {
         let (encoder, texts) = match &state.borrow().backend {
-            Backend::WebGpu(gpu) => (gpu.encoder.clone(), gpu.pending.take()),
-            Backend::Wasm(_) => return Ok(()),
+            Backend::Gpu(gpu) => (gpu.encoder.clone(), gpu.pending.take()),
+            Backend::Cpu(_) => return Ok(()),
         };
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let result = encoder.embed_async(&refs).await;
         let mut state = state.borrow_mut();
         let State { backend, selection } = &mut *state;
-        let Backend::WebGpu(gpu) = backend else {
+        let Backend::Gpu(gpu) = backend else {
             return Ok(());
         };
         match result {
             Ok(embeddings) => gpu.staged.extend(texts.into_iter().zip(embeddings)),
             Err(failure @ GpuError::Lost(_)) => {
-                let wasm = TractEncoder::new(&gpu.bundle)?;
+                let cpu = TractEncoder::new(&gpu.bundle)?;
                 *selection = selection.after_gpu_failure(&failure);
-                *backend = Backend::Wasm(Box::new(wasm));
+                *backend = Backend::Cpu(Box::new(cpu));
             }
             Err(error) => return Err(error),
         }
@@ -132,7 +124,7 @@ impl GpuState {
         self.pending.take();
     }
 
-    /// Destroys the device, as a device loss would: the next round falls back to wasm.
+    /// Destroys the device, as a device loss would: the next round falls back to the CPU.
     pub fn release_device(&self) {
         self.encoder.release_device();
     }
@@ -142,14 +134,14 @@ impl Backend {
     /// The synchronous encoder of one round.
     pub fn encoder(&self) -> ActiveEncoder<'_> {
         match self {
-            Backend::Wasm(encoder) => ActiveEncoder::Wasm(encoder),
-            Backend::WebGpu(gpu) => ActiveEncoder::Staged(gpu),
+            Backend::Cpu(encoder) => ActiveEncoder::Cpu(encoder),
+            Backend::Gpu(gpu) => ActiveEncoder::Staged(gpu),
         }
     }
 }
 
 pub enum ActiveEncoder<'a> {
-    Wasm(&'a TractEncoder),
+    Cpu(&'a TractEncoder),
     Staged(&'a GpuState),
 }
 
@@ -162,11 +154,11 @@ pub enum BackendError {
     NeedsEmbeddings,
 }
 
-impl ErrorCode for BackendError {
-    fn code(&self) -> &'static str {
+impl Coded for BackendError {
+    fn code(&self) -> ErrorCode {
         match self {
             BackendError::Model(error) => error.code(),
-            BackendError::NeedsEmbeddings => "needs_embeddings",
+            BackendError::NeedsEmbeddings => ErrorCode::NeedsEmbeddings,
         }
     }
 }
@@ -176,14 +168,14 @@ impl Encoder for ActiveEncoder<'_> {
 
     fn dimension(&self) -> usize {
         match self {
-            ActiveEncoder::Wasm(encoder) => encoder.dimension(),
+            ActiveEncoder::Cpu(encoder) => encoder.dimension(),
             ActiveEncoder::Staged(gpu) => gpu.encoder.dimension(),
         }
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, BackendError> {
         let gpu = match self {
-            ActiveEncoder::Wasm(encoder) => return Ok(encoder.embed(texts)?),
+            ActiveEncoder::Cpu(encoder) => return Ok(encoder.embed(texts)?),
             ActiveEncoder::Staged(gpu) => gpu,
         };
         let missing: Vec<String> = texts
@@ -199,14 +191,43 @@ impl Encoder for ActiveEncoder<'_> {
     }
 }
 
-impl ErrorCode for GpuError {
-    fn code(&self) -> &'static str {
+impl Coded for GpuError {
+    fn code(&self) -> ErrorCode {
         match self {
             GpuError::Model(error) => error.code(),
             GpuError::NoAdapter(_) | GpuError::Device(_) | GpuError::Shader(_) => {
-                "backend_unavailable"
+                ErrorCode::BackendUnavailable
             }
-            GpuError::Lost(_) => "backend_lost",
+            GpuError::Lost(_) => ErrorCode::BackendLost,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tamis_gpu::{BackendKind, BackendPreference};
+
+    use crate::typescript::union_members;
+
+    /// The TypeScript side; `include_str!` reruns this test when it changes.
+    const TYPES_TS: &str = include_str!("../../../js/src/types.ts");
+
+    /// Every backend kind; the match stops compiling when a kind is added.
+    fn kinds() -> Vec<BackendKind> {
+        let kinds = vec![BackendKind::Cpu, BackendKind::Gpu];
+        for kind in &kinds {
+            match kind {
+                BackendKind::Cpu | BackendKind::Gpu => {}
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn the_typescript_backend_names_are_the_rust_ones() {
+        let kinds: Vec<&str> = kinds().into_iter().map(BackendKind::name).collect();
+        assert_eq!(union_members(TYPES_TS, "Backend"), kinds);
+        let preferences: Vec<&str> = BackendPreference::ALL.map(BackendPreference::name).into();
+        assert_eq!(union_members(TYPES_TS, "BackendPreference"), preferences);
     }
 }

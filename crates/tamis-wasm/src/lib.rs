@@ -5,12 +5,17 @@
 //! message a user can act on; a failed call leaves the object as it was.
 
 mod backend;
+mod error_code;
+#[cfg(test)]
+mod typescript;
+
+pub use error_code::ErrorCode;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use backend::{backend_name, ActiveEncoder, Backend, Diagnostics, GpuState, State};
+use backend::{ActiveEncoder, Backend, Diagnostics, GpuState, State};
 
 use serde::Serialize;
 use tamis_core::classify::{
@@ -21,73 +26,78 @@ use tamis_core::fuse::{fuse_request, FuseError, FusionRequest, FusionRequestErro
 use tamis_core::{Embedding, Encoder};
 use tamis_gpu::{
     choose, BackendKind, BackendPreference, Choice, GpuOptions, Selection, SelectionReason,
+    UnknownBackend,
 };
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 use wasm_bindgen::prelude::*;
 
-/// The stable `code` of an error, for programs to branch on.
-pub trait ErrorCode {
-    fn code(&self) -> &'static str;
+/// An error with a stable [`ErrorCode`], for programs to branch on.
+pub trait Coded {
+    fn code(&self) -> ErrorCode;
 }
 
-impl ErrorCode for ModelError {
-    fn code(&self) -> &'static str {
+impl Coded for ModelError {
+    fn code(&self) -> ErrorCode {
         match self {
-            ModelError::MissingFile { .. } | ModelError::Unreadable { .. } => "model_missing",
-            ModelError::ChecksumMismatch { .. } => "checksum_mismatch",
-            ModelError::InvalidManifest(_) => "invalid_manifest",
-            ModelError::InvalidOnnx(_) | ModelError::UnsupportedModel(_) => "invalid_model",
-            ModelError::InvalidTokenizer(_) | ModelError::VocabularyMismatch { .. } => {
-                "invalid_tokenizer"
+            ModelError::MissingFile { .. } | ModelError::Unreadable { .. } => {
+                ErrorCode::ModelMissing
             }
-            ModelError::Tokenization { .. } | ModelError::Inference(_) => "inference_failed",
+            ModelError::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            ModelError::InvalidManifest(_) => ErrorCode::InvalidManifest,
+            ModelError::InvalidOnnx(_) | ModelError::UnsupportedModel(_) => ErrorCode::InvalidModel,
+            ModelError::InvalidTokenizer(_) | ModelError::VocabularyMismatch { .. } => {
+                ErrorCode::InvalidTokenizer
+            }
+            ModelError::Tokenization { .. } | ModelError::Inference(_) => {
+                ErrorCode::InferenceFailed
+            }
         }
     }
 }
 
-impl ErrorCode for PolicyError {
-    fn code(&self) -> &'static str {
+impl Coded for PolicyError {
+    fn code(&self) -> ErrorCode {
         match self {
-            PolicyError::UnknownCategory(_) => "unknown_category",
-            PolicyError::UnknownText { .. } => "unknown_text",
-            _ => "invalid_policy",
+            PolicyError::UnknownCategory(_) => ErrorCode::UnknownCategory,
+            PolicyError::UnknownText { .. } => ErrorCode::UnknownText,
+            _ => ErrorCode::InvalidPolicy,
         }
     }
 }
 
-impl ErrorCode for FuseError {
-    fn code(&self) -> &'static str {
-        "invalid_lists"
+impl Coded for FuseError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidLists
     }
 }
 
-impl ErrorCode for PriorsError {
-    fn code(&self) -> &'static str {
-        "invalid_priors"
+impl Coded for PriorsError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidPriors
     }
 }
 
-impl<E: std::error::Error + ErrorCode> ErrorCode for FusionRequestError<E> {
-    fn code(&self) -> &'static str {
+impl<E: std::error::Error + Coded> Coded for FusionRequestError<E> {
+    fn code(&self) -> ErrorCode {
         match self {
             FusionRequestError::UnknownMethod(_) | FusionRequestError::UnknownNormalization(_) => {
-                "invalid_argument"
+                ErrorCode::InvalidArgument
             }
             FusionRequestError::Lists(e) => e.code(),
-            FusionRequestError::EmptyText { .. } => "empty_text",
-            FusionRequestError::ConflictingText { .. } => "invalid_lists",
+            FusionRequestError::EmptyText { .. } => ErrorCode::EmptyText,
+            FusionRequestError::ConflictingText { .. } => ErrorCode::InvalidLists,
             FusionRequestError::Encoder(e) => e.code(),
         }
     }
 }
 
-impl<E: std::error::Error + ErrorCode> ErrorCode for ClassifyError<E> {
-    fn code(&self) -> &'static str {
+impl<E: std::error::Error + Coded> Coded for ClassifyError<E> {
+    fn code(&self) -> ErrorCode {
         match self {
-            ClassifyError::EmptyText { .. } => "empty_text",
-            ClassifyError::TextTooLong { .. } => "text_too_long",
+            ClassifyError::EmptyText { .. } => ErrorCode::EmptyText,
+            ClassifyError::TextTooLong { .. } => ErrorCode::TextTooLong,
             ClassifyError::Encoder(e) => e.code(),
-            ClassifyError::EncoderCount { .. } => "inference_failed",
+            ClassifyError::EncoderCount { .. } => ErrorCode::InferenceFailed,
         }
     }
 }
@@ -113,21 +123,21 @@ pub fn take_panic_message() -> Option<String> {
 }
 
 /// A JavaScript `Error` carrying `code`.
-fn js_error(code: &str, message: &str) -> JsValue {
+fn js_error(code: ErrorCode, message: &str) -> JsValue {
     let error = js_sys::Error::new(message);
     // Setting a property on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(&error, &"code".into(), &code.into());
+    let _ = js_sys::Reflect::set(&error, &"code".into(), &code.as_str().into());
     error.into()
 }
 
-fn to_js<E: std::fmt::Display + ErrorCode>(error: E) -> JsValue {
+fn to_js<E: std::fmt::Display + Coded>(error: E) -> JsValue {
     js_error(error.code(), &error.to_string())
 }
 
 fn serialize<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error("internal", &e.to_string()))
+        .map_err(|e| js_error(ErrorCode::InternalError, &e.to_string()))
 }
 
 /// `{vector, tokens, truncated}` with the vector as a `Float32Array`.
@@ -211,14 +221,14 @@ impl Model {
         }
     }
 
-    fn on_wasm(bundle: ModelBundle, reason: SelectionReason) -> Result<Model, JsValue> {
+    fn on_cpu(bundle: ModelBundle, reason: SelectionReason) -> Result<Model, JsValue> {
         let selection = Selection {
             backend: BackendKind::Cpu,
             reason,
             adapter: None,
         };
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
-        let backend = Backend::Wasm(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?));
+        let backend = Backend::Cpu(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?));
         Ok(Self::on_backend(priors, dimension, backend, selection))
     }
 
@@ -230,7 +240,7 @@ impl Model {
 
 #[wasm_bindgen]
 impl Model {
-    /// Verifies the bytes against the manifest's sha256 values and loads the model on wasm.
+    /// Verifies the bytes against the manifest's sha256 values and loads the model on the CPU.
     /// The built-in priors are attached when the model is the one they were fitted for.
     /// `checked`: the caller (the JS wrapper, with Web Crypto) has already verified the bytes.
     #[wasm_bindgen(constructor)]
@@ -241,12 +251,12 @@ impl Model {
         checked: bool,
     ) -> Result<Model, JsValue> {
         let bundle = read_bundle(manifest, model, tokenizer, checked)?;
-        Self::on_wasm(bundle, SelectionReason::Asked(BackendKind::Cpu))
+        Self::on_cpu(bundle, SelectionReason::Asked(BackendKind::Cpu))
     }
 
-    /// Loads the model on `backend`: `"wasm"`, `"webgpu"` (an error with code
-    /// `backend_unavailable` when WebGPU cannot run it) or `"auto"` (WebGPU on a hardware
-    /// adapter where the shaders compile, wasm otherwise; `diagnostics` says why).
+    /// Loads the model on `backend`, a [`BackendPreference`] name: `"cpu"`, `"gpu"` (an error
+    /// with code `backend_unavailable` when WebGPU cannot run it) or `"auto"` (the GPU on a
+    /// hardware adapter where the shaders compile, the CPU otherwise; `diagnostics` says why).
     pub async fn load(
         manifest: Vec<u8>,
         model: Vec<u8>,
@@ -254,24 +264,16 @@ impl Model {
         checked: bool,
         backend: String,
     ) -> Result<Model, JsValue> {
-        let preference = match backend.as_str() {
-            "auto" => BackendPreference::Auto,
-            "webgpu" => BackendPreference::Gpu,
-            "wasm" => return Self::new(&manifest, model, tokenizer, checked),
-            other => {
-                return Err(js_error(
-                    "invalid_argument",
-                    &format!("unknown backend {other:?}: use \"auto\", \"wasm\" or \"webgpu\""),
-                ))
-            }
-        };
+        let preference: BackendPreference = backend
+            .parse()
+            .map_err(|e: UnknownBackend| js_error(ErrorCode::InvalidArgument, &e.to_string()))?;
         let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
-        if !host_has_webgpu() {
+        if preference != BackendPreference::Cpu && !host_has_webgpu() {
             let reason = SelectionReason::NoWebGpu;
             if preference == BackendPreference::Gpu {
-                return Err(js_error("backend_unavailable", &reason.to_string()));
+                return Err(js_error(ErrorCode::BackendUnavailable, &reason.to_string()));
             }
-            return Self::on_wasm(bundle, reason);
+            return Self::on_cpu(bundle, reason);
         }
         let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
             .await
@@ -279,18 +281,18 @@ impl Model {
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
         let backend = match choice {
             Choice::Cpu => {
-                Backend::Wasm(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?))
+                Backend::Cpu(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?))
             }
-            // The GPU state keeps the bundle to make the wasm encoder should the GPU be lost.
-            Choice::Gpu(encoder) => Backend::WebGpu(Box::new(GpuState::new(*encoder, bundle))),
+            // The GPU state keeps the bundle to make the CPU encoder should the GPU be lost.
+            Choice::Gpu(encoder) => Backend::Gpu(Box::new(GpuState::new(*encoder, bundle))),
         };
         Ok(Self::on_backend(priors, dimension, backend, selection))
     }
 
-    /// The backend that runs the model now: `"wasm"` or `"webgpu"`.
+    /// The backend that runs the model now, a [`BackendKind`] name: `"cpu"` or `"gpu"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        backend_name(&self.state.borrow().selection).to_string()
+        self.state.borrow().selection.backend.name().to_string()
     }
 
     /// `{backend, reason, adapter: {name, fallback, maxStorageBufferBinding} | null}`.
@@ -312,7 +314,7 @@ impl Model {
     }
 
     /// On WebGPU, embeds the texts the last round of a call missed (`needs_embeddings`) and
-    /// stages them for the next round. Falls back to wasm for good when the GPU fails.
+    /// stages them for the next round. Falls back to the CPU for good when the GPU fails.
     #[wasm_bindgen(js_name = embedPending)]
     pub fn embed_pending(&self) -> js_sys::Promise {
         let state = self.state.clone();
@@ -325,16 +327,16 @@ impl Model {
     /// Forgets the embeddings staged for the call just answered.
     #[wasm_bindgen(js_name = clearStaged)]
     pub fn clear_staged(&self) {
-        if let Backend::WebGpu(gpu) = &mut self.state.borrow_mut().backend {
+        if let Backend::Gpu(gpu) = &mut self.state.borrow_mut().backend {
             gpu.clear();
         }
     }
 
     /// Destroys the GPU device as a device loss would (for hosts that need the GPU back, and
-    /// to test the fallback): the next call runs on wasm.
+    /// to test the fallback): the next call runs on the CPU.
     #[wasm_bindgen(js_name = releaseGpu)]
     pub fn release_gpu(&self) {
-        if let Backend::WebGpu(gpu) = &self.state.borrow().backend {
+        if let Backend::Gpu(gpu) = &self.state.borrow().backend {
             gpu.release_device();
         }
     }
@@ -384,8 +386,12 @@ impl PolicyClassifier {
     /// Applies one edit, e.g. `{op: "add_example", category: "spam", text: "..."}`; a refused
     /// edit changes nothing.
     pub fn edit(&mut self, edit: JsValue) -> Result<(), JsValue> {
-        let edit: PolicyEdit = serde_wasm_bindgen::from_value(edit)
-            .map_err(|e| js_error("invalid_argument", &format!("not a policy edit: {e}")))?;
+        let edit: PolicyEdit = serde_wasm_bindgen::from_value(edit).map_err(|e| {
+            js_error(
+                ErrorCode::InvalidArgument,
+                &format!("not a policy edit: {e}"),
+            )
+        })?;
         self.classifier
             .edit(|policy| edit.apply(policy))
             .map_err(to_js)
@@ -403,12 +409,15 @@ impl PolicyClassifier {
 struct NoModel;
 
 #[derive(Debug, thiserror::Error)]
-#[error("content-aware fusion (a query or preferences with candidate texts) needs a loaded model; use Model.fuse")]
+#[error(
+    "content-aware fusion (a query or preferences with candidate texts) needs a loaded model: \
+     call tamis.fuse(request) on a loaded Tamis instead of fuseLists(request)"
+)]
 struct ModelRequired;
 
-impl ErrorCode for ModelRequired {
-    fn code(&self) -> &'static str {
-        "model_required"
+impl Coded for ModelRequired {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::ModelRequired
     }
 }
 
@@ -435,10 +444,14 @@ pub fn fuse(request: JsValue) -> Result<JsValue, JsValue> {
 
 fn fuse_with<E: Encoder>(encoder: &E, request: JsValue) -> Result<JsValue, JsValue>
 where
-    E::Error: ErrorCode,
+    E::Error: Coded,
 {
-    let request: FusionRequest = serde_wasm_bindgen::from_value(request)
-        .map_err(|e| js_error("invalid_argument", &format!("not a fusion request: {e}")))?;
+    let request: FusionRequest = serde_wasm_bindgen::from_value(request).map_err(|e| {
+        js_error(
+            ErrorCode::InvalidArgument,
+            &format!("not a fusion request: {e}"),
+        )
+    })?;
     let fused = fuse_request(encoder, &request).map_err(to_js)?;
     serialize(&fused)
 }
