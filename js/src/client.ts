@@ -13,15 +13,20 @@
  *
  * @packageDocumentation
  */
-import { TamisError } from './errors.js';
-import type { BytesSource } from './load.js';
+import { checkObject, checkTexts, EDIT_EXAMPLE, FUSION_EXAMPLE, policyJson } from './arguments.js';
+import { abortedError, TamisError } from './errors.js';
+import { bundleFiles, type BytesSource } from './load.js';
+import { currentPlatform } from './platform.js';
 import type { Reply, Request, WorkerLoadOptions } from './protocol.js';
 import type { ClassifierApi, LoadOptions, TamisApi } from './tamis.js';
 import type { Backend, Diagnostics, Embedding, FusionRequest, LoadProgress, Policy, PolicyEdit, RankedCandidate, Verdict } from './types.js';
 
 export { TamisError } from './errors.js';
+export { env } from './env.js';
+export type { ErrorCode } from './errors.js';
 export type * from './types.js';
-export type { LoadOptions, TamisApi, ClassifierApi } from './tamis.js';
+export type { LoadOptions, LoadSettings, TamisApi, ClassifierApi } from './tamis.js';
+export type { BundleFiles, BytesSource, NamedModel } from './load.js';
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -48,6 +53,7 @@ class Channel {
 
   #receive(reply: Reply): void {
     const pending = this.#pending.get(reply.id);
+    // Replies to abandoned requests (an aborted load) and to `abort` itself find nothing.
     if (pending === undefined) return;
     if ('progress' in reply) {
       pending.onProgress?.(reply.progress);
@@ -58,19 +64,50 @@ class Channel {
     else pending.reject(new TamisError(reply.error.code, reply.error.message));
   }
 
-  call<T>(request: Request, transfer: Transferable[] = [], onProgress?: (p: LoadProgress) => void): Promise<T> {
+  /**
+   * Sends `request`; `method` names the public call in errors. When `signal` aborts, the call
+   * rejects with `aborted` at once, its progress stops, and the worker is told to stop it.
+   */
+  call<T>(
+    request: Request,
+    method: string,
+    options: { transfer?: Transferable[]; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<T> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortedError(signal.reason));
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onProgress });
-      this.#worker.postMessage({ id, request }, transfer);
+      const abort = () => {
+        if (!this.#pending.delete(id)) return;
+        reject(abortedError(signal?.reason));
+        this.#post({ op: 'abort', target: id }, 0, []);
+      };
+      const settle = <V>(finish: (value: V) => void) => (value: V) => {
+        signal?.removeEventListener('abort', abort);
+        finish(value);
+      };
+      this.#pending.set(id, { resolve: settle(resolve as (value: unknown) => void), reject: settle(reject), onProgress: options.onProgress });
+      signal?.addEventListener('abort', abort, { once: true });
+      try {
+        this.#post(request, id, options.transfer ?? []);
+      } catch (error) {
+        this.#pending.delete(id);
+        signal?.removeEventListener('abort', abort);
+        // postMessage refuses what it cannot clone (functions, class instances with private state).
+        reject(new TamisError('invalid_argument', `${method}: the arguments cannot be sent to the worker: ${String(error)}`));
+      }
     });
+  }
+
+  #post(request: Request, id: number, transfer: Transferable[]): void {
+    this.#worker.postMessage({ id, request }, transfer);
   }
 }
 
-/** URLs resolved against this page (the worker's base differs); bytes moved, not copied. */
+/** An absolute URL (the worker's base differs from the page's), or bytes, moved, not copied. */
 function forWorker(source: BytesSource, transfer: Transferable[]): BytesSource {
-  if (typeof source === 'string' || source instanceof URL) return new URL(source, globalThis.location?.href).href;
+  if (typeof source === 'string' || source instanceof URL) return currentPlatform().resolve(source).href;
   const buffer = source instanceof Uint8Array ? source.buffer : source;
   if (buffer instanceof ArrayBuffer && !transfer.includes(buffer)) transfer.push(buffer);
   return source;
@@ -91,62 +128,81 @@ export class TamisWorker implements TamisApi {
   }
 
   /**
-   * Loads tamis in `worker`. Byte buffers are transferred to the worker (they are unusable
-   * here afterwards); URLs are fetched by the worker, with progress reported here.
+   * Loads tamis in `worker`, with the options of `Tamis.load`. Byte buffers are transferred
+   * to the worker (they are unusable here afterwards); URLs, and a model by name (resolved
+   * against this page's `env.baseUrl`), are fetched by the worker, with progress reported here.
+   *
+   * @example
+   * ```ts
+   * const worker = new Worker(new URL('tamis/worker', import.meta.url), { type: 'module' });
+   * const tamis = await TamisWorker.load(worker, { model: 'minilm-l6-int8', signal: AbortSignal.timeout(60_000) });
+   * ```
    */
   static async load(worker: Worker, options: LoadOptions): Promise<TamisWorker> {
+    const method = 'TamisWorker.load(worker, options)';
+    checkObject(options, method, "{ model: 'minilm-l6-int8' }");
     const channel = new Channel(worker);
     const transfer: Transferable[] = [];
-    const { onProgress, ...rest } = options;
+    const files = bundleFiles(options, method);
     const sent: WorkerLoadOptions = {
-      ...rest,
-      manifest: forWorker(rest.manifest, transfer),
-      model: forWorker(rest.model, transfer),
-      tokenizer: forWorker(rest.tokenizer, transfer),
-      ...(rest.wasm === undefined ? {} : { wasm: forWorker(rest.wasm, transfer) }),
+      backend: options.backend,
+      cache: options.cache,
+      wasm: options.wasm === undefined ? undefined : forWorker(options.wasm, transfer),
+      manifest: forWorker(files.manifest, transfer),
+      model: forWorker(files.model, transfer),
+      tokenizer: forWorker(files.tokenizer, transfer),
     };
     const info = await channel.call<{ backend: Backend; dimension: number; hasPriors: boolean }>(
       { op: 'load', options: sent },
-      transfer,
-      onProgress,
+      method,
+      { transfer, onProgress: options.onProgress, signal: options.signal },
     );
     return new TamisWorker(channel, info);
   }
 
-  embed(texts: string[]): Promise<Embedding[]> {
-    return this.#channel.call({ op: 'embed', texts });
+  async embed(texts: string[]): Promise<Embedding[]> {
+    const method = 'tamis.embed(texts)';
+    return this.#channel.call({ op: 'embed', texts: checkTexts(texts, method) }, method);
   }
 
   async classifier(policy: Policy | string): Promise<ClassifierApi> {
-    const handle = await this.#channel.call<number>({ op: 'classifier', policy });
+    const method = 'tamis.classifier(policy)';
+    const handle = await this.#channel.call<number>({ op: 'classifier', policy: policyJson(policy, method) }, method);
     const channel = this.#channel;
     return {
-      classify: (texts: string[]) => channel.call<Verdict[]>({ op: 'classify', handle, texts }),
-      edit: (edit: PolicyEdit) => channel.call<void>({ op: 'edit', handle, edit }),
-      policy: () => channel.call<Policy>({ op: 'policy', handle }),
-      dispose: () => channel.call<void>({ op: 'dispose_classifier', handle }),
+      classify: async (texts: string[]) => {
+        const call = 'classifier.classify(texts)';
+        return channel.call<Verdict[]>({ op: 'classify', handle, texts: checkTexts(texts, call) }, call);
+      },
+      edit: async (edit: PolicyEdit) => {
+        const call = 'classifier.edit(edit)';
+        return channel.call<void>({ op: 'edit', handle, edit: checkObject(edit, call, EDIT_EXAMPLE) }, call);
+      },
+      policy: () => channel.call<Policy>({ op: 'policy', handle }, 'classifier.policy()'),
+      dispose: () => channel.call<void>({ op: 'dispose_classifier', handle }, 'classifier.dispose()'),
     };
   }
 
-  fuse(request: FusionRequest): Promise<RankedCandidate[]> {
-    return this.#channel.call({ op: 'fuse', request });
+  async fuse(request: FusionRequest): Promise<RankedCandidate[]> {
+    const method = 'tamis.fuse(request)';
+    return this.#channel.call({ op: 'fuse', request: checkObject(request, method, FUSION_EXAMPLE) }, method);
   }
 
   memoryBytes(): Promise<number> {
-    return this.#channel.call({ op: 'memory' });
+    return this.#channel.call({ op: 'memory' }, 'tamis.memoryBytes()');
   }
 
   diagnostics(): Promise<Diagnostics> {
-    return this.#channel.call({ op: 'diagnostics' });
+    return this.#channel.call({ op: 'diagnostics' }, 'tamis.diagnostics()');
   }
 
   /** As `Tamis.releaseGpu`, in the worker. */
   releaseGpu(): Promise<void> {
-    return this.#channel.call({ op: 'release_gpu' });
+    return this.#channel.call({ op: 'release_gpu' }, 'tamis.releaseGpu()');
   }
 
   /** Frees the model in the worker; the worker itself stays yours to terminate. */
   dispose(): Promise<void> {
-    return this.#channel.call({ op: 'dispose' });
+    return this.#channel.call({ op: 'dispose' }, 'tamis.dispose()');
   }
 }

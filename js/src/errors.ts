@@ -104,3 +104,9 @@ export function asTamisError(error: unknown): TamisError {
   const message = error instanceof Error ? error.message : String(error);
   return new TamisError('internal_error', message, { cause: error });
 }
+
+/** @internal The `aborted` error for a signal's `reason`. */
+export function abortedError(reason: unknown): TamisError {
+  const why = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  return new TamisError('aborted', `the load was aborted${why === '' ? '' : `: ${why}`}`, { cause: reason });
+}

@@ -1,12 +1,13 @@
 /**
  * tamis for browsers, workers and bundlers: on-device content classification and rank fusion.
  * The `.wasm` ships beside this file and is fetched from there unless `options.wasm` says
- * otherwise; model files are fetched only from the URLs you pass.
+ * otherwise; model files are fetched only from the URLs you pass (or, for a model by name,
+ * from `env.baseUrl`).
  *
  * @packageDocumentation
  */
-import { setDefaultWasm } from './tamis.js';
+import { setPlatform } from './platform.js';
 
-setDefaultWasm(() => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url));
+setPlatform({ wasm: () => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url) });
 
 export * from './api.js';

@@ -1,20 +1,96 @@
-import { TamisError } from './errors.js';
-import type { LoadProgress, Manifest } from './types.js';
+// Getting the bytes of the model files and the `.wasm`: given, fetched (with the Cache API) or,
+// in Node, read from disk; with progress, checksums and cancellation.
+import { describe } from './arguments.js';
+import { env } from './env.js';
+import { abortedError, TamisError } from './errors.js';
+import { type BytesSource, currentPlatform, type Platform } from './platform.js';
+import type { LoadFile, LoadProgress, Manifest } from './types.js';
 
-/** Bytes given directly, or where to fetch them. */
-export type BytesSource = Uint8Array | ArrayBuffer | URL | string;
+export type { BytesSource } from './platform.js';
 
 /** Name of the Cache API store; bump the version when the caching scheme changes. */
 export const CACHE_NAME = 'tamis-models-v1';
 
-export interface FetchOptions {
-  /** Keep fetched bytes in the Cache API (where there is one), keyed by URL. Default true. */
-  cache: boolean;
-  onProgress?: (progress: LoadProgress) => void;
+/** The three files of a model bundle. */
+export interface BundleFiles {
+  /** `manifest.json` of the bundle (its sha256 values check the other two). */
+  manifest: BytesSource;
+  /** `model.onnx`. */
+  model: BytesSource;
+  /** `tokenizer.json`. */
+  tokenizer: BytesSource;
 }
 
-function isLocation(source: BytesSource): source is URL | string {
-  return typeof source === 'string' || source instanceof URL;
+/** A model by name, found under `baseUrl` (transformers.js's `pipeline(task, 'model-id')`). */
+export interface NamedModel {
+  /** The model's name, e.g. `minilm-l6-int8`: its files are `<baseUrl>/<model>/manifest.json`, ... */
+  model: string;
+  /** Where named models are; default `env.baseUrl`. In Node also a directory path. */
+  baseUrl?: string | URL;
+  manifest?: undefined;
+  tokenizer?: undefined;
+}
+
+export interface FetchOptions {
+  /** Keep fetched bytes in the Cache API (where there is one), keyed by URL. */
+  cache: boolean;
+  signal: AbortSignal;
+  onProgress: (progress: LoadProgress) => void;
+}
+
+/** Bytes, and where they came from, for messages. */
+export interface Loaded {
+  bytes: Uint8Array;
+  /** e.g. `http://host/m/manifest.json (HTTP 200, content-type text/html)`, or `the bytes given`. */
+  origin: string;
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][\w.-]*$/;
+
+function isBytesSource(value: unknown): value is BytesSource {
+  return typeof value === 'string' || value instanceof URL || value instanceof Uint8Array || value instanceof ArrayBuffer;
+}
+
+/** The absolute URL of `location`; a location that is no URL (nor path in Node) is `invalid_argument`. */
+function resolveLocation(location: string | URL, what: string): URL {
+  try {
+    return currentPlatform().resolve(location);
+  } catch (error) {
+    throw new TamisError('invalid_argument', `${what} ${JSON.stringify(String(location))} is not a URL: ${String(error)}`);
+  }
+}
+
+/**
+ * The bundle files `options` names: the three given, or those of a model by name under
+ * `options.baseUrl` (default `env.baseUrl`).
+ */
+export function bundleFiles(options: Partial<BundleFiles> & { baseUrl?: string | URL }, method: string): BundleFiles {
+  const { manifest, model, tokenizer } = options;
+  if (manifest === undefined && tokenizer === undefined) {
+    if (typeof model !== 'string' || !MODEL_NAME.test(model)) {
+      throw new TamisError(
+        'invalid_argument',
+        `${method}: options.model is ${typeof model === 'string' ? JSON.stringify(model) : describe(model)}; ` +
+          "pass a model name (e.g. { model: 'minilm-l6-int8', baseUrl: '/models/' }) " +
+          'or the three files { manifest, model, tokenizer }',
+      );
+    }
+    const base = resolveLocation(options.baseUrl ?? env.baseUrl, 'the base URL');
+    if (!base.pathname.endsWith('/')) base.pathname += '/';
+    const file = (name: string) => new URL(`${model}/${name}`, base);
+    return { manifest: file('manifest.json'), model: file('model.onnx'), tokenizer: file('tokenizer.json') };
+  }
+  const files = { manifest, model, tokenizer };
+  for (const [key, value] of Object.entries(files)) {
+    if (!isBytesSource(value)) {
+      throw new TamisError(
+        'invalid_argument',
+        `${method}: options.${key} is ${describe(value)}; pass bytes (Uint8Array, ArrayBuffer) or a URL ` +
+          '(in Node also a path), or load a model by name: { model: name } alone',
+      );
+    }
+  }
+  return files as BundleFiles;
 }
 
 async function openCache(options: FetchOptions): Promise<Cache | undefined> {
@@ -27,30 +103,53 @@ async function openCache(options: FetchOptions): Promise<Cache | undefined> {
   }
 }
 
+/** Reports one file's progress in transformers.js's words. */
+class ProgressReporter {
+  constructor(
+    readonly file: LoadFile,
+    readonly url: string | null,
+    readonly cached: boolean,
+    readonly onProgress: (progress: LoadProgress) => void,
+  ) {
+    onProgress({ status: 'initiate', file, url, loaded: 0, total: null, progress: null, cached });
+  }
+
+  report(status: 'progress' | 'done', loaded: number, total: number | null): void {
+    const progress = total === null || total === 0 ? null : Math.min(100, (loaded / total) * 100);
+    this.onProgress({ status, file: this.file, url: this.url, loaded, total, progress, cached: this.cached });
+  }
+
+  /** All `size` bytes at once: a last `progress` at 100%, then `done`. */
+  complete(size: number): void {
+    this.report('progress', size, size);
+    this.report('done', size, size);
+  }
+}
+
 /** Reads a response body in chunks, reporting progress. */
-async function readBody(
-  response: Response,
-  file: LoadProgress['file'],
-  cached: boolean,
-  onProgress?: (progress: LoadProgress) => void,
-): Promise<Uint8Array> {
+async function readBody(response: Response, progress: ProgressReporter, signal: AbortSignal): Promise<Uint8Array> {
   const header = response.headers.get('content-length');
   const total = header === null ? null : Number(header);
   if (!response.body) {
     const bytes = new Uint8Array(await response.arrayBuffer());
-    onProgress?.({ file, loaded: bytes.length, total: bytes.length, cached });
+    progress.complete(bytes.length);
     return bytes;
   }
   const reader = response.body.getReader();
+  const cancel = () => void reader.cancel(signal.reason).catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
   const chunks: Uint8Array[] = [];
   let loaded = 0;
-  onProgress?.({ file, loaded, total, cached });
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    onProgress?.({ file, loaded, total, cached });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      progress.report('progress', loaded, total);
+    }
+  } finally {
+    signal.removeEventListener('abort', cancel);
   }
   const bytes = new Uint8Array(loaded);
   let offset = 0;
@@ -58,6 +157,7 @@ async function readBody(
     bytes.set(chunk, offset);
     offset += chunk.length;
   }
+  progress.report('done', loaded, total ?? loaded);
   return bytes;
 }
 
@@ -67,48 +167,100 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** What a response is, for messages: its URL, status and content type. */
+function responseOrigin(url: string, response: Response): string {
+  return `${url} (HTTP ${response.status}, content-type ${response.headers.get('content-type') ?? 'not given'})`;
+}
+
+const HTML_HINT = 'got HTML — is the path right?';
+
 /**
- * The bytes of `source`: as given, or fetched (from the cache first when allowed). When
- * `sha256` is given, the bytes must match it (Web Crypto); a cached copy that does not is
- * dropped and fetched again. Nothing is fetched that the caller did not name.
+ * The bytes of `source`: as given, fetched (from the cache first when allowed) or, in Node,
+ * read from disk. When `sha256` is given, the bytes must match it (Web Crypto); a cached copy
+ * that does not is dropped and fetched again. Nothing is fetched that the caller did not name.
  */
 export async function loadBytes(
   source: BytesSource,
-  file: LoadProgress['file'],
+  file: LoadFile,
   options: FetchOptions,
   sha256?: string,
-): Promise<Uint8Array> {
-  if (!isLocation(source)) {
+): Promise<Loaded> {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
     const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
-    options.onProgress?.({ file, loaded: bytes.length, total: bytes.length, cached: false });
-    if (sha256 !== undefined) await verify(bytes, sha256, `the ${file} bytes`);
-    return bytes;
+    new ProgressReporter(file, null, false, options.onProgress).complete(bytes.length);
+    if (sha256 !== undefined) await verify(bytes, sha256, `the ${file} bytes given`);
+    return { bytes, origin: `the ${file} bytes given` };
   }
-  const url = String(source);
+  const url = resolveLocation(source, `the ${file} location`);
+  const readFile = url.protocol === 'file:' ? currentPlatform().readFile : undefined;
+  try {
+    return await (readFile
+      ? readLocal(readFile, url, file, options, sha256)
+      : download(url.href, file, options, sha256));
+  } catch (error) {
+    if (options.signal.aborted) throw abortedError(options.signal.reason);
+    throw error;
+  }
+}
+
+async function readLocal(
+  readFile: NonNullable<Platform['readFile']>,
+  url: URL,
+  file: LoadFile,
+  options: FetchOptions,
+  sha256?: string,
+): Promise<Loaded> {
+  const progress = new ProgressReporter(file, url.href, false, options.onProgress);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(url, options.signal);
+  } catch (error) {
+    const { code, message } = error instanceof TamisError ? error : new TamisError('fetch_failed', String(error));
+    throw new TamisError(code, `could not read the ${file}: ${message}`, { cause: error });
+  }
+  progress.complete(bytes.length);
+  const origin = `${url.href} (read from disk)`;
+  if (sha256 !== undefined) await verify(bytes, sha256, `the ${file} at ${url.href}`);
+  return { bytes, origin };
+}
+
+async function download(url: string, file: LoadFile, options: FetchOptions, sha256?: string): Promise<Loaded> {
   const cache = sha256 === undefined ? undefined : await openCache(options);
-  const hit = await cache?.match(url);
+  const hit = await cache?.match(url).catch(() => undefined);
   if (hit) {
-    const bytes = await readBody(hit, file, true, options.onProgress);
-    if ((await sha256Hex(bytes)) === sha256?.toLowerCase()) return bytes;
+    const bytes = await readBody(hit, new ProgressReporter(file, url, true, options.onProgress), options.signal);
+    if ((await sha256Hex(bytes)) === sha256?.toLowerCase()) return { bytes, origin: `${url} (from the cache)` };
     await cache?.delete(url);
   }
+  const progress = new ProgressReporter(file, url, false, options.onProgress);
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal: options.signal });
   } catch (error) {
-    throw new TamisError('fetch_failed', `could not fetch the ${file} from ${url}: ${String(error)}`, {
+    throw new TamisError('fetch_failed', `could not fetch the ${file} from ${url}: ${String(error)}`, { cause: error });
+  }
+  const origin = responseOrigin(url, response);
+  const html = /^text\/html\b/i.test(response.headers.get('content-type') ?? '');
+  if (!response.ok || html) {
+    void response.body?.cancel().catch(() => undefined);
+    const hint = html ? `: ${HTML_HINT}` : '';
+    throw new TamisError('fetch_failed', `could not fetch the ${file} from ${origin}${hint}`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBody(response, progress, options.signal);
+  } catch (error) {
+    throw new TamisError('fetch_failed', `the download of the ${file} from ${origin} failed: ${String(error)}`, {
       cause: error,
     });
   }
-  if (!response.ok) {
-    throw new TamisError('fetch_failed', `could not fetch the ${file} from ${url}: HTTP ${response.status}`);
-  }
-  const bytes = await readBody(response, file, false, options.onProgress);
   if (sha256 !== undefined) {
     await verify(bytes, sha256, `the ${file} from ${url}`);
-    await cache?.put(url, new Response(bytes as Uint8Array<ArrayBuffer>));
+    // Caching is an optimization: a full disk or a refused write (Chromium's
+    // ERR_CACHE_WRITE_FAILURE) must not fail the load.
+    await cache?.put(url, new Response(bytes as Uint8Array<ArrayBuffer>)).catch(() => undefined);
   }
-  return bytes;
+  return { bytes, origin };
 }
 
 async function verify(bytes: Uint8Array, sha256: string, what: string): Promise<void> {
@@ -123,18 +275,75 @@ async function verify(bytes: Uint8Array, sha256: string, what: string): Promise<
 }
 
 /** Reads and checks the manifest's shape; the wasm module checks the rest. */
-export function parseManifest(bytes: Uint8Array): Manifest {
+export function parseManifest({ bytes, origin }: Loaded): Manifest {
+  const text = new TextDecoder().decode(bytes);
   let manifest: unknown;
   try {
-    manifest = JSON.parse(new TextDecoder().decode(bytes));
+    manifest = JSON.parse(text);
   } catch (error) {
-    throw new TamisError('invalid_manifest', `the manifest is not JSON: ${String(error)}`);
+    const hint = /^\s*</.test(text) ? ` (${HTML_HINT})` : '';
+    throw new TamisError('invalid_manifest', `the manifest from ${origin} is not JSON${hint}: ${String(error)}`);
   }
   const files = (manifest as Partial<Manifest> | null)?.files;
   for (const name of ['model.onnx', 'tokenizer.json']) {
     if (typeof files?.[name]?.sha256 !== 'string') {
-      throw new TamisError('invalid_manifest', `the manifest has no files["${name}"].sha256`);
+      throw new TamisError('invalid_manifest', `the manifest from ${origin} has no files["${name}"].sha256`);
     }
   }
   return manifest as Manifest;
+}
+
+/**
+ * One load: its downloads share one signal, aborted when the caller's signal aborts or when
+ * any part fails (so nothing goes on downloading for a load that is over), and its progress
+ * stops the moment it rejects.
+ */
+export class LoadRun {
+  readonly #controller = new AbortController();
+  readonly #caller: AbortSignal | undefined;
+  readonly #listener: ((progress: LoadProgress) => void) | undefined;
+  #open = true;
+
+  constructor(caller: AbortSignal | undefined, listener: ((progress: LoadProgress) => void) | undefined) {
+    this.#caller = caller;
+    this.#listener = listener;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Forwards progress to the caller's listener while the load runs. */
+  readonly onProgress = (progress: LoadProgress): void => {
+    if (this.#open) this.#listener?.(progress);
+  };
+
+  /**
+   * Runs `work`; rejects with `aborted` as soon as the caller aborts, without waiting for
+   * steps that cannot be cancelled (compiling the model), whose result `discard` frees.
+   */
+  async run<T>(work: () => Promise<T>, discard: (value: T) => unknown): Promise<T> {
+    const caller = this.#caller;
+    if (caller?.aborted) throw abortedError(caller.reason);
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        const error = abortedError(caller?.reason);
+        this.#controller.abort(error);
+        reject(error);
+      };
+    });
+    caller?.addEventListener('abort', onAbort, { once: true });
+    const result = work();
+    try {
+      return await Promise.race([result, aborted]);
+    } catch (error) {
+      this.#open = false;
+      this.#controller.abort(error);
+      result.then(discard, () => undefined);
+      throw error;
+    } finally {
+      caller?.removeEventListener('abort', onAbort);
+    }
+  }
 }

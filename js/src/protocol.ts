@@ -1,13 +1,16 @@
 // Messages between `TamisWorker` (client.ts) and the worker (serve.ts).
 import type { ErrorCode } from './errors.js';
-import type { LoadOptions } from './tamis.js';
+import type { BundleFiles } from './load.js';
+import type { LoadSettings } from './tamis.js';
 import type { FusionRequest, LoadProgress, Policy, PolicyEdit } from './types.js';
 
-/** Load options that survive `postMessage`: no callback. */
-export type WorkerLoadOptions = Omit<LoadOptions, 'onProgress'>;
+/** Load options that survive `postMessage`: no callback, no signal, model files resolved. */
+export type WorkerLoadOptions = Omit<LoadSettings, 'onProgress' | 'signal'> & BundleFiles;
 
 export type Request =
   | { op: 'load'; options: WorkerLoadOptions }
+  /** Aborts the load request `target`; answered by nothing (the load rejects with `aborted`). */
+  | { op: 'abort'; target: number }
   | { op: 'embed'; texts: string[] }
   | { op: 'classifier'; policy: Policy | string }
   | { op: 'classify'; handle: number; texts: string[] }

@@ -15,6 +15,8 @@ interface Port {
 export function serve(port: Port): void {
   let tamis: Tamis | undefined;
   const classifiers = new Map<number, Classifier>();
+  /** The loads in progress, by request id, for `abort`. */
+  const loads = new Map<number, AbortController>();
   let nextHandle = 1;
 
   const loaded = (): Tamis => {
@@ -29,15 +31,26 @@ export function serve(port: Port): void {
 
   async function answer(id: number, request: Request): Promise<unknown> {
     switch (request.op) {
-      case 'load':
+      case 'load': {
         if (tamis !== undefined) await tamis.dispose();
         tamis = undefined;
         classifiers.clear();
-        tamis = await Tamis.load({
-          ...request.options,
-          onProgress: (progress) => port.postMessage({ id, progress }),
-        });
+        const controller = new AbortController();
+        loads.set(id, controller);
+        try {
+          tamis = await Tamis.load({
+            ...request.options,
+            signal: controller.signal,
+            onProgress: (progress) => port.postMessage({ id, progress }),
+          });
+        } finally {
+          loads.delete(id);
+        }
         return { backend: tamis.backend, dimension: tamis.dimension, hasPriors: tamis.hasPriors };
+      }
+      case 'abort':
+        loads.get(request.target)?.abort();
+        return undefined;
       case 'embed':
         return loaded().embed(request.texts);
       case 'classifier': {

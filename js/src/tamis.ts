@@ -4,8 +4,10 @@ import initWasm, {
   PolicyClassifier as WasmClassifier,
   takePanicMessage,
 } from './wasm/tamis_wasm.js';
+import { checkObject, checkTexts, describe, EDIT_EXAMPLE, FUSION_EXAMPLE, policyJson } from './arguments.js';
 import { asTamisError, type InternalCode, TamisError } from './errors.js';
-import { type BytesSource, loadBytes, parseManifest } from './load.js';
+import { type BundleFiles, bundleFiles, type BytesSource, loadBytes, LoadRun, type NamedModel, parseManifest } from './load.js';
+import { currentPlatform } from './platform.js';
 import type {
   Backend,
   BackendPreference,
@@ -19,14 +21,8 @@ import type {
   Verdict,
 } from './types.js';
 
-/** How to load tamis. Nothing is fetched that is not named here. */
-export interface LoadOptions {
-  /** `model.onnx`: bytes, or a URL to fetch. */
-  model: BytesSource;
-  /** `tokenizer.json`: bytes, or a URL. */
-  tokenizer: BytesSource;
-  /** `manifest.json` of the bundle (its sha256 values check the other two): bytes, or a URL. */
-  manifest: BytesSource;
+/** How to load, whichever way the model is named. Nothing is fetched that is not named. */
+export interface LoadSettings {
   /**
    * `auto` (default): the GPU (WebGPU) on a hardware adapter where the model's shaders
    * compile, the CPU (wasm) otherwise; `gpu` insists (`backend_unavailable` without it); `cpu`
@@ -37,8 +33,24 @@ export interface LoadOptions {
   cache?: boolean;
   /** The tamis `.wasm` module; by default the one shipped beside this file. */
   wasm?: BytesSource;
+  /** Called as files arrive; never after `load()` rejected or was aborted. */
   onProgress?: (progress: LoadProgress) => void;
+  /** Aborts the load: its downloads stop and `load()` rejects with code `aborted`. */
+  signal?: AbortSignal;
 }
+
+/**
+ * How to load tamis: a model by name (found under `baseUrl`, default `env.baseUrl`), or the
+ * bundle's three files as bytes or URLs (in Node also paths or `file:` URLs).
+ *
+ * @example
+ * ```ts
+ * await Tamis.load({ model: 'minilm-l6-int8', baseUrl: '/models/' });
+ * await Tamis.load({ manifest: 'models/minilm-l6-int8/manifest.json',
+ *   model: 'models/minilm-l6-int8/model.onnx', tokenizer: 'models/minilm-l6-int8/tokenizer.json' });
+ * ```
+ */
+export type LoadOptions = LoadSettings & (NamedModel | BundleFiles);
 
 /** The operations of a loaded tamis, the same on the main thread and through a worker. */
 export interface TamisApi {
@@ -47,17 +59,36 @@ export interface TamisApi {
   readonly dimension: number;
   /** Built-in priors for `toxic`, `spam` and `negative` are available. */
   readonly hasPriors: boolean;
+  /**
+   * Embeddings of `texts` (an array, even of one text), in order.
+   *
+   * @example
+   * ```ts
+   * const [{ vector, tokens, truncated }] = await tamis.embed(['a quiet evening by the sea']);
+   * ```
+   */
   embed(texts: string[]): Promise<Embedding[]>;
   /** A classifier for `policy` (an object or its JSON); it validates the policy first. */
   classifier(policy: Policy | string): Promise<ClassifierApi>;
+  /**
+   * Fuses one query's ranked lists: classical, or content-aware with a query or preferences
+   * over the items' texts.
+   *
+   * @example
+   * ```ts
+   * const fused = await tamis.fuse({ query: 'high tide', lists: [
+   *   { name: 'home', items: [{ id: '1', text: 'High tide at 18:40' }, { id: '2', text: 'Gig tonight' }] }] });
+   * fused[0].id; // '1'
+   * ```
+   */
   fuse(request: FusionRequest): Promise<RankedCandidate[]>;
   /** Bytes of wasm memory in use (it grows, never shrinks): for soak tests and monitoring. */
   memoryBytes(): Promise<number>;
   /** The backend running now, why, and the WebGPU adapter found. */
   diagnostics(): Promise<Diagnostics>;
   /**
-   * Releases the GPU device as a device loss would: later calls run on wasm. For pages that
-   * need the GPU back, and to test the fallback. Does nothing on wasm.
+   * Releases the GPU device as a device loss would: later calls run on the CPU. For pages
+   * that need the GPU back, and to test the fallback. Does nothing on the CPU.
    */
   releaseGpu(): Promise<void>;
   dispose(): Promise<void>;
@@ -65,9 +96,24 @@ export interface TamisApi {
 
 /** A policy being applied. */
 export interface ClassifierApi {
-  /** Verdicts for `texts`, in order. */
+  /**
+   * Verdicts for `texts` (an array, even of one text), in order.
+   *
+   * @example
+   * ```ts
+   * const [verdict] = await classifier.classify(['Claim your FREE cruise now']);
+   * verdict.action; // 'hide'
+   * ```
+   */
   classify(texts: string[]): Promise<Verdict[]>;
-  /** Applies one edit; a refused edit throws and changes nothing. */
+  /**
+   * Applies one edit; a refused edit throws and changes nothing.
+   *
+   * @example
+   * ```ts
+   * await classifier.edit({ op: 'add_example', category: 'spam', text: 'Free crypto giveaway' });
+   * ```
+   */
   edit(edit: PolicyEdit): Promise<void>;
   /** The current policy, to save. */
   policy(): Promise<Policy>;
@@ -76,15 +122,6 @@ export interface ClassifierApi {
 
 let wasmReady: Promise<void> | undefined;
 let wasmMemory: WebAssembly.Memory | undefined;
-/** Where the shipped `.wasm` is; each entry point (web, Node, classic script) sets its own. */
-let defaultWasm: () => BytesSource = () => {
-  throw new TamisError('invalid_argument', 'no default wasm module here; pass options.wasm');
-};
-
-/** @internal Called by the entry points. */
-export function setDefaultWasm(source: () => BytesSource): void {
-  defaultWasm = source;
-}
 /** Set once the wasm module trapped: its memory may be inconsistent, so nothing runs again. */
 let broken: string | undefined;
 
@@ -185,9 +222,14 @@ class ModelRunner {
   }
 }
 
-async function ensureWasm(source: BytesSource, onProgress?: (p: LoadProgress) => void): Promise<void> {
+/**
+ * Compiles the module once per JavaScript context. Its download is shared by every load that
+ * waits for it, so one load's signal does not cancel it (an aborted load stops waiting).
+ */
+async function ensureWasm(source: BytesSource, onProgress: (p: LoadProgress) => void): Promise<void> {
   wasmReady ??= (async () => {
-    const bytes = await loadBytes(source, 'wasm', { cache: false, onProgress });
+    const options = { cache: false, signal: new AbortController().signal, onProgress };
+    const { bytes } = await loadBytes(source, 'wasm', options);
     wasmMemory = (await initWasm({ module_or_path: bytes as Uint8Array<ArrayBuffer> })).memory;
   })().catch((error: unknown) => {
     wasmReady = undefined;
@@ -208,8 +250,9 @@ function live<T>(value: T | undefined, what: string): T {
  *
  * @example
  * ```ts
- * const tamis = await Tamis.load({ manifest: 'models/manifest.json', model: 'models/model.onnx',
- *   tokenizer: 'models/tokenizer.json', onProgress: (p) => console.log(p.file, p.loaded, p.total) });
+ * import { Tamis } from 'tamis';
+ * const tamis = await Tamis.load({ model: 'minilm-l6-int8', baseUrl: '/models/',
+ *   onProgress: (p) => p.status === 'progress' && console.log(p.file, p.progress) });
  * const classifier = await tamis.classifier(policy);
  * const [verdict] = await classifier.classify(['WINNER! Claim your prize']);
  * verdict.action; // 'hide'
@@ -236,39 +279,66 @@ export class Tamis implements TamisApi {
     return this.#backend;
   }
 
-  /** Loads the wasm module and the model, checking the model files against the manifest. */
+  /**
+   * Loads the wasm module and the model, checking the model files against the manifest.
+   *
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * cancelButton.onclick = () => controller.abort();
+   * const tamis = await Tamis.load({ model: 'minilm-l6-int8', signal: controller.signal });
+   * ```
+   * In Node, paths and `file:` URLs are read from disk:
+   * ```ts
+   * const tamis = await Tamis.load({ model: 'minilm-l6-int8', baseUrl: './models' });
+   * ```
+   */
   static async load(options: LoadOptions): Promise<Tamis> {
-    const fetchOptions = { cache: options.cache ?? true, onProgress: options.onProgress };
-    // The module compiles while the model files are fetched and hashed (both off this thread).
-    const modelFiles = (async () => {
-      const manifestBytes = await loadBytes(options.manifest, 'manifest', { ...fetchOptions, cache: false });
-      const manifest = parseManifest(manifestBytes);
-      const [model, tokenizer] = await Promise.all([
-        loadBytes(options.model, 'model', fetchOptions, manifest.files['model.onnx']?.sha256),
-        loadBytes(options.tokenizer, 'tokenizer', fetchOptions, manifest.files['tokenizer.json']?.sha256),
+    const method = 'Tamis.load(options)';
+    checkObject(options, method, "{ model: 'minilm-l6-int8' }");
+    const files = bundleFiles(options, method);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TamisError('invalid_argument', `${method}: options.signal is ${describe(signal)}, not an AbortSignal`);
+    }
+    const run = new LoadRun(signal, options.onProgress);
+    return run.run(async () => {
+      const fetchOptions = { cache: options.cache ?? true, signal: run.signal, onProgress: run.onProgress };
+      // The module compiles while the model files are fetched and hashed (both off this thread).
+      const modelFiles = (async () => {
+        const manifestFile = await loadBytes(files.manifest, 'manifest', { ...fetchOptions, cache: false });
+        const manifest = parseManifest(manifestFile);
+        const [model, tokenizer] = await Promise.all([
+          loadBytes(files.model, 'model', fetchOptions, manifest.files['model.onnx']?.sha256),
+          loadBytes(files.tokenizer, 'tokenizer', fetchOptions, manifest.files['tokenizer.json']?.sha256),
+        ]);
+        return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer.bytes };
+      })();
+      const [, bytes] = await Promise.all([
+        ensureWasm(options.wasm ?? currentPlatform().wasm(), run.onProgress),
+        modelFiles,
       ]);
-      return { manifestBytes, model, tokenizer };
-    })();
-    const [, { manifestBytes, model, tokenizer }] = await Promise.all([
-      ensureWasm(options.wasm ?? defaultWasm(), options.onProgress),
-      modelFiles,
-    ]);
-    // Both files were checked against the manifest above, with Web Crypto (10x faster than
-    // hashing inside wasm), so the module skips its own check.
-    const backend = options.backend ?? 'auto';
-    return new Tamis(await guardAsync(() => Model.load(manifestBytes, model, tokenizer, true, backend)));
+      // Both files were checked against the manifest above, with Web Crypto (10x faster than
+      // hashing inside wasm), so the module skips its own check.
+      const backend = options.backend ?? 'auto';
+      const model = await guardAsync(() => Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend));
+      const tamis = new Tamis(model);
+      run.onProgress({ status: 'ready', backend: tamis.backend });
+      return tamis;
+    }, (tamis) => tamis.dispose());
   }
 
   async embed(texts: string[]): Promise<Embedding[]> {
+    const checked = checkTexts(texts, 'tamis.embed(texts)');
     const embeddings = await live(this.#runner, 'Tamis').run(
-      (model) => model.embed(texts) as Array<Omit<Embedding, 'vector'> & { vector: Float32Array }>,
+      (model) => model.embed(checked) as Array<Omit<Embedding, 'vector'> & { vector: Float32Array }>,
     );
     return embeddings.map((embedding) => ({ ...embedding, vector: Array.from(embedding.vector) }));
   }
 
   async classifier(policy: Policy | string): Promise<Classifier> {
+    const json = policyJson(policy, 'tamis.classifier(policy)');
     const runner = live(this.#runner, 'Tamis');
-    const json = typeof policy === 'string' ? policy : JSON.stringify(policy);
     const wasmClassifier = guard(() => new WasmClassifier(runner.model, json));
     const classifier = new Classifier(runner, wasmClassifier, this.#classifiers);
     this.#classifiers.add(classifier);
@@ -276,6 +346,7 @@ export class Tamis implements TamisApi {
   }
 
   async fuse(request: FusionRequest): Promise<RankedCandidate[]> {
+    checkObject(request, 'tamis.fuse(request)', FUSION_EXAMPLE);
     return live(this.#runner, 'Tamis').run((model) => model.fuse(request) as RankedCandidate[]);
   }
 
@@ -316,11 +387,13 @@ export class Classifier implements ClassifierApi {
   }
 
   async classify(texts: string[]): Promise<Verdict[]> {
+    const checked = checkTexts(texts, 'classifier.classify(texts)');
     const runner = live(this.#runner, 'classifier');
-    return runner.run((model) => live(this.#classifier, 'classifier').classify(model, texts) as Verdict[]);
+    return runner.run((model) => live(this.#classifier, 'classifier').classify(model, checked) as Verdict[]);
   }
 
   async edit(edit: PolicyEdit): Promise<void> {
+    checkObject(edit, 'classifier.edit(edit)', EDIT_EXAMPLE);
     const classifier = live(this.#classifier, 'classifier');
     guard(() => classifier.edit(edit));
   }
@@ -352,6 +425,7 @@ export class Classifier implements ClassifierApi {
  * ```
  */
 export async function fuseLists(request: FusionRequest, wasm?: BytesSource): Promise<RankedCandidate[]> {
-  await ensureWasm(wasm ?? defaultWasm());
+  checkObject(request, 'fuseLists(request)', FUSION_EXAMPLE);
+  await ensureWasm(wasm ?? currentPlatform().wasm(), () => undefined);
   return guard(() => wasmFuse(request) as RankedCandidate[]);
 }

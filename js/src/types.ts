@@ -180,12 +180,45 @@ export interface Manifest {
   [key: string]: unknown;
 }
 
-/** Progress of a long load. */
-export interface LoadProgress {
-  file: 'manifest' | 'model' | 'tokenizer' | 'wasm';
+/** A file a load reads: the three of the model bundle, and the tamis `.wasm`. */
+export type LoadFile = 'manifest' | 'model' | 'tokenizer' | 'wasm';
+
+/**
+ * Progress of one file, in transformers.js's words: `initiate` when it starts, `progress` as
+ * bytes arrive, `done` when they are all there.
+ */
+export interface FileProgress {
+  status: 'initiate' | 'progress' | 'done';
+  file: LoadFile;
+  /** Where the file comes from; null for bytes given. */
+  url: string | null;
+  /** Bytes so far. */
   loaded: number;
-  /** Null when the server does not say. */
+  /** Null when the server does not say (and at `initiate`). */
   total: number | null;
-  /** The bytes came from the cache. */
+  /** Percent, 0 to 100; null when the total is unknown. */
+  progress: number | null;
+  /** The bytes came from the Cache API. */
   cached: boolean;
 }
+
+/** The model is loaded: `load()` resolves next. */
+export interface ReadyProgress {
+  status: 'ready';
+  /** The backend that runs the model. */
+  backend: Backend;
+}
+
+/**
+ * Progress of a load, passed to `onProgress`. No event comes after `load()` rejected or its
+ * `signal` aborted it.
+ *
+ * @example
+ * ```ts
+ * const tamis = await Tamis.load({ model: 'minilm-l6-int8', onProgress: (event) => {
+ *   if (event.status === 'progress' && event.file === 'model') bar.value = event.progress ?? 0;
+ *   if (event.status === 'ready') bar.hidden = true;
+ * } });
+ * ```
+ */
+export type LoadProgress = FileProgress | ReadyProgress;

@@ -5,8 +5,8 @@
  *
  * @packageDocumentation
  */
+import { setPlatform } from './platform.js';
 import { serve } from './serve.js';
-import { setDefaultWasm } from './tamis.js';
 
-setDefaultWasm(() => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url));
+setPlatform({ wasm: () => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url) });
 serve(self as unknown as Parameters<typeof serve>[0]);

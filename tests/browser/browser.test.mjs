@@ -44,7 +44,10 @@ test('loads from URLs with progress, then reuses the Cache API on reload', async
   const model = first.progress.filter((p) => p.file === 'model');
   const size = readFileSync(new URL(`.${modelPath}`, root)).length;
   assert.ok(model.length > 2, `several progress events, got ${model.length}`);
-  assert.deepEqual(model.at(-1), { file: 'model', loaded: size, total: size, cached: false });
+  assert.deepEqual(model.at(-1), {
+    status: 'done', file: 'model', url: new URL(modelPath, origin).href, loaded: size, total: size, progress: 100, cached: false,
+  });
+  assert.deepEqual(first.progress.at(-1), { status: 'ready', backend: 'cpu' });
   assert.equal(requests.get(modelPath), 1);
 
   await page.reload();
