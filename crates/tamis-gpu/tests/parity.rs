@@ -2,7 +2,7 @@
 //! finds: lavapipe (software Vulkan, `apt-get install mesa-vulkan-drivers`) on machines
 //! without a GPU, as in CI.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use tamis_core::classify::{Classifier, ClassifierOptions, Policy, Verdict};
@@ -12,13 +12,8 @@ use tamis_gpu::{
 };
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 
-fn bundle_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8")
-}
-
 fn bundle() -> &'static ModelBundle {
-    static BUNDLE: OnceLock<ModelBundle> = OnceLock::new();
-    BUNDLE.get_or_init(|| ModelBundle::read_dir(bundle_dir()).unwrap_or_else(|e| panic!("{e}")))
+    ModelBundle::default_for_tests()
 }
 
 fn gpu() -> &'static GpuEncoder {

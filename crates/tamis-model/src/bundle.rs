@@ -190,11 +190,23 @@ impl ModelBundle {
         )
     }
 
-    /// The prepared default bundle, `models/minilm-l6-int8`, for unit tests.
-    #[cfg(test)]
-    pub(crate) fn default_for_tests() -> Self {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/minilm-l6-int8");
-        Self::read_dir(dir).unwrap_or_else(|e| panic!("{e}"))
+    /// The folder of the prepared default bundle in this workspace, `models/minilm-l6-int8`:
+    /// for the workspace's tests (the path is this crate's source folder, so it means nothing
+    /// to a published build).
+    #[doc(hidden)]
+    pub fn default_dir_for_tests() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8")
+    }
+
+    /// The prepared default bundle ([`ModelBundle::default_dir_for_tests`]), read once per
+    /// process: for the workspace's tests. Panics when it is missing or damaged, with the
+    /// error, which names the command that prepares it.
+    #[doc(hidden)]
+    pub fn default_for_tests() -> &'static ModelBundle {
+        static BUNDLE: std::sync::OnceLock<ModelBundle> = std::sync::OnceLock::new();
+        BUNDLE.get_or_init(|| {
+            Self::read_dir(Self::default_dir_for_tests()).unwrap_or_else(|e| panic!("{e}"))
+        })
     }
 }
 

@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn a_wordpiece_tokenizer_is_read_with_its_model_type_known_and_tokenizes_the_same() {
-        let bytes = crate::ModelBundle::default_for_tests().tokenizer;
+        let bytes = crate::ModelBundle::default_for_tests().tokenizer.clone();
         let fast = TextTokenizer::from_bytes(&bytes, 16).unwrap();
         assert!(matches!(fast.inner, Inner::WordPiece(_)));
         let generic = Inner::Other(serde_json::from_slice(&bytes).unwrap());
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn the_vocabulary_size_counts_what_get_vocab_counts() {
-        let wordpiece = crate::ModelBundle::default_for_tests().tokenizer;
+        let wordpiece = crate::ModelBundle::default_for_tests().tokenizer.clone();
         let word_level = br#"{"version":"1.0","truncation":null,"padding":null,
             "added_tokens":[{"id":3,"content":"[NEW]","single_word":false,"lstrip":false,
             "rstrip":false,"normalized":false,"special":true}],

@@ -14,11 +14,7 @@ use tamis_core::{Embedding, Encoder};
 use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
 
 fn bundle() -> &'static ModelBundle {
-    static BUNDLE: OnceLock<ModelBundle> = OnceLock::new();
-    BUNDLE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8");
-        ModelBundle::read_dir(dir).unwrap_or_else(|e| panic!("{e}"))
-    })
+    ModelBundle::default_for_tests()
 }
 
 fn encoder() -> &'static TractEncoder {

@@ -1,19 +1,14 @@
 //! The tract encoder on the real prepared model (`python3 scripts/prepare-model.py`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 use tamis_core::{cosine, Encoder};
 use tamis_model::{EncoderOptions, ModelBundle, ModelError, TractEncoder};
 
-fn bundle_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8")
-}
-
 fn bundle() -> &'static ModelBundle {
-    static BUNDLE: OnceLock<ModelBundle> = OnceLock::new();
-    BUNDLE.get_or_init(|| ModelBundle::read_dir(bundle_dir()).unwrap_or_else(|e| panic!("{e}")))
+    ModelBundle::default_for_tests()
 }
 
 fn encoder() -> &'static TractEncoder {
@@ -258,7 +253,11 @@ fn a_corrupt_model_file_on_disk_fails_its_checksum() {
     let dir = std::env::temp_dir().join(format!("tamis-corrupt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     for name in ["manifest.json", "tokenizer.json"] {
-        std::fs::copy(bundle_dir().join(name), dir.join(name)).expect("copy");
+        std::fs::copy(
+            ModelBundle::default_dir_for_tests().join(name),
+            dir.join(name),
+        )
+        .expect("copy");
     }
     let mut onnx = bundle().onnx.clone();
     onnx[1000] ^= 0xff;
