@@ -35,7 +35,8 @@ pub enum CliError {
     InvalidJsonLine { line: usize, reason: String },
     #[error("{} is not a CSV file with a `text` column: {reason}", path.display())]
     InvalidCsv { path: PathBuf, reason: String },
-    #[error("{} is not a TREC run: {source}", path.display())]
+    /// A run file with a bad line; `source` names the line.
+    #[error("{} {source}", path.display())]
     InvalidTrecRun { path: PathBuf, source: TrecError },
     #[error("cannot write the result as JSON: {0}")]
     Json(serde_json::Error),

@@ -1,15 +1,16 @@
 //! The `tamis` binary on the real prepared model.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use tamis_model::ModelBundle;
+
 fn tamis(args: &[&str], stdin: &[u8]) -> Output {
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/minilm-l6-int8");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tamis"))
         .arg("--model")
-        .arg(model)
+        .arg(ModelBundle::default_dir_for_tests())
         .args(args)
+        .env_remove("TAMIS_DATA")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -148,7 +149,7 @@ fn fuse_combines_trec_runs_per_query() {
 }
 
 #[test]
-fn fuse_names_the_bad_line_and_refuses_unknown_methods() {
+fn fuse_names_the_bad_line_of_a_run() {
     let good = write_run("good.trec", "1 Q0 a 1 1.0 x\n");
     let bad = write_run("bad.trec", "1 Q0 a 1 1.0 x\n1 Q0 b 2 high x\n");
     let output = tamis(
@@ -156,18 +157,11 @@ fn fuse_names_the_bad_line_and_refuses_unknown_methods() {
         b"",
     );
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("bad.trec line 2"));
-    let output = tamis(
-        &[
-            "fuse",
-            "--method",
-            "magic",
-            good.to_str().unwrap(),
-            good.to_str().unwrap(),
-        ],
-        b"",
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.trec line 2: the score is not a number"),
+        "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown fusion method `magic`"));
 }
 
 #[test]
@@ -275,4 +269,115 @@ fn the_backend_that_runs_is_reported_and_gives_the_same_verdicts() {
     };
     assert_eq!(verdicts(&on_cpu), verdicts(&on_gpu));
     assert!(!verdicts(&on_cpu).is_empty());
+}
+
+#[test]
+fn a_missing_data_folder_names_the_option_and_where_the_data_comes_from() {
+    let missing = std::env::temp_dir().join(format!("tamis-no-data-{}", std::process::id()));
+    let data = missing.to_str().expect("utf-8 path");
+    for command in [
+        &["eval", "classify", "--data", data][..],
+        &["eval", "fusion", "--data", data],
+        &["eval", "lists", "--data", data],
+        &["prior", "fit", "--data", data],
+        &["bench", "embed", "--data", data],
+    ] {
+        let output = tamis(command, b"");
+        assert!(!output.status.success(), "{command:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("{data} does not exist")),
+            "{command:?}: {stderr}"
+        );
+        assert!(stderr.contains("--data DIR (or TAMIS_DATA)"), "{stderr}");
+        assert!(stderr.contains("not shipped with tamis"), "{stderr}");
+        assert!(
+            !stderr.contains("backend:"),
+            "the data is checked before the model is loaded: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_data_folder_without_the_evaluation_s_files_names_the_missing_one() {
+    let empty = std::env::temp_dir().join(format!("tamis-empty-data-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("temp dir");
+    let output = tamis(
+        &[
+            "eval",
+            "fusion",
+            "--data",
+            empty.to_str().expect("utf-8 path"),
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "{} does not exist",
+            empty.join("ir/cranfield").display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_fusion_method_is_named_before_any_run_is_read() {
+    let output = tamis(
+        &[
+            "fuse",
+            "--method",
+            "magic",
+            "no-such-run.trec",
+            "nor-this.trec",
+        ],
+        b"",
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown fusion method `magic`; one of sum, mnz"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("cannot read"),
+        "not an I/O error: {stderr}"
+    );
+}
+
+#[test]
+fn an_unreadable_run_is_an_io_error_naming_the_file() {
+    let output = tamis(&["fuse", "no-such-run.trec", "nor-this.trec"], b"");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read no-such-run.trec"), "{stderr}");
+}
+
+#[test]
+fn fuse_json_embeds_on_the_backend_asked_for() {
+    let request = br#"{"query": "wing flutter", "method": "rrf", "lists": [
+        {"name": "bm25", "items": [{"id": "a", "text": "flutter of a wing"}, {"id": "b", "text": "boundary layers"}]},
+        {"name": "dense", "items": [{"id": "b", "text": "boundary layers"}, {"id": "a", "text": "flutter of a wing"}]}]}"#;
+    let output = tamis(&["--backend", "cpu", "fuse", "--json"], request);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("backend: cpu (asked for the CPU)"),
+        "{stderr}"
+    );
+    let fused: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(fused[0]["id"], "a", "the text about the query comes first");
+    assert!(fused[0]["content"].is_number(), "content-aware: {fused}");
+}
+
+#[test]
+fn an_unknown_backend_is_refused_with_the_names() {
+    let output = tamis(&["--backend", "webgpu", "embed"], b"a post\n");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[possible values: auto, cpu, gpu]"),
+        "{stderr}"
+    );
 }
