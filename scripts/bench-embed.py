@@ -28,7 +28,7 @@ root = Path(__file__).resolve().parent.parent
 
 def tamis_report(args) -> dict:
     command = ["cargo", "run", "--quiet", "--release", "-p", "tamis-cli", "--", "--model",
-               str(args.model), "bench", "embed", "--data", str(args.data), "--texts",
+               str(args.model), "bench", "embed", "--csv", str(args.data), "--texts",
                str(args.texts), "--format", "json"]
     return json.loads(subprocess.run(command, cwd=root, check=True, capture_output=True,
                                      text=True).stdout)
