@@ -202,6 +202,7 @@ impl ModelBundle {
     /// process: for the workspace's tests. Panics when it is missing or damaged, with the
     /// error, which names the command that prepares it.
     #[doc(hidden)]
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn default_for_tests() -> &'static ModelBundle {
         static BUNDLE: std::sync::OnceLock<ModelBundle> = std::sync::OnceLock::new();
         BUNDLE.get_or_init(|| {
