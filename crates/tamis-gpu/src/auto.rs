@@ -35,6 +35,9 @@ pub struct AutoEncoder {
 }
 
 impl AutoEncoder {
+    /// Selects the backend for `preference` ([`crate::choose`]) and loads the model on it.
+    /// Errors only for [`BackendPreference::Gpu`] without a usable GPU, and for a bundle the
+    /// encoders cannot read.
     pub fn new(bundle: ModelBundle, preference: BackendPreference) -> Result<Self, GpuError> {
         let (choice, selection) =
             pollster::block_on(choose(&bundle, preference, GpuOptions::default()))?;
