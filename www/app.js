@@ -55,7 +55,7 @@ function showView(name) {
   }
 }
 
-/** The backend that runs and why (a GPU lost during use shows here as wasm), with timings. */
+/** The backend that runs and why (a GPU lost during use shows here as cpu), with timings. */
 async function showBackendStatus() {
   const { backend, reason } = await state.tamis.diagnostics();
   showStatus(`Backend: ${backend} (${reason}). Model loaded in ${(timings.load / 1000).toFixed(1)} s; ` +
