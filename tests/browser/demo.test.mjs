@@ -28,7 +28,7 @@ test('the demo filters the timeline, follows the user\'s edits and keeps them', 
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   assert.deepEqual(errors, []);
   assert.equal(await page.locator('.post').count(), 100);
-  assert.match(await page.textContent('#status'), /Backend: wasm \((no usable GPU|this JavaScript host has no WebGPU).*\)\. Model loaded in/);
+  assert.match(await page.textContent('#status'), /Backend: cpu \((no usable GPU|this JavaScript host has no WebGPU).*\)\. Model loaded in/);
 
   const actions = await page.$$eval('.post', (posts) => posts.map((p) => p.dataset.action));
   assert.ok(actions.includes('none'), 'some posts pass');
@@ -79,7 +79,7 @@ test('the fusion tab fuses three retrievers\' lists with evidence and re-ranks o
   assert.equal(before.length, listed.size);
   const evidence = await page.textContent('#fused li .evidence');
   assert.match(evidence, /bm25 (#\d+|–) · tfidf (#\d+|–) · dense (#\d+|–) · [123]\/3 lists · consensus [\d.]+ · content [\d.]+ · score/);
-  assert.match(await page.textContent('#fusion-status'), /content-aware, wasm/);
+  assert.match(await page.textContent('#fusion-status'), /content-aware, cpu/);
 
   // "Less like this" on the top document pushes it down.
   await page.locator('#fused li').first().locator('button.dislike').click();

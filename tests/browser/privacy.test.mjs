@@ -1,8 +1,8 @@
 // Privacy in Chromium: once the bytes are handed over, the whole API, on the page and in a
 // worker, makes no request: JS traps on fetch, XMLHttpRequest, sendBeacon, WebSocket,
 // EventSource and worker creation, and every request the browser itself sees (which covers
-// dynamic import() and requests from workers) is recorded. On wasm, and on WebGPU (SwiftShader,
-// with --enable-unsafe-webgpu).
+// dynamic import() and requests from workers) is recorded. On the cpu backend, and on the gpu
+// backend (WebGPU on SwiftShader, with --enable-unsafe-webgpu).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';

@@ -1,6 +1,6 @@
 // The WebGPU backend in headless Chromium: with --enable-unsafe-webgpu Chromium offers
-// SwiftShader (a software adapter) and the GPU encoder must match wasm's tract; without the
-// flag there is no adapter and `backend: "auto"` must run on wasm and say why.
+// SwiftShader (a software adapter) and the gpu backend must match the cpu backend (tract in wasm);
+// without the flag there is no adapter and `backend: "auto"` must run on cpu and say why.
 // Run by scripts/test.sh after `npm run build`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,7 +68,7 @@ function assertSameVerdicts(actual, expected) {
   });
 }
 
-test('on SwiftShader, WebGPU embeddings match wasm (cosine >= 0.999) and verdicts are identical', async (t) => {
+test('on SwiftShader, gpu embeddings match cpu (cosine >= 0.999) and verdicts are identical', async (t) => {
   const gpu = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('gpu', s, p, t), [sentences, policy, posts]);
   const wasm = await withWebGpu.evaluate(([s, p, t]) => window.computeOn('cpu', s, p, t), [sentences, policy, posts]);
   assert.equal(gpu.backend, 'gpu');
@@ -92,7 +92,7 @@ test('WebGPU reports its adapter; auto skips a software adapter and says why', a
   assert.match(auto.diagnostics.reason, /software/);
 });
 
-test('a GPU lost during use: the call is answered on wasm, and wasm serves from then on', async () => {
+test('a GPU lost during use: the call is answered on cpu, and cpu serves from then on', async () => {
   const { before: onGpu, after: onWasm } = await withWebGpu.evaluate(([p, t]) => window.loseGpuDuringUse(p, t), [policy, posts]);
   assert.equal(onGpu.backend, 'gpu');
   assert.equal(onWasm.backend, 'cpu');
@@ -110,7 +110,7 @@ test('WebGPU in a module worker', async () => {
   assertSameVerdicts(inWorker.verdicts, onWasm.verdicts);
 });
 
-test('without the WebGPU flag, auto runs on wasm and says why; webgpu is refused with a code', async () => {
+test('without the WebGPU flag, auto runs on cpu and says why; gpu is refused with a code', async () => {
   const auto = await withoutWebGpu.evaluate(() => window.loadOn('auto'));
   assert.equal(auto.backend, 'cpu');
   assert.equal(auto.diagnostics.adapter, null);
