@@ -8,6 +8,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::calibrate::{
+    fold_of, platt, AnchorCalibration, AnchorOptions, Calibration, HeldOut, MAX_FOLDS,
+};
 use super::features::{lexical_features, SparseVector};
 use super::linear::{fit_balanced, sigmoid, FitOptions, LinearModel, TextFeatures};
 use super::normalize::normalize_text;
@@ -44,6 +47,14 @@ pub struct ClassifierOptions {
     /// A text at least this similar to a keep text, and closer to it than to any example,
     /// passes.
     pub keep_similarity: f32,
+    /// Calibrate the scores of categories without a prior on the policy's own texts (see
+    /// [`Calibration`]): without it, a renamed category scored its unseen harmful texts
+    /// at .33–.41 and 0.5 missed most of them.
+    pub calibrate: bool,
+    /// Pull of the Platt fit towards the uncalibrated scores.
+    pub calibration_pull: f32,
+    /// How a definition or a lone example scores by similarity.
+    pub anchor: AnchorOptions,
 }
 
 impl Default for ClassifierOptions {
@@ -63,6 +74,9 @@ impl Default for ClassifierOptions {
             },
             background_share: 0.25,
             keep_similarity: 0.9,
+            calibrate: true,
+            calibration_pull: 0.01,
+            anchor: AnchorOptions::default(),
         }
     }
 }
@@ -193,10 +207,20 @@ struct Evidence {
     features: Arc<TextFeatures>,
 }
 
+/// How a fitted category turns a text's features into a logit.
+#[derive(Debug, Clone, Copy)]
+enum Scoring {
+    /// The linear model's logit, calibrated.
+    Model(Calibration),
+    /// The best similarity to the examples and definition, calibrated on the background.
+    Anchors(AnchorCalibration),
+}
+
 /// A category ready to score.
 #[derive(Debug, Clone)]
 struct FittedCategory {
     model: LinearModel,
+    scoring: Scoring,
     examples: Vec<Evidence>,
     definition: Option<Evidence>,
     keep: Vec<Evidence>,
@@ -354,11 +378,8 @@ impl Classifier {
                     .filter(|&(other, _)| other != index)
                     .flat_map(|(_, examples)| examples)
                     .collect();
-                let positives: Vec<&TextFeatures> = examples
-                    .iter()
-                    .chain(&definition)
-                    .map(|e| e.features.as_ref())
-                    .collect();
+                let example_features: Vec<&TextFeatures> =
+                    examples.iter().map(|e| e.features.as_ref()).collect();
                 let negatives: Vec<&TextFeatures> = keep
                     .iter()
                     .chain(others)
@@ -369,9 +390,19 @@ impl Classifier {
                     .as_ref()
                     .filter(|_| self.options.use_priors)
                     .and_then(|p| p.category(&category.name));
-                let model = self.fit_one(&positives, &negatives, background, prior);
+                let keep_features: Vec<&TextFeatures> =
+                    keep.iter().map(|e| e.features.as_ref()).collect();
+                let (model, scoring) = self.fit_one(
+                    &example_features,
+                    definition.as_ref().map(|d| d.features.as_ref()),
+                    &keep_features,
+                    &negatives,
+                    background,
+                    prior,
+                );
                 FittedCategory {
                     model,
+                    scoring,
                     examples,
                     definition,
                     keep,
@@ -380,23 +411,32 @@ impl Classifier {
             .collect()
     }
 
-    /// Class-balanced fit; the benign background takes `background_share` of the negative
-    /// side (all of it when the policy gives no counter-examples).
+    /// Class-balanced fit of the examples and the definition against the negatives; the
+    /// benign background takes `background_share` of the negative side (all of it when the
+    /// policy gives no counter-examples). Without a prior, the scores are calibrated (see
+    /// [`ClassifierOptions::calibrate`]). `keep` (among `negatives`) are the texts that
+    /// must pass, against which a lone example or definition is measured.
     fn fit_one(
         &self,
-        positives: &[&TextFeatures],
+        examples: &[&TextFeatures],
+        definition: Option<&TextFeatures>,
+        keep: &[&TextFeatures],
         negatives: &[&TextFeatures],
         background: &[BackgroundPoint],
         prior: Option<&LinearModel>,
-    ) -> LinearModel {
+    ) -> (LinearModel, Scoring) {
         let background_share = match (negatives.is_empty(), background.is_empty()) {
             (_, true) => 0.0,
             (true, false) => 1.0,
             (false, false) => self.options.background_share,
         };
         let background_mass: f32 = background.iter().map(|p| p.weight).sum();
-        let weighted_positives: Vec<(&TextFeatures, f32)> =
-            positives.iter().map(|&f| (f, 1.0)).collect();
+        let positives: Vec<(&TextFeatures, f32)> = examples
+            .iter()
+            .copied()
+            .chain(definition)
+            .map(|f| (f, 1.0))
+            .collect();
         let mut weighted_negatives: Vec<(&TextFeatures, f32)> = negatives
             .iter()
             .map(|&f| (f, (1.0 - background_share) / negatives.len() as f32))
@@ -409,13 +449,83 @@ impl Classifier {
         }));
         let dimension = positives
             .first()
-            .or(negatives.first())
-            .map_or(0, |f| f.embedding.len());
-        let (anchor, options) = match prior.filter(|p| p.embedding.len() == dimension) {
+            .or(weighted_negatives.first())
+            .map_or(0, |f| f.0.embedding.len());
+        let prior = prior.filter(|p| p.embedding.len() == dimension);
+        let (anchor, options) = match prior {
             Some(prior) => (prior.clone(), &self.options.prior_fit),
             None => (LinearModel::zeros(dimension), &self.options.fit),
         };
-        fit_balanced(&weighted_positives, &weighted_negatives, &anchor, options)
+        let model = fit_balanced(&positives, &weighted_negatives, &anchor, options);
+        let identity = Scoring::Model(Calibration::IDENTITY);
+        if prior.is_some() || !self.options.calibrate || weighted_negatives.is_empty() {
+            return (model, identity);
+        }
+        let scoring = if examples.len() >= 2 {
+            Scoring::Model(self.cross_fitted_calibration(
+                examples,
+                definition,
+                &weighted_negatives,
+                &anchor,
+                options,
+            ))
+        } else {
+            let anchors: Vec<&TextFeatures> = examples.iter().copied().chain(definition).collect();
+            let similarities: Vec<(f32, f32)> = weighted_negatives
+                .iter()
+                .map(|(f, weight)| (anchor_similarity(&anchors, keep, f), *weight))
+                .collect();
+            AnchorCalibration::from_background(&similarities, &self.options.anchor)
+                .map_or(identity, Scoring::Anchors)
+        };
+        (model, scoring)
+    }
+
+    /// The Platt calibration of the model's logits, fitted on the scores of models that did
+    /// not see the texts they score (each fold of examples and negatives held out in turn;
+    /// the definition is always fitted on).
+    fn cross_fitted_calibration(
+        &self,
+        examples: &[&TextFeatures],
+        definition: Option<&TextFeatures>,
+        negatives: &[(&TextFeatures, f32)],
+        anchor: &LinearModel,
+        options: &FitOptions,
+    ) -> Calibration {
+        let folds = examples.len().min(MAX_FOLDS);
+        let mut held_out = Vec::with_capacity(examples.len() + negatives.len());
+        for fold in 0..folds {
+            let split = |index: usize| fold_of(index, folds) == fold;
+            let positives: Vec<(&TextFeatures, f32)> = examples
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| !split(i))
+                .map(|(_, &f)| (f, 1.0))
+                .chain(definition.map(|f| (f, 1.0)))
+                .collect();
+            let fitted_negatives: Vec<(&TextFeatures, f32)> = negatives
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| !split(i))
+                .map(|(_, &n)| n)
+                .collect();
+            let model = fit_balanced(&positives, &fitted_negatives, anchor, options);
+            held_out.extend(examples.iter().enumerate().filter(|&(i, _)| split(i)).map(
+                |(_, f)| HeldOut {
+                    logit: model.logit(f),
+                    positive: true,
+                    weight: 1.0,
+                },
+            ));
+            held_out.extend(negatives.iter().enumerate().filter(|&(i, _)| split(i)).map(
+                |(_, (f, weight))| HeldOut {
+                    logit: model.logit(f),
+                    positive: false,
+                    weight: *weight,
+                },
+            ));
+        }
+        platt(&held_out, self.options.calibration_pull)
     }
 
     /// Verdicts for `texts`, in order.
@@ -458,7 +568,15 @@ impl Classifier {
         let mut scores = Vec::with_capacity(fitted.len());
         let mut reasons = Vec::with_capacity(fitted.len());
         for (category, fit) in self.policy.categories.iter().zip(fitted) {
-            let score = sigmoid(fit.model.logit(features));
+            let score = sigmoid(match fit.scoring {
+                Scoring::Model(calibration) => calibration.apply(fit.model.logit(features)),
+                Scoring::Anchors(anchor) => {
+                    let mut anchors = features_of(&fit.examples);
+                    anchors.extend(fit.definition.as_ref().map(|d| d.features.as_ref()));
+                    let similarity = anchor_similarity(&anchors, &features_of(&fit.keep), features);
+                    anchor.logit(similarity)
+                }
+            });
             let name = category.name.clone();
             let example = nearest(&fit.examples, features);
             let definition = fit
@@ -543,6 +661,34 @@ impl Classifier {
             truncated,
             scores,
         }
+    }
+}
+
+fn features_of(evidence: &[Evidence]) -> Vec<&TextFeatures> {
+    evidence.iter().map(|e| e.features.as_ref()).collect()
+}
+
+/// The highest cosine similarity of `features` to any of `texts` (-1 without texts).
+fn best_similarity(texts: &[&TextFeatures], features: &TextFeatures) -> f32 {
+    texts
+        .iter()
+        .map(|a| cosine(&features.embedding, &a.embedding))
+        .fold(-1.0, f32::max)
+}
+
+/// What an anchored category scores: the similarity to its closest anchor, less the
+/// similarity to its closest keep text when it has some (a text as close to a keep text as
+/// to the example is not evidence for the category).
+fn anchor_similarity(
+    anchors: &[&TextFeatures],
+    keep: &[&TextFeatures],
+    features: &TextFeatures,
+) -> f32 {
+    let similarity = best_similarity(anchors, features);
+    if keep.is_empty() {
+        similarity
+    } else {
+        similarity - best_similarity(keep, features)
     }
 }
 

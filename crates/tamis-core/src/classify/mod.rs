@@ -7,6 +7,7 @@
 //! category, fitted on the policy's texts in milliseconds and anchored on a built-in
 //! [`Priors`] for the standard categories, scores it.
 
+mod calibrate;
 mod classifier;
 mod features;
 mod linear;
@@ -14,6 +15,9 @@ mod normalize;
 mod policy;
 mod prior;
 
+pub use calibrate::{
+    fold_of, platt, AnchorCalibration, AnchorOptions, Calibration, HeldOut, MAX_FOLDS,
+};
 pub use classifier::{
     text_features, CategoryScore, Classifier, ClassifierOptions, ClassifyError, Reason, Verdict,
     MAX_TEXT_BYTES,

@@ -1,0 +1,242 @@
+//! Calibrated custom categories on synthetic embeddings (no model): a category no prior
+//! knows, from three examples and nothing else, from a definition alone, and several at
+//! once, must put 0.5 between its unseen texts and the benign ones.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use tamis_core::classify::{
+    lexical_features, BackgroundPoint, Category, Classifier, ClassifierOptions, Mode, Policy,
+    Priors, Reason, TextFeatures, Verdict,
+};
+use tamis_core::{Embedding, Encoder};
+
+const DIMENSION: usize = 24;
+/// Benign topics: the built-in background summarizes them, as the real one summarizes
+/// ordinary messages, reviews and comments.
+const BENIGN_TOPICS: [&str; 6] = ["weather", "film", "food", "sport", "travel", "music"];
+/// Topics of the custom categories.
+const HARMFUL_TOPICS: [&str; 2] = ["insult", "advert"];
+
+fn topic_index(topic: &str) -> usize {
+    HARMFUL_TOPICS
+        .iter()
+        .chain(&BENIGN_TOPICS)
+        .position(|t| *t == topic)
+        .unwrap_or_else(|| panic!("unknown topic {topic}"))
+}
+
+/// SplitMix64 of the text's bytes: the text's own noise, the same on every call.
+fn noise(text: &str, dimension: usize) -> f32 {
+    let mut z = text.bytes().fold(
+        (dimension as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f32 / (1u64 << 53) as f32 * 2.0 - 1.0
+}
+
+fn unit(vector: Vec<f32>) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    vector.into_iter().map(|x| x / norm).collect()
+}
+
+/// "<topic> <anything>": the topic's direction plus the text's own noise, which overlaps
+/// the topics as a real encoder's neighbourhoods do.
+fn embedding_of(text: &str) -> Vec<f32> {
+    let topic = text.split_whitespace().next().unwrap_or_default();
+    let mut vector: Vec<f32> = (0..DIMENSION).map(|d| 0.35 * noise(text, d)).collect();
+    vector[topic_index(topic)] += 1.0;
+    unit(vector)
+}
+
+struct TopicEncoder;
+
+impl Encoder for TopicEncoder {
+    type Error = Infallible;
+    fn dimension(&self) -> usize {
+        DIMENSION
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, Infallible> {
+        Ok(texts
+            .iter()
+            .map(|text| Embedding {
+                vector: embedding_of(text),
+                tokens: text.split_whitespace().count() + 2,
+                truncated: false,
+            })
+            .collect())
+    }
+}
+
+/// Built-in weights with no category prior: only the benign background, four texts of each
+/// benign topic (other texts than the tests classify).
+fn background_only() -> Arc<Priors> {
+    let background = BENIGN_TOPICS
+        .iter()
+        .flat_map(|topic| texts(topic, 1000..1004))
+        .map(|text| BackgroundPoint {
+            features: TextFeatures {
+                embedding: embedding_of(&text),
+                lexical: lexical_features(&text),
+            },
+            weight: 1.0,
+        })
+        .collect();
+    Arc::new(Priors {
+        model_sha256: "synthetic".into(),
+        categories: Vec::new(),
+        background,
+    })
+}
+
+fn texts(topic: &str, range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("{topic} post number {i}")).collect()
+}
+
+fn classify(policy: Policy, texts: &[String]) -> Vec<Verdict> {
+    let mut classifier = Classifier::new(
+        policy,
+        Some(background_only()),
+        ClassifierOptions::default(),
+    )
+    .expect("a valid policy");
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    classifier
+        .classify(&TopicEncoder, &refs)
+        .expect("synthetic texts classify")
+}
+
+fn binary(category: Category) -> Policy {
+    let mut policy = Policy::new(Mode::Binary);
+    policy.add_category(category).expect("a valid category");
+    policy
+}
+
+/// Unseen insults and unseen benign texts of every benign topic.
+fn unseen() -> (Vec<String>, Vec<String>) {
+    let benign = BENIGN_TOPICS
+        .iter()
+        .flat_map(|topic| texts(topic, 100..110))
+        .collect();
+    (texts("insult", 100..160), benign)
+}
+
+fn share_harmful(verdicts: &[Verdict]) -> f64 {
+    verdicts.iter().filter(|v| v.harmful).count() as f64 / verdicts.len() as f64
+}
+
+fn mean_score(verdicts: &[Verdict]) -> f32 {
+    verdicts.iter().map(|v| v.scores[0].score).sum::<f32>() / verdicts.len() as f32
+}
+
+#[test]
+fn three_examples_and_nothing_else_put_one_half_between_the_classes() {
+    let mut insults = Category::new("insults");
+    insults.examples = texts("insult", 0..3);
+    let (harmful, benign) = unseen();
+    let verdicts = classify(binary(insults.clone()), &harmful);
+    let benign_verdicts = classify(binary(insults.clone()), &benign);
+    assert!(
+        share_harmful(&verdicts) >= 0.9,
+        "recall {}",
+        share_harmful(&verdicts)
+    );
+    assert!(
+        share_harmful(&benign_verdicts) <= 0.05,
+        "false positives {}",
+        share_harmful(&benign_verdicts)
+    );
+    // Without calibration the fit memorizes its three examples and the unseen insults
+    // score lower: calibration is what lifts them.
+    let mut raw = Classifier::new(
+        binary(insults),
+        Some(background_only()),
+        ClassifierOptions {
+            calibrate: false,
+            ..ClassifierOptions::default()
+        },
+    )
+    .unwrap();
+    let refs: Vec<&str> = harmful.iter().map(String::as_str).collect();
+    let uncalibrated = raw.classify(&TopicEncoder, &refs).unwrap();
+    assert!(
+        mean_score(&verdicts) > mean_score(&uncalibrated),
+        "calibrated {} against uncalibrated {}",
+        mean_score(&verdicts),
+        mean_score(&uncalibrated)
+    );
+}
+
+#[test]
+fn keep_texts_join_the_calibration() {
+    let mut insults = Category::new("insults");
+    insults.examples = texts("insult", 0..8);
+    let mut policy = binary(insults);
+    for text in texts("film", 0..8) {
+        policy.add_keep(None, &text).unwrap();
+    }
+    let (harmful, benign) = unseen();
+    assert!(share_harmful(&classify(policy.clone(), &harmful)) >= 0.9);
+    assert!(share_harmful(&classify(policy, &benign)) <= 0.05);
+}
+
+#[test]
+fn a_definition_alone_decides_by_its_distance_from_the_background() {
+    let mut insults = Category::new("insults");
+    insults.definition = Some("insult attacks on a person, slurs and name-calling".into());
+    let (harmful, benign) = unseen();
+    let verdicts = classify(binary(insults.clone()), &harmful);
+    assert!(
+        share_harmful(&verdicts) >= 0.8,
+        "recall {}",
+        share_harmful(&verdicts)
+    );
+    assert!(matches!(
+        verdicts[0].reason,
+        Some(Reason::Definition { .. })
+    ));
+    let benign_verdicts = classify(binary(insults), &benign);
+    assert!(
+        share_harmful(&benign_verdicts) <= 0.05,
+        "false positives {}",
+        share_harmful(&benign_verdicts)
+    );
+}
+
+#[test]
+fn several_custom_categories_are_each_calibrated_and_explained_by_their_own_examples() {
+    let mut policy = Policy::new(Mode::Multilabel);
+    for (name, topic) in [("insults", "insult"), ("adverts", "advert")] {
+        let mut category = Category::new(name);
+        category.examples = texts(topic, 0..4);
+        policy.add_category(category).unwrap();
+    }
+    let mut unseen_texts = texts("insult", 200..220);
+    unseen_texts.extend(texts("advert", 200..220));
+    unseen_texts.extend(texts("weather", 200..220));
+    let verdicts = classify(policy, &unseen_texts);
+    let mut correct = 0;
+    for (text, verdict) in unseen_texts.iter().zip(&verdicts) {
+        let expected: &[&str] = match text.split_whitespace().next() {
+            Some("insult") => &["insults"],
+            Some("advert") => &["adverts"],
+            _ => &[],
+        };
+        if verdict.labels == expected {
+            correct += 1;
+        }
+        if let (Some(label), Some(Reason::Example { category, text, .. }), false) =
+            (verdict.labels.first(), &verdict.reason, expected.is_empty())
+        {
+            assert_eq!(label, category, "{verdict:?}");
+            assert!(
+                text.starts_with(&expected[0][..5]),
+                "the reason is an example of its category: {verdict:?}"
+            );
+        }
+    }
+    assert!(correct >= 55, "{correct} of 60 texts labelled exactly");
+}
