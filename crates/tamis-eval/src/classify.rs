@@ -18,6 +18,8 @@ use crate::{EvalEncoder, EvalError};
 
 /// Shots per class reported.
 pub const SHOTS: [usize; 5] = [1, 4, 8, 32, 128];
+/// Harmful examples of a renamed category reported.
+pub const RENAMED_SHOTS: [usize; 5] = [1, 2, 4, 8, 32];
 /// Seeds averaged over.
 pub const SEEDS: u64 = 5;
 /// Test texts per dataset in the obfuscation setting.
@@ -139,6 +141,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                 None,
                 ClassifierOptions {
                     lexical: false,
+                    calibrate: false,
                     ..ClassifierOptions::default()
                 },
             ),
@@ -284,6 +287,190 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         Ok(f1_plot(&panels))
     }
 
+    /// One binary run of a task's category under its new name (no prior applies), with
+    /// `k` harmful examples, `k` keep texts or none, and the definition or not.
+    fn renamed_run(
+        &self,
+        task: usize,
+        k: usize,
+        with_keep: bool,
+        with_definition: bool,
+        seed: u64,
+    ) -> Result<(Counts, Option<f64>), EvalError> {
+        let (harmful, benign) = self.draw(task, k, seed);
+        let task_data = &self.tasks[task];
+        let definition = with_definition.then_some(task_data.definition);
+        let keep = if with_keep { benign } else { Vec::new() };
+        let policy = policy(
+            Mode::Binary,
+            vec![category(task_data.renamed, harmful, definition)],
+            keep,
+        );
+        let mut classifier = self.classifier(policy, Method::Tamis)?;
+        let verdicts = self.verdicts(&mut classifier, &texts(&task_data.test))?;
+        let mut counts = Counts::default();
+        let mut scored = Vec::with_capacity(verdicts.len());
+        for (verdict, labeled) in verdicts.iter().zip(&task_data.test) {
+            counts.add(verdict.harmful, labeled.harmful);
+            scored.push((verdict.scores[0].score, labeled.harmful));
+        }
+        Ok((counts, Some(calibration_error(&scored))))
+    }
+
+    fn renamed_mean(
+        &self,
+        task: usize,
+        k: usize,
+        with_keep: bool,
+        with_definition: bool,
+    ) -> Result<MeanMetrics, EvalError> {
+        // Without examples nothing is drawn: one run is every run.
+        let seeds = if k == 0 { 1 } else { SEEDS };
+        let runs = (0..seeds)
+            .map(|seed| self.renamed_run(task, k, with_keep, with_definition, seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MeanMetrics::of(&runs))
+    }
+
+    /// A user's own categories: each task's category under a name no prior knows, by number
+    /// of harmful examples with and without keep texts, against the linear probe and the
+    /// standard name; definition only, examples only and both; calibration; and the three
+    /// renamed categories in one policy.
+    pub fn renamed(&self, out: &mut String) -> Result<(), EvalError> {
+        let shots = RENAMED_SHOTS.map(|k| format!("k={k}"));
+        let header: Vec<&str> = ["dataset", "setting"]
+            .into_iter()
+            .chain(shots.iter().map(String::as_str))
+            .collect();
+        let mut f1_table = Table::new(
+            format!("Renamed categories: F1 of the harmful class by k harmful examples, mean of {SEEDS} seeds"),
+            &header,
+        )
+        .with_note(
+            "Renamed: the category under a new name (spam as `junk`, toxic as `insults`, \
+             negative as `gloomy`), so no built-in prior applies; the benign background stays. \
+             \"k keep texts\": k benign training texts as the policy's keep texts; \"no keep \
+             texts\": the examples alone. The linear probe and the standard name (its prior \
+             applies) get k harmful and k benign texts.",
+        );
+        let mut calibration = Table::new(
+            "Calibration: renamed against standard categories (k harmful examples, k keep texts)",
+            &[
+                "dataset",
+                "k",
+                "F1 renamed",
+                "F1 standard",
+                "ECE renamed",
+                "ECE standard",
+            ],
+        );
+        for (t, task) in self.tasks.iter().enumerate() {
+            let mut rows: [Vec<String>; 4] = Default::default();
+            for &k in &RENAMED_SHOTS {
+                let with_keep = self.renamed_mean(t, k, true, false)?;
+                let without_keep = self.renamed_mean(t, k, false, false)?;
+                let probe = self.binary_mean(t, Method::EmbeddingProbe, k)?;
+                let standard = self.binary_mean(t, Method::Tamis, k)?;
+                for (row, metrics) in
+                    rows.iter_mut()
+                        .zip([&with_keep, &without_keep, &probe, &standard])
+                {
+                    row.push(figure(metrics.f1));
+                }
+                if k == 8 || k == 32 {
+                    let ece =
+                        |m: &MeanMetrics| m.calibration_error.map_or_else(String::new, figure);
+                    calibration.row([
+                        task.dataset.to_string(),
+                        k.to_string(),
+                        figure(with_keep.f1),
+                        figure(standard.f1),
+                        ece(&with_keep),
+                        ece(&standard),
+                    ]);
+                }
+                eprintln!("renamed / {} / k={k}", task.dataset);
+            }
+            let settings = [
+                "renamed, k keep texts",
+                "renamed, no keep texts",
+                "linear probe on embeddings",
+                "standard name (prior)",
+            ];
+            for (setting, row) in settings.iter().zip(rows) {
+                f1_table.row(
+                    [task.dataset.to_string(), setting.to_string()]
+                        .into_iter()
+                        .chain(row),
+                );
+            }
+        }
+        out.push_str(&f1_table.to_string());
+        out.push_str(&calibration.to_string());
+
+        let mut described = Table::new(
+            "Renamed categories: definition only, examples only, both (8 harmful examples, no keep texts)",
+            &metric_header(&["dataset", "description"]),
+        );
+        for (t, task) in self.tasks.iter().enumerate() {
+            for (description, k, with_definition) in [
+                ("definition only", 0, true),
+                ("8 examples", 8, false),
+                ("8 examples and the definition", 8, true),
+            ] {
+                let metrics = self.renamed_mean(t, k, false, with_definition)?;
+                described.row(labelled(&[task.dataset, description], &metrics));
+            }
+        }
+        out.push_str(&described.to_string());
+
+        let mut multi = Table::new(
+            format!("Renamed categories together: one binary policy with the three renamed categories, harmful vs benign over the union of the test sets, mean of {SEEDS} seeds"),
+            &metric_header(&["k harmful examples and keep texts per category"]),
+        );
+        for k in [8, 32] {
+            let runs = (0..SEEDS)
+                .map(|seed| self.multi_task_run(k, false, seed, Method::Tamis, true))
+                .collect::<Result<Vec<_>, _>>()?;
+            multi.row(labelled(&[&k.to_string()], &MeanMetrics::of(&runs)));
+        }
+        out.push_str(&multi.to_string());
+        Ok(())
+    }
+
+    /// One multi-task run: a binary policy with every task's category (under its new name
+    /// when `renamed`), judged on the union of the test sets.
+    fn multi_task_run(
+        &self,
+        k: usize,
+        definitions: bool,
+        seed: u64,
+        method: Method,
+        renamed: bool,
+    ) -> Result<(Counts, Option<f64>), EvalError> {
+        let mut categories = Vec::new();
+        let mut keep = Vec::new();
+        for (t, task) in self.tasks.iter().enumerate() {
+            let (harmful, benign) = self.draw(t, k, seed);
+            let definition = definitions.then_some(task.definition);
+            let name = if renamed { task.renamed } else { task.category };
+            categories.push(category(name, harmful, definition));
+            keep.extend(benign);
+        }
+        let all_test: Vec<&Labeled> = self.tasks.iter().flat_map(|t| &t.test).collect();
+        let test_texts: Vec<&str> = all_test.iter().map(|l| l.text.as_str()).collect();
+        let mut classifier = self.classifier(policy(Mode::Binary, categories, keep), method)?;
+        let verdicts = self.verdicts(&mut classifier, &test_texts)?;
+        let mut counts = Counts::default();
+        let mut scored = Vec::new();
+        for (verdict, labeled) in verdicts.iter().zip(&all_test) {
+            counts.add(verdict.harmful, labeled.harmful);
+            let top = verdict.scores.iter().map(|s| s.score).fold(0.0, f32::max);
+            scored.push((top, labeled.harmful));
+        }
+        Ok((counts, Some(calibration_error(&scored))))
+    }
+
     /// PHCD's multi-task setting: one binary policy for all three categories, judged on the
     /// union of the test sets (harmful: spam, toxic or negative).
     pub fn multi_task(&self, out: &mut String) -> Result<(), EvalError> {
@@ -291,32 +478,11 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             format!("Multi-task binary: harmful vs benign over the union of the test sets, mean of {SEEDS} seeds"),
             &metric_header(&["method", "k", "definitions"]),
         );
-        let all_test: Vec<&Labeled> = self.tasks.iter().flat_map(|t| &t.test).collect();
-        let test_texts: Vec<&str> = all_test.iter().map(|l| l.text.as_str()).collect();
         for method in [Method::Tamis, Method::BackgroundOnly, Method::NoBuiltIn] {
             for (k, definitions) in [(8, false), (32, false), (32, true), (128, false)] {
-                let mut runs = Vec::new();
-                for seed in 0..SEEDS {
-                    let mut categories = Vec::new();
-                    let mut keep = Vec::new();
-                    for (t, task) in self.tasks.iter().enumerate() {
-                        let (harmful, benign) = self.draw(t, k, seed);
-                        let definition = definitions.then_some(task.definition);
-                        categories.push(category(task.category, harmful, definition));
-                        keep.extend(benign);
-                    }
-                    let mut classifier =
-                        self.classifier(policy(Mode::Binary, categories, keep), method)?;
-                    let verdicts = self.verdicts(&mut classifier, &test_texts)?;
-                    let mut counts = Counts::default();
-                    let mut scored = Vec::new();
-                    for (verdict, labeled) in verdicts.iter().zip(&all_test) {
-                        counts.add(verdict.harmful, labeled.harmful);
-                        let top = verdict.scores.iter().map(|s| s.score).fold(0.0, f32::max);
-                        scored.push((top, labeled.harmful));
-                    }
-                    runs.push((counts, Some(calibration_error(&scored))));
-                }
+                let runs = (0..SEEDS)
+                    .map(|seed| self.multi_task_run(k, definitions, seed, method, false))
+                    .collect::<Result<Vec<_>, _>>()?;
                 table.row(labelled(
                     &[method.name(), &k.to_string(), yes_no(definitions)],
                     &MeanMetrics::of(&runs),

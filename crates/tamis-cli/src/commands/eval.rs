@@ -21,10 +21,10 @@ const FUSION_COMMAND: &str = "cargo run --release -p tamis-cli -- eval fusion";
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
-    /// The personalized classifier on the data's harmful/: k-shot benchmark, multi-task,
-    /// definitions, personalization, obfuscation and Mastodon; markdown tables (printed, and
-    /// written to the --page file when every section runs on the full test sets) and an SVG
-    /// plot.
+    /// The personalized classifier on the data's harmful/: k-shot benchmark, renamed (a
+    /// user's own) categories, multi-task, definitions, personalization, obfuscation and
+    /// Mastodon; markdown tables (printed, and written to the --page file when every section
+    /// runs on the full test sets) and an SVG plot.
     Classify {
         #[command(flatten)]
         data: DataRoot,
@@ -40,6 +40,10 @@ pub enum EvalCommand {
         /// Sections to run (all by default).
         #[arg(long, value_enum, num_args = 1..)]
         only: Vec<ClassifySection>,
+        /// Keep only this many test texts per dataset, spread evenly over its test set: a
+        /// cheaper run while iterating (the page is then not written).
+        #[arg(long)]
+        test_limit: Option<usize>,
     },
     /// BM25, TF-IDF and dense retrieval on the data's ir/cranfield, and every classical fuser
     /// of their runs.
@@ -79,6 +83,7 @@ pub enum EvalCommand {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClassifySection {
     Benchmark,
+    Renamed,
     MultiTask,
     Definitions,
     Personalization,
@@ -94,9 +99,13 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
             plot,
             cache,
             only,
+            test_limit,
         } => {
             let data = data.dir_with(harmful::HARMFUL_DIR)?;
-            let tasks = harmful::read_tasks(data)?;
+            let mut tasks = harmful::read_tasks(data)?;
+            if let Some(limit) = test_limit {
+                tasks.iter_mut().for_each(|task| task.limit_test(limit));
+            }
             let bundle = globals.bundle()?;
             let priors = Arc::new(tamis_model::default_priors(&bundle)?);
             let cache_file = cache_file(&bundle, &cache);
@@ -105,7 +114,7 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
             let result = classify_sections(&cached, priors, &tasks, data, &plot, &only);
             cached.save()?;
             let tables = result?;
-            if only.is_empty() {
+            if only.is_empty() && test_limit.is_none() {
                 page::write_page(&page, "Accuracy", CLASSIFY_COMMAND, &tables)?;
                 eprintln!("wrote {}", page.display());
             }
@@ -174,6 +183,9 @@ fn classify_sections<E: EvalEncoder>(
         }
         std::fs::write(plot, svg).map_err(|e| CliError::io(IoAction::Write, plot, e))?;
         out.push_str(&format!("\nPlot: {}\n", plot.display()));
+    }
+    if wanted(ClassifySection::Renamed) {
+        evaluation.renamed(&mut out)?;
     }
     if wanted(ClassifySection::MultiTask) {
         evaluation.multi_task(&mut out)?;
