@@ -54,9 +54,9 @@ export type ErrorCode =
   | 'aborted'
   /** The object was disposed. */
   | 'disposed'
-  /** A bug in tamis: the module trapped (a Rust panic); load tamis again in a new worker or page. */
+  /** A bug in tamis, to report. Either a Rust panic trapped the module: every later call in this worker or page is then `instance_broken` (load tamis again in a new one); or an unexpected failure that leaves tamis usable (a result the module could not convert to JavaScript, a JavaScript error without a code). The message says which. */
   | 'internal_error'
-  /** An earlier `internal_error` left this tamis unusable. */
+  /** An earlier Rust panic (an `internal_error`) left tamis unusable in this worker or page. */
   | 'instance_broken'
   /** The Web Worker running tamis failed. */
   | 'worker_failed';
@@ -93,7 +93,7 @@ export class TamisError extends Error {
 
 /**
  * @internal The error as tamis reports it: errors from the wasm module keep their code; an
- * error without one is a bug in tamis, reported as `internal_error`.
+ * error without one is a bug in tamis that did not trap the module (see `unexpectedError`).
  */
 export function asTamisError(error: unknown): TamisError {
   if (error instanceof TamisError) return error;
@@ -101,8 +101,15 @@ export function asTamisError(error: unknown): TamisError {
   if (error instanceof Error && typeof code === 'string') {
     return new TamisError(code as ErrorCode, error.message);
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return new TamisError('internal_error', message, { cause: error });
+  return unexpectedError(error instanceof Error ? error.message : String(error), error);
+}
+
+/**
+ * @internal The `internal_error` of a failure tamis did not expect but that leaves it usable,
+ * unlike a panic (whose message says that tamis can no longer be used).
+ */
+export function unexpectedError(what: string, cause?: unknown): TamisError {
+  return new TamisError('internal_error', `tamis hit an unexpected error, a bug to report: ${what}`, { cause });
 }
 
 /** @internal The `aborted` error for a signal's `reason`. */

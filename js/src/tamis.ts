@@ -5,7 +5,7 @@ import initWasm, {
   takePanicMessage,
 } from './wasm/tamis_wasm.js';
 import { checkObject, checkTexts, describe, EDIT_EXAMPLE, FUSION_EXAMPLE, policyJson } from './arguments.js';
-import { asTamisError, type InternalCode, TamisError } from './errors.js';
+import { asTamisError, type InternalCode, TamisError, unexpectedError } from './errors.js';
 import { type BundleFiles, bundleFiles, type BytesSource, loadBytes, LoadRun, type NamedModel, parseManifest } from './load.js';
 import { currentPlatform } from './platform.js';
 import type {
@@ -211,7 +211,7 @@ class ModelRunner {
         } catch (error) {
           if ((error as { code?: string }).code !== ('needs_embeddings' satisfies InternalCode)) throw error;
           if (round === ModelRunner.#maxRounds) {
-            throw new TamisError('internal_error', `a call still needed embeddings after ${round} rounds`);
+            throw unexpectedError(`a call still needed embeddings after ${round} rounds`);
           }
           await guardAsync(() => this.model.embedPending() as Promise<void>);
         }

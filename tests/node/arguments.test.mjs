@@ -1,6 +1,6 @@
 // Wrong argument types, on the page's thread and through the worker client: each is an
 // `invalid_argument` naming the public method (never a verdict per character, never
-// `internal_error`, which means a trapped module), and the instance stays usable.
+// `internal_error`, which means a bug in tamis), and the instance stays usable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -76,9 +76,13 @@ error_codes! {
     Aborted = "aborted",
     /// The object was disposed.
     Disposed = "disposed",
-    /// A bug in tamis: the module trapped (a Rust panic); this instance can no longer be used.
+    /// A bug in tamis, to report. Either a Rust panic trapped the module: every later call in
+    /// this worker or page is then `instance_broken`; or an unexpected failure that leaves the
+    /// module usable (a result it could not convert to JavaScript, a JavaScript error without
+    /// a code). The message says which.
     InternalError = "internal_error",
-    /// An earlier `internal_error` left the module unusable.
+    /// An earlier Rust panic (an `internal_error`) left the module unusable in this worker or
+    /// page.
     InstanceBroken = "instance_broken",
     /// The Web Worker running tamis failed.
     WorkerFailed = "worker_failed",

@@ -137,7 +137,13 @@ fn to_js<E: std::fmt::Display + Coded>(error: E) -> JsValue {
 fn serialize<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error(ErrorCode::InternalError, &e.to_string()))
+        .map_err(|e| {
+            // Results are plain data: a failure here is a bug, not bad input.
+            let message = format!(
+                "a result could not be converted to JavaScript (a bug in tamis, to report): {e}"
+            );
+            js_error(ErrorCode::InternalError, &message)
+        })
 }
 
 /// `{vector, tokens, truncated}` with the vector as a `Float32Array`.
