@@ -201,14 +201,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             _ => {
                 let name = self.tasks[task].category;
                 let policy = policy(Mode::Binary, vec![category(name, harmful, None)], benign);
-                let mut classifier = self.classifier(policy, method)?;
-                let verdicts = self.verdicts(&mut classifier, &texts(test))?;
-                let mut scored = Vec::with_capacity(test.len());
-                for (verdict, labeled) in verdicts.iter().zip(test) {
-                    counts.add(verdict.harmful, labeled.harmful);
-                    scored.push((verdict.scores[0].score, labeled.harmful));
-                }
-                Ok((counts, Some(calibration_error(&scored))))
+                self.binary_policy_run(task, policy, method)
             }
         }
     }
@@ -306,11 +299,22 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             vec![category(task_data.renamed, harmful, definition)],
             keep,
         );
-        let mut classifier = self.classifier(policy, Method::Tamis)?;
-        let verdicts = self.verdicts(&mut classifier, &texts(&task_data.test))?;
+        self.binary_policy_run(task, policy, Method::Tamis)
+    }
+
+    /// Counts and calibration error of a one-category binary policy on a task's test set.
+    fn binary_policy_run(
+        &self,
+        task: usize,
+        policy: Policy,
+        method: Method,
+    ) -> Result<(Counts, Option<f64>), EvalError> {
+        let test = &self.tasks[task].test;
+        let mut classifier = self.classifier(policy, method)?;
+        let verdicts = self.verdicts(&mut classifier, &texts(test))?;
         let mut counts = Counts::default();
-        let mut scored = Vec::with_capacity(verdicts.len());
-        for (verdict, labeled) in verdicts.iter().zip(&task_data.test) {
+        let mut scored = Vec::with_capacity(test.len());
+        for (verdict, labeled) in verdicts.iter().zip(test) {
             counts.add(verdict.harmful, labeled.harmful);
             scored.push((verdict.scores[0].score, labeled.harmful));
         }
@@ -506,16 +510,8 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                     vec![category(task.category, Vec::new(), Some(task.definition))],
                     Vec::new(),
                 );
-                let mut classifier = self.classifier(policy, method)?;
-                let verdicts = self.verdicts(&mut classifier, &texts(&task.test))?;
-                let mut counts = Counts::default();
-                let mut scored = Vec::new();
-                for (verdict, labeled) in verdicts.iter().zip(&task.test) {
-                    counts.add(verdict.harmful, labeled.harmful);
-                    scored.push((verdict.scores[0].score, labeled.harmful));
-                }
-                let metrics = MeanMetrics::of(&[(counts, Some(calibration_error(&scored)))]);
-                table.row(labelled(&[method.name(), self.tasks[t].dataset], &metrics));
+                let metrics = MeanMetrics::of(&[self.binary_policy_run(t, policy, method)?]);
+                table.row(labelled(&[method.name(), task.dataset], &metrics));
             }
         }
         out.push_str(&table.to_string());
