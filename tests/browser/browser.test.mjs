@@ -1,6 +1,7 @@
 // The npm package in headless Chromium (Debian's, driven by playwright-core), against a page
 // served from localhost: URL loading with progress, classification in module and classic
-// workers, Cache API reuse across reloads, and parity with the native CLI.
+// workers, Cache API reuse across reloads (and loads that go on when it refuses), and parity with
+// the native CLI.
 // Run by scripts/test.sh after `npm run build`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,6 +75,49 @@ for (const kind of ['module', 'classic']) {
         assert.ok(Math.abs(score.score - native[i].scores[j].score) <= 1e-5, `post ${i}, ${score.category}`);
       });
     });
+  });
+}
+
+/** Loads by name on the page's thread, classifies `texts` and disposes (runs in the page). */
+async function classifyOnPage([policy, texts]) {
+  const { Tamis } = await import('/dist/index.js');
+  const tamis = await Tamis.load({ model: 'minilm-l6-int8', baseUrl: '/models/' });
+  try {
+    return await (await tamis.classifier(policy)).classify(texts);
+  } finally {
+    await tamis.dispose();
+  }
+}
+
+// Chromium refuses Cache API writes at times (net::ERR_CACHE_WRITE_FAILURE, a full disk, a
+// private mode): caching is an optimization, so loads must go on without it, again and again.
+for (const [refused, method] of [['caches.open', 'open'], ['cache.put', 'put']]) {
+  test(`a refused ${refused} does not fail a load, nor the next one`, async () => {
+    const texts = posts.slice(0, 4);
+    const expected = await page.evaluate(classifyOnPage, [policy, texts]);
+    const context = await browser.newContext();
+    await context.addInitScript((name) => {
+      window.refusedCacheCalls = 0;
+      const target = name === 'open' ? CacheStorage.prototype : Cache.prototype;
+      target[name] = function refuse() {
+        window.refusedCacheCalls += 1;
+        return Promise.reject(new DOMException('refused by the test', 'UnknownError'));
+      };
+    }, method);
+    try {
+      const refusing = await context.newPage();
+      await refusing.goto(`${origin}/tests/browser/page.html`);
+      await refusing.waitForFunction(() => window.ready === true);
+      const modelRequests = requests.get(modelPath) ?? 0;
+      const first = await refusing.evaluate(classifyOnPage, [policy, texts]);
+      const second = await refusing.evaluate(classifyOnPage, [policy, texts]);
+      assert.deepEqual(first, expected);
+      assert.deepEqual(second, expected);
+      assert.ok(await refusing.evaluate(() => window.refusedCacheCalls) >= 2, `${refused} was called and refused`);
+      assert.equal(requests.get(modelPath), modelRequests + 2, 'nothing was cached: each load fetched the model');
+    } finally {
+      await context.close();
+    }
   });
 }
 
