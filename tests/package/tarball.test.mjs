@@ -52,6 +52,22 @@ test('the tarball holds every export and source maps that carry their sources', 
   }
 });
 
+test('the packed package.json says where the project lives, its command and its side effects', () => {
+  const files = new Set(packed.files.map((file) => file.path));
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+  assert.match(manifest.repository?.url ?? '', /^git\+https:\/\/\S+\.git$/, 'repository.url');
+  assert.match(manifest.homepage ?? '', /^https:\/\//, 'homepage');
+  assert.ok(Array.isArray(manifest.keywords) && manifest.keywords.length > 0, 'keywords');
+  assert.ok(manifest.keywords.every((keyword) => typeof keyword === 'string' && keyword.length > 0), 'keywords');
+  const commands = Object.values(manifest.bin ?? {});
+  assert.ok(commands.length > 0, 'bin names a command');
+  // sideEffects as a list (not false): bundlers then keep the modules that register on import.
+  assert.ok(Array.isArray(manifest.sideEffects) && manifest.sideEffects.length > 0, 'sideEffects is a list');
+  for (const path of [...commands, ...manifest.sideEffects]) {
+    assert.ok(files.has(path.replace(/^\.\//, '')), `${path} is in the tarball`);
+  }
+});
+
 test('the tamis command comes with the package and names the models it fetches', () => {
   assert.match(inProject(join(project, 'node_modules/.bin/tamis'), ['models', 'list']), /minilm-l6-int8/);
 });

@@ -19,7 +19,11 @@ async function run(): Promise<Record<string, unknown>> {
   const policy = await (await fetch('/policy.json')).text();
   const texts = [inputs.spam, inputs.calm];
 
-  const onPage = await Tamis.load(model);
+  // The README's progress handler, as written there: it must type-check against LoadProgress.
+  const onPage = await Tamis.load({
+    ...model,
+    onProgress: (event) => { if (event.status === 'progress') console.log(event.file, event.progress); },
+  });
   const mainVerdicts: Verdict[] = await (await onPage.classifier(policy)).classify(texts);
 
   const worker = new Worker(new URL('tamis/worker', import.meta.url), { type: 'module' });
