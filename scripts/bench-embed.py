@@ -81,6 +81,7 @@ def main():
     with args.data.open(newline="", encoding="utf-8") as f:
         texts = [row["text"] for _, row in zip(range(args.texts), csv.DictReader(f))]
 
+    load_at_start = os.getloadavg()[0]  # other work slows both engines: say how busy it was
     report = tamis_report(args)
     ort = onnxruntime_ms_per_text(args, texts)
     lines = [f"{report['texts']} texts of `{args.data.name}`, {report['mean_tokens']:.1f} tokens "
@@ -106,15 +107,16 @@ def main():
         lines.append("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
     print("\n".join(lines))
     if args.docs:
-        write_docs(args.docs, lines)
+        write_docs(args.docs, lines, load_at_start)
 
 
-def write_docs(path: Path, lines: list[str]) -> None:
+def write_docs(path: Path, lines: list[str], load_at_start: float) -> None:
     """The report as a docs page that says how it was made: rerun the command to refresh it."""
     command = "python3 scripts/bench-embed.py " + " ".join(sys.argv[1:])
     header = ["# Speed, native: tamis beside onnxruntime", "",
               f"Written by `{command.strip()}` on {datetime.date.today().isoformat()}, "
-              f"{platform.machine()}, {os.cpu_count()} cores. Rerun it to refresh this page.", ""]
+              f"{platform.machine()}, {os.cpu_count()} cores, load average {load_at_start:.1f} at the "
+              "start. Rerun it to refresh this page.", ""]
     path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@
 // folder made from the bundle's model.onnx and the config files of the tokenizer's wheel.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, copyFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
+import { availableParallelism, homedir, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readCsv } from '../tests/support/csv.mjs';
 
@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
   },
 });
 const coldStartRuns = Number(args['cold-starts']);
+// Other work on the machine slows both engines: the report says how busy it was.
+const loadAtStart = loadavg()[0];
 if (!(Number.isInteger(coldStartRuns) && coldStartRuns >= 1)) {
   throw new Error(`--cold-starts must be a whole number of at least 1, got ${args['cold-starts']}`);
 }
@@ -149,7 +151,8 @@ if (args.engine) {
       '# Speed in wasm: tamis beside transformers.js',
       '',
       `Written by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, ${process.arch}, ` +
-        `${availableParallelism()} cores. Rerun it to refresh this page.`,
+        `${availableParallelism()} cores, load average ${loadAtStart.toFixed(1)} at the start. ` +
+        'Rerun it to refresh this page.',
       '',
     ];
     writeFileSync(args.docs, [...header, ...report, ''].join('\n'));
