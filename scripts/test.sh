@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every test of tamis: formatting, lints, the Rust tests on the real model, the npm package
-# built (wasm module, strict TypeScript) and tested under Node and in headless Chromium.
+# Every test of tamis: formatting, lints, licences, the Rust tests on the real model, the npm
+# package built (wasm module, strict TypeScript) and tested under Node, from its packed tarball in
+# a fresh project and in headless Chromium, then each fuzz target for 30 s. Evaluations and
+# benchmarks are commands of their own (docs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
