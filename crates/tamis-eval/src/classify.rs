@@ -520,12 +520,20 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
 
     /// The policy PHCD's personalization starts from: `blocked` categories with 32 examples
     /// each and 32 benign keep texts from each of their datasets.
-    fn base_policy(&self, blocked: &[usize], seed: u64) -> (Vec<Category>, Vec<String>) {
+    /// (Under their new names when `renamed`.)
+    fn base_policy(
+        &self,
+        blocked: &[usize],
+        seed: u64,
+        renamed: bool,
+    ) -> (Vec<Category>, Vec<String>) {
         let mut categories = Vec::new();
         let mut keep = Vec::new();
         for &t in blocked {
             let (harmful, benign) = self.draw(t, 32, seed);
-            categories.push(category(self.tasks[t].category, harmful, None));
+            let task = &self.tasks[t];
+            let name = if renamed { task.renamed } else { task.category };
+            categories.push(category(name, harmful, None));
             keep.extend(benign);
         }
         (categories, keep)
@@ -568,7 +576,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         for (name, n, with_definition) in variants {
             let (mut recall, mut fpr) = (0.0, 0.0);
             for seed in 0..SEEDS {
-                let (categories, keep) = self.base_policy(&others, seed);
+                let (categories, keep) = self.base_policy(&others, seed, false);
                 let mut classifier =
                     self.classifier(policy(Mode::Binary, categories, keep), Method::Tamis)?;
                 if n > 0 || with_definition {
@@ -594,31 +602,93 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         }
         out.push_str(&block.to_string());
         let mut unblock = Table::new(
-            format!("Personalization: unblock \"negative\" in a policy blocking all three (32 examples each), mean of {SEEDS} seeds"),
-            &["state", "negative texts passing", "spam caught", "toxic caught", "benign hidden"],
-        );
-        let mut rows = [[0.0; 4]; 2];
-        for seed in 0..SEEDS {
-            let all: Vec<usize> = (0..self.tasks.len()).collect();
-            let (categories, keep) = self.base_policy(&all, seed);
-            let mut classifier =
-                self.classifier(policy(Mode::Binary, categories, keep), Method::Tamis)?;
-            for row in &mut rows {
-                row[0] += 1.0 - share_harmful(&mut classifier, &negative_texts)?;
-                for (cell, &t) in row[1..3].iter_mut().zip(&others) {
-                    *cell += share_harmful(&mut classifier, &of_class(&self.tasks[t].test, true))?;
+            format!("Personalization: unblock the negative-sentiment category in a policy blocking all three (32 examples and 32 keep texts each), mean of {SEEDS} seeds"),
+            &["names", "state", "negative texts passing", "spam caught", "toxic caught", "benign hidden"],
+        )
+        .with_note("Standard names: `spam`, `toxic`, `negative` (their priors apply); renamed: `junk`, `insults`, `gloomy` (no prior applies).");
+        let all: Vec<usize> = (0..self.tasks.len()).collect();
+        for renamed in [false, true] {
+            let unblocked = if renamed {
+                self.tasks[negative].renamed
+            } else {
+                self.tasks[negative].category
+            };
+            let mut rows = [[0.0; 4]; 2];
+            for seed in 0..SEEDS {
+                let (categories, keep) = self.base_policy(&all, seed, renamed);
+                let mut classifier =
+                    self.classifier(policy(Mode::Binary, categories, keep), Method::Tamis)?;
+                for row in &mut rows {
+                    row[0] += 1.0 - share_harmful(&mut classifier, &negative_texts)?;
+                    for (cell, &t) in row[1..3].iter_mut().zip(&others) {
+                        *cell +=
+                            share_harmful(&mut classifier, &of_class(&self.tasks[t].test, true))?;
+                    }
+                    row[3] += share_harmful(&mut classifier, &benign_texts)?;
+                    classifier.edit(|p| p.unblock(unblocked))?;
                 }
-                row[3] += share_harmful(&mut classifier, &benign_texts)?;
-                classifier.edit(|p| p.unblock("negative"))?;
+            }
+            let names = if renamed { "renamed" } else { "standard" };
+            let states = [
+                "all three blocked".to_string(),
+                format!("`{unblocked}` unblocked"),
+            ];
+            for (state, row) in states.into_iter().zip(rows) {
+                unblock.row(
+                    [names.to_string(), state]
+                        .into_iter()
+                        .chain(row.iter().map(|v| figure(v / SEEDS as f64))),
+                );
             }
         }
-        for (state, row) in ["all three blocked", "negative unblocked"].iter().zip(rows) {
-            unblock.row(
-                std::iter::once(state.to_string())
-                    .chain(row.iter().map(|v| figure(v / SEEDS as f64))),
-            );
-        }
         out.push_str(&unblock.to_string());
+        Ok(())
+    }
+
+    /// PHCD's third scenario for a user's own category: one post (a harmful test text) is
+    /// the only example of a renamed category, with no keep texts; the share of its variants
+    /// caught (the obfuscations of [`Perturbation`] and near-paraphrases: two words swapped,
+    /// shortened, upper and lower case) and of the dataset's benign test texts hidden.
+    pub fn single_post(&self, out: &mut String) -> Result<(), EvalError> {
+        let mut table = Table::new(
+            format!("A single post and its variants: a renamed category from one post, mean of {SEEDS} posts"),
+            &["dataset", "variants caught", "benign hidden"],
+        )
+        .with_note(format!(
+            "Variants: {}, two words swapped, shortened to its first two thirds, upper case, lower case.",
+            Perturbation::ALL.map(Perturbation::name).join(", ")
+        ));
+        for (t, task) in self.tasks.iter().enumerate() {
+            let harmful = of_class(&task.test, true);
+            let benign = of_class(&task.test, false);
+            let (mut caught, mut hidden) = (0.0, 0.0);
+            for seed in 0..SEEDS {
+                let mut draws = Draws::new(seed * 7_919 + t as u64);
+                let Some(post) = draws.sample(&harmful, 1).pop() else {
+                    continue;
+                };
+                let variants = variants_of(&post);
+                let variant_refs: Vec<&str> = variants.iter().map(String::as_str).collect();
+                let policy = policy(
+                    Mode::Binary,
+                    vec![category(task.renamed, vec![post], None)],
+                    Vec::new(),
+                );
+                let mut classifier = self.classifier(policy, Method::Tamis)?;
+                let share = |verdicts: Vec<Verdict>| {
+                    verdicts.iter().filter(|v| v.harmful).count() as f64
+                        / verdicts.len().max(1) as f64
+                };
+                caught += share(self.verdicts(&mut classifier, &variant_refs)?);
+                hidden += share(self.verdicts(&mut classifier, &benign)?);
+            }
+            table.row([
+                task.dataset.to_string(),
+                figure(caught / SEEDS as f64),
+                figure(hidden / SEEDS as f64),
+            ]);
+        }
+        out.push_str(&table.to_string());
         Ok(())
     }
 
@@ -690,7 +760,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         .with_note("Caveat: its labels come from the source repository's LLM predictions, not from human annotators.");
         let mut weighted = String::new();
         for mode in [Mode::Multilabel, Mode::Multiclass] {
-            let (categories, keep) = self.base_policy(&all, 0);
+            let (categories, keep) = self.base_policy(&all, 0, false);
             let mut classifier = self.classifier(policy(mode, categories, keep), Method::Tamis)?;
             let verdicts = self.verdicts(&mut classifier, &texts)?;
             let mut weighted_f1 = 0.0;
@@ -741,6 +811,26 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         out.push_str(&weighted);
         Ok(())
     }
+}
+
+/// The variants of a post a user would meet: its obfuscations and near-paraphrases.
+fn variants_of(post: &str) -> Vec<String> {
+    let words: Vec<&str> = post.split_whitespace().collect();
+    let mut swapped = words.clone();
+    if swapped.len() >= 2 {
+        swapped.swap(0, 1);
+    }
+    let shortened = &words[..(words.len() * 2).div_ceil(3).max(1).min(words.len())];
+    Perturbation::ALL
+        .iter()
+        .map(|p| p.apply(post))
+        .chain([
+            swapped.join(" "),
+            shortened.join(" "),
+            post.to_uppercase(),
+            post.to_lowercase(),
+        ])
+        .collect()
 }
 
 /// A metrics table's header: the row labels, then [`MeanMetrics::COLUMNS`].

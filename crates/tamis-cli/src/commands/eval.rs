@@ -87,6 +87,7 @@ pub enum ClassifySection {
     MultiTask,
     Definitions,
     Personalization,
+    SinglePost,
     Obfuscation,
     Mastodon,
 }
@@ -195,6 +196,9 @@ fn classify_sections<E: EvalEncoder>(
     }
     if wanted(ClassifySection::Personalization) {
         evaluation.personalization(&mut out)?;
+    }
+    if wanted(ClassifySection::SinglePost) {
+        evaluation.single_post(&mut out)?;
     }
     if wanted(ClassifySection::Obfuscation) {
         evaluation.obfuscation(&mut out)?;
