@@ -121,7 +121,7 @@ pub struct AnchorCalibration {
     pub width: f32,
 }
 
-/// Settings of [`AnchorCalibration::from_background`].
+/// Settings of the scoring by similarity to anchors ([`AnchorCalibration`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AnchorOptions {
     /// The 0.5 point, in standard deviations of the background's similarities above their
@@ -130,6 +130,11 @@ pub struct AnchorOptions {
     /// one deviation a `cooking` definition flagged "See you at the library after lunch?"
     /// (and TextDetox's benign texts at 14%), at two it does not (`tamis eval classify`).
     pub deviations: f32,
+    /// The same when the category has keep texts: its score is then the margin of the
+    /// closest anchor over the closest keep text, a guard of its own, and one deviation
+    /// gave a lone TextDetox or SST-2 example with one keep text F1 .675 / .647 against two
+    /// deviations' .486 / .306 (SMS spam: .270 against .482).
+    pub deviations_with_keep: f32,
     /// Standard deviations of the background's similarities per unit of logit.
     pub width: f32,
 }
@@ -138,15 +143,21 @@ impl Default for AnchorOptions {
     fn default() -> Self {
         AnchorOptions {
             deviations: 2.0,
+            deviations_with_keep: 1.0,
             width: 0.5,
         }
     }
 }
 
 impl AnchorCalibration {
-    /// Calibration from the background's similarities to the anchors (similarity, weight).
+    /// Calibration from the background's similarities to the anchors (similarity, weight),
+    /// with 0.5 `deviations` above their mean and `width` deviations per unit of logit.
     /// `None` without a background to measure against.
-    pub fn from_background(similarities: &[(f32, f32)], options: &AnchorOptions) -> Option<Self> {
+    pub fn from_background(
+        similarities: &[(f32, f32)],
+        deviations: f32,
+        width: f32,
+    ) -> Option<Self> {
         let total: f32 = similarities.iter().map(|(_, w)| w).sum();
         if similarities.is_empty() || total <= 0.0 {
             return None;
@@ -160,8 +171,8 @@ impl AnchorCalibration {
         // A background of one point (or identical ones) still gives a usable width.
         let deviation = variance.sqrt().max(0.02);
         Some(AnchorCalibration {
-            midpoint: mean + options.deviations * deviation,
-            width: options.width * deviation,
+            midpoint: mean + deviations * deviation,
+            width: width * deviation,
         })
     }
 
@@ -241,14 +252,16 @@ mod tests {
             .iter()
             .map(|&s| (s, 1.0))
             .collect();
-        let anchor = AnchorCalibration::from_background(&background, &AnchorOptions::default())
-            .expect("a background");
+        let options = AnchorOptions::default();
+        let anchor =
+            AnchorCalibration::from_background(&background, options.deviations, options.width)
+                .expect("a background");
         // Mean 0.1, deviation about 0.082: 0.5 two deviations above the mean, about 0.26.
         assert!((anchor.midpoint - 0.263).abs() < 0.01, "{anchor:?}");
         assert!(sigmoid(anchor.logit(0.2)) < 0.5);
         assert!(sigmoid(anchor.logit(0.6)) > 0.95);
         assert_eq!(
-            AnchorCalibration::from_background(&[], &AnchorOptions::default()),
+            AnchorCalibration::from_background(&[], options.deviations, options.width),
             None
         );
     }
