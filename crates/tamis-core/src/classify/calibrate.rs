@@ -121,7 +121,7 @@ pub struct AnchorCalibration {
     pub width: f32,
 }
 
-/// Settings of the scoring by similarity to anchors ([`AnchorCalibration`]).
+/// Settings of [`AnchorCalibration::from_background`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AnchorOptions {
     /// The 0.5 point, in standard deviations of the background's similarities above their
@@ -129,12 +129,11 @@ pub struct AnchorOptions {
     /// summaries of many texts, whose similarities spread less than single texts' do: at
     /// one deviation a `cooking` definition flagged "See you at the library after lunch?"
     /// (and TextDetox's benign texts at 14%), at two it does not (`tamis eval classify`).
+    /// One deviation with keep texts only was tried too: a lone TextDetox or SST-2 example
+    /// with one keep text rose from F1 .486 / .306 to .670 / .620 (SMS spam fell from .482
+    /// to .254), but `gloomy` added to a spam and toxic policy, whose keep texts are SMS and
+    /// comments, then hid 61% of the benign texts from one example or its definition alone.
     pub deviations: f32,
-    /// The same when the category has keep texts: its score is then the margin of the
-    /// closest anchor over the closest keep text, a guard of its own, and one deviation
-    /// gave a lone TextDetox or SST-2 example with one keep text F1 .675 / .647 against two
-    /// deviations' .486 / .306 (SMS spam: .270 against .482).
-    pub deviations_with_keep: f32,
     /// Standard deviations of the background's similarities per unit of logit.
     pub width: f32,
 }
@@ -143,21 +142,15 @@ impl Default for AnchorOptions {
     fn default() -> Self {
         AnchorOptions {
             deviations: 2.0,
-            deviations_with_keep: 1.0,
             width: 0.5,
         }
     }
 }
 
 impl AnchorCalibration {
-    /// Calibration from the background's similarities to the anchors (similarity, weight),
-    /// with 0.5 `deviations` above their mean and `width` deviations per unit of logit.
+    /// Calibration from the background's similarities to the anchors (similarity, weight).
     /// `None` without a background to measure against.
-    pub fn from_background(
-        similarities: &[(f32, f32)],
-        deviations: f32,
-        width: f32,
-    ) -> Option<Self> {
+    pub fn from_background(similarities: &[(f32, f32)], options: &AnchorOptions) -> Option<Self> {
         let total: f32 = similarities.iter().map(|(_, w)| w).sum();
         if similarities.is_empty() || total <= 0.0 {
             return None;
@@ -171,8 +164,8 @@ impl AnchorCalibration {
         // A background of one point (or identical ones) still gives a usable width.
         let deviation = variance.sqrt().max(0.02);
         Some(AnchorCalibration {
-            midpoint: mean + deviations * deviation,
-            width: width * deviation,
+            midpoint: mean + options.deviations * deviation,
+            width: options.width * deviation,
         })
     }
 
@@ -252,16 +245,14 @@ mod tests {
             .iter()
             .map(|&s| (s, 1.0))
             .collect();
-        let options = AnchorOptions::default();
-        let anchor =
-            AnchorCalibration::from_background(&background, options.deviations, options.width)
-                .expect("a background");
+        let anchor = AnchorCalibration::from_background(&background, &AnchorOptions::default())
+            .expect("a background");
         // Mean 0.1, deviation about 0.082: 0.5 two deviations above the mean, about 0.26.
         assert!((anchor.midpoint - 0.263).abs() < 0.01, "{anchor:?}");
         assert!(sigmoid(anchor.logit(0.2)) < 0.5);
         assert!(sigmoid(anchor.logit(0.6)) > 0.95);
         assert_eq!(
-            AnchorCalibration::from_background(&[], options.deviations, options.width),
+            AnchorCalibration::from_background(&[], &AnchorOptions::default()),
             None
         );
     }

@@ -479,12 +479,7 @@ impl Classifier {
                 .iter()
                 .map(|(f, weight)| (anchor_similarity(&anchors, keep, f), *weight))
                 .collect();
-            let deviations = if keep.is_empty() {
-                self.options.anchor.deviations
-            } else {
-                self.options.anchor.deviations_with_keep
-            };
-            AnchorCalibration::from_background(&similarities, deviations, self.options.anchor.width)
+            AnchorCalibration::from_background(&similarities, &self.options.anchor)
                 .map_or(identity, Scoring::Anchors)
         };
         (model, scoring)
