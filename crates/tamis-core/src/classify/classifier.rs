@@ -477,7 +477,13 @@ impl Classifier {
             let anchors: Vec<&TextFeatures> = examples.iter().copied().chain(definition).collect();
             let similarities: Vec<(f32, f32)> = weighted_negatives
                 .iter()
-                .map(|(f, weight)| (anchor_similarity(&anchors, keep, f), *weight))
+                .map(|(f, weight)| {
+                    let closest_anchor = closest_similarity(&anchors, f);
+                    (
+                        anchor_margin(closest_anchor, closest_similarity(keep, f)),
+                        *weight,
+                    )
+                })
                 .collect();
             AnchorCalibration::from_background(&similarities, &self.options.anchor)
                 .map_or(identity, Scoring::Anchors)
@@ -572,15 +578,6 @@ impl Classifier {
         let mut scores = Vec::with_capacity(fitted.len());
         let mut reasons = Vec::with_capacity(fitted.len());
         for (category, fit) in self.policy.categories.iter().zip(fitted) {
-            let score = sigmoid(match fit.scoring {
-                Scoring::Model(calibration) => calibration.apply(fit.model.logit(features)),
-                Scoring::Anchors(anchor) => {
-                    let mut anchors = features_of(&fit.examples);
-                    anchors.extend(fit.definition.as_ref().map(|d| d.features.as_ref()));
-                    let similarity = anchor_similarity(&anchors, &features_of(&fit.keep), features);
-                    anchor.logit(similarity)
-                }
-            });
             let name = category.name.clone();
             let example = nearest(&fit.examples, features);
             let definition = fit
@@ -592,7 +589,15 @@ impl Classifier {
                 (Some(e), _) => Some(e.1),
                 (None, d) => d.map(|d| d.1),
             };
-            let veto = nearest(&fit.keep, features).filter(|&(_, similarity)| {
+            let closest_keep = nearest(&fit.keep, features);
+            // An anchored category scores from the similarities the reason needs anyway.
+            let score = sigmoid(match fit.scoring {
+                Scoring::Model(calibration) => calibration.apply(fit.model.logit(features)),
+                Scoring::Anchors(anchor) => {
+                    anchor.logit(anchor_margin(support, closest_keep.map(|(_, s)| s)))
+                }
+            });
+            let veto = closest_keep.filter(|&(_, similarity)| {
                 similarity >= self.options.keep_similarity && support.is_none_or(|s| similarity > s)
             });
             let threshold = category.threshold.unwrap_or(self.options.threshold);
@@ -668,32 +673,19 @@ impl Classifier {
     }
 }
 
-fn features_of(evidence: &[Evidence]) -> Vec<&TextFeatures> {
-    evidence.iter().map(|e| e.features.as_ref()).collect()
-}
-
-/// The highest cosine similarity of `features` to any of `texts` (-1 without texts).
-fn best_similarity(texts: &[&TextFeatures], features: &TextFeatures) -> f32 {
+/// The highest cosine similarity of `features` to any of `texts`; `None` without texts.
+fn closest_similarity(texts: &[&TextFeatures], features: &TextFeatures) -> Option<f32> {
     texts
         .iter()
         .map(|a| cosine(&features.embedding, &a.embedding))
-        .fold(-1.0, f32::max)
+        .reduce(f32::max)
 }
 
-/// What an anchored category scores: the similarity to its closest anchor, less the
-/// similarity to its closest keep text when it has some (a text as close to a keep text as
-/// to the example is not evidence for the category).
-fn anchor_similarity(
-    anchors: &[&TextFeatures],
-    keep: &[&TextFeatures],
-    features: &TextFeatures,
-) -> f32 {
-    let similarity = best_similarity(anchors, features);
-    if keep.is_empty() {
-        similarity
-    } else {
-        similarity - best_similarity(keep, features)
-    }
+/// What an anchored category scores: the similarity to its closest anchor (-1 without one),
+/// less the similarity to its closest keep text when it has some (a text as close to a keep
+/// text as to the example is not evidence for the category).
+fn anchor_margin(closest_anchor: Option<f32>, closest_keep: Option<f32>) -> f32 {
+    closest_anchor.unwrap_or(-1.0) - closest_keep.unwrap_or(0.0)
 }
 
 /// The evidence most similar to `features`, with its cosine similarity.
