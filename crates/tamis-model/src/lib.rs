@@ -23,6 +23,7 @@ mod priors;
 mod tokenize;
 mod tract;
 mod weights;
+mod xlm_roberta;
 
 pub use batching::{embed_in_batches, length_buckets, BatchPlan, Batching};
 pub use bundle::{FileEntry, Manifest, ModelBundle, SourcePackage, PREPARE_COMMAND};
