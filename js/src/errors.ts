@@ -20,7 +20,7 @@ export type ErrorCode =
   | 'checksum_mismatch'
   /** `manifest.json` is not JSON or lacks what loading needs. */
   | 'invalid_manifest'
-  /** `model.onnx` is not a model tamis can run. */
+  /** The model file (`model.onnx`, `model.e5s`) is not a model tamis can run. */
   | 'invalid_model'
   /** `tokenizer.json` is not a usable tokenizer for the model. */
   | 'invalid_tokenizer'

@@ -116,7 +116,7 @@ impl GpuEncoder {
     /// where WebGPU answers through the event loop.
     pub async fn create(bundle: &ModelBundle, options: GpuOptions) -> Result<Self, GpuError> {
         let manifest = &bundle.manifest;
-        let tokenizer = TextTokenizer::from_bytes(&bundle.tokenizer, manifest.max_tokens)?;
+        let tokenizer = TextTokenizer::from_bundle(bundle)?;
         let model = BertWeights::from_bundle(bundle)?;
         if model.hidden != manifest.dimension {
             return Err(ModelError::UnsupportedModel(format!(

@@ -77,7 +77,7 @@ fn buffers_are_reused_across_calls() {
 fn a_tokenizer_for_another_vocabulary_is_refused() {
     let mut other = bundle().clone();
     // A tokenizer whose vocabulary is a single token.
-    other.tokenizer = br#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#.to_vec();
+    other.tokenizer = Some(br#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#.to_vec());
     match GpuEncoder::new(&other) {
         Err(GpuError::Model(ModelError::VocabularyMismatch { tokenizer: 1, .. })) => {}
         Err(other) => panic!("unexpected error: {other}"),
@@ -100,7 +100,7 @@ fn a_batch_larger_than_the_adapter_binds_is_refused_up_front() {
 #[test]
 fn truncated_model_bytes_are_a_typed_error() {
     let mut broken = bundle().clone();
-    broken.onnx.truncate(broken.onnx.len() / 3);
+    broken.model.truncate(broken.model.len() / 3);
     assert!(matches!(
         GpuEncoder::new(&broken),
         Err(GpuError::Model(ModelError::InvalidOnnx(_)))

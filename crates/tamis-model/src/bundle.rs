@@ -3,15 +3,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ModelError;
+use crate::{Architecture, ModelError};
 
 /// The command that (re)creates the default bundle; error messages point to it.
 pub const PREPARE_COMMAND: &str = "python3 scripts/prepare-model.py";
 
 /// The manifest format this version reads.
 const MANIFEST_FORMAT: u32 = 1;
-const MODEL_FILE: &str = "model.onnx";
-const TOKENIZER_FILE: &str = "tokenizer.json";
 
 /// `manifest.json`: what the model is, how to pool it, and where each file came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +20,14 @@ pub struct Manifest {
     pub id: String,
     /// Human-readable model name.
     pub name: String,
+    /// What the model is: it decides the bundle's files and which encoder runs them. Manifests
+    /// written before tamis knew a second architecture have none and are BERT's.
+    #[serde(default)]
+    pub architecture: Architecture,
+    /// How the weights are stored, e.g. `int8`, `q4_0`: reported, not interpreted (the model
+    /// file says how its tensors are stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<String>,
     /// Length of the embedding vectors.
     pub dimension: usize,
     /// Rows of the model's token embedding table.
@@ -32,8 +38,23 @@ pub struct Manifest {
     pub pooling: String,
     /// Normalisation of the pooled vector: only `l2` is supported.
     pub normalization: String,
-    /// The bundle's files by name (`model.onnx`, `tokenizer.json`).
+    /// Text prepended to each input, for models trained with them (e5: `query: ` for texts
+    /// compared with each other, as classification and fusion do; `passage: ` for documents
+    /// retrieved by a query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefixes: Option<Prefixes>,
+    /// The bundle's files by name: [`Architecture::model_file`] and, where the architecture
+    /// has one, [`Architecture::tokenizer_file`].
     pub files: BTreeMap<String, FileEntry>,
+}
+
+/// The prefixes a model was trained with (see [`Manifest::prefixes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefixes {
+    /// Prepended to queries and to texts compared symmetrically.
+    pub query: String,
+    /// Prepended to documents retrieved by a query.
+    pub passage: String,
 }
 
 /// One file of the bundle.
@@ -94,9 +115,14 @@ impl Manifest {
                 return invalid(format!("field `{field}` must be positive"));
             }
         }
-        for file in [MODEL_FILE, TOKENIZER_FILE] {
+        let architecture = self.architecture;
+        for file in std::iter::once(architecture.model_file()).chain(architecture.tokenizer_file())
+        {
             if !self.files.contains_key(file) {
-                return invalid(format!("field `files` has no entry for {file}"));
+                return invalid(format!(
+                    "field `files` has no entry for {file}, which a {} bundle needs",
+                    architecture.name()
+                ));
             }
         }
         Ok(())
@@ -107,66 +133,94 @@ impl Manifest {
     }
 }
 
-/// A verified model bundle: the manifest and the bytes of the model and tokenizer.
+/// A verified model bundle: the manifest and the bytes of the model and, where the
+/// architecture keeps it apart, the tokenizer.
 ///
 /// Built from bytes ([`ModelBundle::from_bytes`]) so it works the same wherever the bytes come
 /// from (a folder, a fetch in the browser, an extension package).
 #[derive(Clone)]
 pub struct ModelBundle {
     pub manifest: Manifest,
-    pub onnx: Vec<u8>,
-    pub tokenizer: Vec<u8>,
+    /// The model file, [`Architecture::model_file`]: `model.onnx` or `model.e5s`.
+    pub model: Vec<u8>,
+    /// `tokenizer.json` for an architecture that has one ([`Architecture::tokenizer_file`]);
+    /// `None` where the model file holds the tokenizer.
+    pub tokenizer: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ModelBundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModelBundle")
             .field("manifest", &self.manifest)
-            .field("onnx_bytes", &self.onnx.len())
-            .field("tokenizer_bytes", &self.tokenizer.len())
+            .field("model_bytes", &self.model.len())
+            .field("tokenizer_bytes", &self.tokenizer.as_ref().map(Vec::len))
             .finish()
     }
 }
 
 impl ModelBundle {
-    /// The sha256 of the bundle's `model.onnx`: what priors and caches are keyed on.
+    /// The sha256 of the bundle's model file: what priors and caches are keyed on.
     pub fn model_sha256(&self) -> &str {
-        self.manifest.expected_sha256(MODEL_FILE)
+        self.manifest
+            .expected_sha256(self.manifest.architecture.model_file())
     }
 
-    /// Validates the manifest and checks both files against its sha256 values.
+    /// Validates the manifest and checks the files against its sha256 values.
     pub fn from_bytes(
         manifest_json: &[u8],
-        onnx: Vec<u8>,
-        tokenizer: Vec<u8>,
+        model: Vec<u8>,
+        tokenizer: Option<Vec<u8>>,
     ) -> Result<Self, ModelError> {
-        let bundle = Self::from_verified_bytes(manifest_json, onnx, tokenizer)?;
-        verify_sha256(MODEL_FILE, &bundle.onnx, bundle.model_sha256())?;
+        let bundle = Self::from_verified_bytes(manifest_json, model, tokenizer)?;
+        let architecture = bundle.manifest.architecture;
         verify_sha256(
-            TOKENIZER_FILE,
-            &bundle.tokenizer,
-            bundle.manifest.expected_sha256(TOKENIZER_FILE),
+            architecture.model_file(),
+            &bundle.model,
+            bundle.model_sha256(),
         )?;
+        if let (Some(file), Some(bytes)) = (architecture.tokenizer_file(), &bundle.tokenizer) {
+            verify_sha256(file, bytes, bundle.manifest.expected_sha256(file))?;
+        }
         Ok(bundle)
     }
 
-    /// Validates the manifest but leaves the sha256 checks of the files to the caller, for
-    /// hosts that hash faster than this crate can: in wasm, hashing the 23 MB model costs
-    /// about 230 ms, Web Crypto a tenth of that. Use [`ModelBundle::from_bytes`] unless the
-    /// caller has checked both files against this manifest.
+    /// Validates the manifest and that the files are the ones its architecture needs, but
+    /// leaves the sha256 checks to the caller, for hosts that hash faster than this crate can:
+    /// in wasm, hashing the 23 MB model costs about 230 ms, Web Crypto a tenth of that. Use
+    /// [`ModelBundle::from_bytes`] unless the caller has checked the files against this
+    /// manifest.
     pub fn from_verified_bytes(
         manifest_json: &[u8],
-        onnx: Vec<u8>,
-        tokenizer: Vec<u8>,
+        model: Vec<u8>,
+        tokenizer: Option<Vec<u8>>,
     ) -> Result<Self, ModelError> {
+        let manifest = Manifest::from_json(manifest_json)?;
+        let architecture = manifest.architecture;
+        match (architecture.tokenizer_file(), &tokenizer) {
+            (Some(file), None) => {
+                return Err(ModelError::InvalidManifest(format!(
+                    "a {} bundle needs {file} beside the model, and none was given",
+                    architecture.name()
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(ModelError::InvalidManifest(format!(
+                    "a {} bundle's tokenizer is inside {}: pass no tokenizer file",
+                    architecture.name(),
+                    architecture.model_file()
+                )))
+            }
+            _ => {}
+        }
         Ok(Self {
-            manifest: Manifest::from_json(manifest_json)?,
-            onnx,
+            manifest,
+            model,
             tokenizer,
         })
     }
 
-    /// Reads and verifies a bundle folder (`model.onnx`, `tokenizer.json`, `manifest.json`).
+    /// Reads and verifies a bundle folder: `manifest.json` and the files its architecture
+    /// names (`model.onnx` and `tokenizer.json`, or `model.e5s`).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn read_dir(dir: impl AsRef<std::path::Path>) -> Result<Self, ModelError> {
         let dir = dir.as_ref();
@@ -183,11 +237,10 @@ impl ModelBundle {
                 },
             })
         };
-        Self::from_bytes(
-            &read("manifest.json")?,
-            read(MODEL_FILE)?,
-            read(TOKENIZER_FILE)?,
-        )
+        let manifest = read("manifest.json")?;
+        let architecture = Manifest::from_json(&manifest)?.architecture;
+        let tokenizer = architecture.tokenizer_file().map(read).transpose()?;
+        Self::from_bytes(&manifest, read(architecture.model_file())?, tokenizer)
     }
 
     /// The folder of the prepared default bundle in this workspace, `models/minilm-l6-int8`:
@@ -253,15 +306,16 @@ mod tests {
     #[test]
     fn accepts_files_that_match_their_checksums() {
         let json = manifest_json(&sha(b"onnx"), &sha(b"tok"));
-        let bundle = ModelBundle::from_bytes(json.as_bytes(), b"onnx".to_vec(), b"tok".to_vec())
-            .expect("valid bundle");
+        let bundle =
+            ModelBundle::from_bytes(json.as_bytes(), b"onnx".to_vec(), Some(b"tok".to_vec()))
+                .expect("valid bundle");
         assert_eq!(bundle.manifest.dimension, 4);
     }
 
     #[test]
     fn a_corrupt_file_names_itself_and_the_fix() {
         let json = manifest_json(&sha(b"onnx"), &sha(b"tok"));
-        let err = ModelBundle::from_bytes(json.as_bytes(), b"onnx".to_vec(), b"tak".to_vec())
+        let err = ModelBundle::from_bytes(json.as_bytes(), b"onnx".to_vec(), Some(b"tak".to_vec()))
             .unwrap_err();
         assert!(
             matches!(err, ModelError::ChecksumMismatch { ref file, .. } if file == "tokenizer.json")
@@ -276,6 +330,31 @@ mod tests {
         assert!(err.to_string().contains("`pooling`"), "{err}");
         let err = Manifest::from_json(b"{\"format\": 1}").unwrap_err();
         assert!(matches!(err, ModelError::InvalidManifest(_)));
+    }
+
+    #[test]
+    fn the_architecture_decides_which_files_a_bundle_needs() {
+        let bert = manifest_json(&sha(b"onnx"), &sha(b"tok"));
+        let err = ModelBundle::from_bytes(bert.as_bytes(), b"onnx".to_vec(), None).unwrap_err();
+        assert!(err.to_string().contains("tokenizer.json"), "{err}");
+
+        let e5 = bert.replace(
+            r#""format":1,"#,
+            r#""format":1,"architecture":"xlm-roberta","#,
+        );
+        let err = Manifest::from_json(e5.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("model.e5s"), "{err}");
+        let e5 = e5.replace("model.onnx", "model.e5s");
+        let bundle = ModelBundle::from_bytes(e5.as_bytes(), b"onnx".to_vec(), None).unwrap();
+        assert_eq!(bundle.manifest.architecture, Architecture::XlmRoberta);
+        assert_eq!(bundle.model_sha256(), sha(b"onnx"));
+        let err = ModelBundle::from_bytes(e5.as_bytes(), b"onnx".to_vec(), Some(b"tok".to_vec()))
+            .unwrap_err();
+        assert!(err.to_string().contains("inside model.e5s"), "{err}");
+
+        let unknown = bert.replace(r#""format":1,"#, r#""format":1,"architecture":"gpt","#);
+        let err = Manifest::from_json(unknown.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `gpt`"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! # Ok::<(), tamis_model::ModelError>(())
 //! ```
 
+mod architecture;
 mod batching;
 mod bundle;
 mod error;
@@ -25,8 +26,9 @@ mod tract;
 mod weights;
 mod xlm_roberta;
 
+pub use architecture::{Architecture, Conventions};
 pub use batching::{embed_in_batches, length_buckets, BatchPlan, Batching};
-pub use bundle::{FileEntry, Manifest, ModelBundle, SourcePackage, PREPARE_COMMAND};
+pub use bundle::{FileEntry, Manifest, ModelBundle, Prefixes, SourcePackage, PREPARE_COMMAND};
 pub use error::ModelError;
 pub use priors::{default_priors, DEFAULT_PRIORS, DEFAULT_PRIORS_PATH};
 pub use tokenize::{TextTokenizer, TokenizedText};

@@ -4,7 +4,7 @@ use tokenizers::{
     PreTokenizerWrapper, TokenizerImpl, TruncationParams,
 };
 
-use crate::ModelError;
+use crate::{Architecture, ModelBundle, ModelError};
 
 /// A `tokenizer.json` pipeline whose model is `M`.
 type Pipeline<M> =
@@ -53,6 +53,21 @@ impl TextTokenizer {
             Err(_) => Inner::Other(serde_json::from_slice(bytes).map_err(invalid_tokenizer)?),
         };
         Self::truncating(inner, max_tokens)
+    }
+
+    /// The `tokenizer.json` of a BERT bundle, truncating at the manifest's `max_tokens`; the
+    /// other architectures keep their tokenizer in the model file and are not this type's.
+    pub fn from_bundle(bundle: &ModelBundle) -> Result<Self, ModelError> {
+        let manifest = &bundle.manifest;
+        match (&bundle.tokenizer, manifest.architecture) {
+            (Some(tokenizer), Architecture::Bert) => {
+                Self::from_bytes(tokenizer, manifest.max_tokens)
+            }
+            (_, architecture) => Err(ModelError::UnsupportedModel(format!(
+                "the manifest's architecture is {architecture}, and this encoder runs bert \
+                 bundles only: load it with CpuEncoder, which runs every architecture"
+            ))),
+        }
     }
 
     /// `inner`, truncating at `max_tokens` and never padding.
@@ -127,7 +142,10 @@ mod tests {
 
     #[test]
     fn a_wordpiece_tokenizer_is_read_with_its_model_type_known_and_tokenizes_the_same() {
-        let bytes = crate::ModelBundle::default_for_tests().tokenizer.clone();
+        let bytes = crate::ModelBundle::default_for_tests()
+            .tokenizer
+            .clone()
+            .expect("a bert bundle has tokenizer.json");
         let fast = TextTokenizer::from_bytes(&bytes, 16).unwrap();
         assert!(matches!(fast.inner, Inner::WordPiece(_)));
         let generic = Inner::Other(serde_json::from_slice(&bytes).unwrap());
@@ -146,7 +164,10 @@ mod tests {
 
     #[test]
     fn the_vocabulary_size_counts_what_get_vocab_counts() {
-        let wordpiece = crate::ModelBundle::default_for_tests().tokenizer.clone();
+        let wordpiece = crate::ModelBundle::default_for_tests()
+            .tokenizer
+            .clone()
+            .expect("a bert bundle has tokenizer.json");
         let word_level = br#"{"version":"1.0","truncation":null,"padding":null,
             "added_tokens":[{"id":3,"content":"[NEW]","single_word":false,"lstrip":false,
             "rstrip":false,"normalized":false,"special":true}],

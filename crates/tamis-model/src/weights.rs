@@ -228,7 +228,7 @@ impl<'a> Graph<'a> {
 impl BertWeights {
     /// Reads the parameters of a verified bundle's model.
     pub fn from_bundle(bundle: &ModelBundle) -> Result<Self, ModelError> {
-        let proto = decode_model(&bundle.onnx)?;
+        let proto = decode_model(&bundle.model)?;
         let graph = proto
             .graph
             .as_ref()

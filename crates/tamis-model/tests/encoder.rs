@@ -192,7 +192,7 @@ fn a_tokenizer_for_another_vocabulary_is_refused() {
         "normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
         "model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1,"world":2},"unk_token":"[UNK]"}}"#;
     let bundle = ModelBundle {
-        tokenizer: tiny_tokenizer.to_vec(),
+        tokenizer: Some(tiny_tokenizer.to_vec()),
         ..bundle().clone()
     };
     let err = TractEncoder::new(&bundle).err().expect("refused");
@@ -212,12 +212,12 @@ fn a_tokenizer_for_another_vocabulary_is_refused() {
 fn malformed_model_bytes_are_an_error_not_a_panic() {
     let original = bundle();
     for bytes in [
-        original.onnx[..original.onnx.len() / 2].to_vec(),
+        original.model[..original.model.len() / 2].to_vec(),
         b"not an onnx file".to_vec(),
         Vec::new(),
     ] {
         let bundle = ModelBundle {
-            onnx: bytes,
+            model: bytes,
             ..original.clone()
         };
         let err = TractEncoder::new(&bundle).err().expect("refused");
@@ -235,10 +235,10 @@ fn malformed_model_bytes_are_an_error_not_a_panic() {
 fn a_transpose_with_an_axis_out_of_range_is_an_error_not_a_panic() {
     // Found by fuzzing (tests/fuzz, target bundle): this byte of the default model is an
     // axis of a Transpose's perm; 99 made tract's shape inference index out of bounds.
-    let mut onnx = bundle().onnx.clone();
-    onnx[8246] = 99;
+    let mut model = bundle().model.clone();
+    model[8246] = 99;
     let bundle = ModelBundle {
-        onnx,
+        model,
         ..bundle().clone()
     };
     let err = TractEncoder::new(&bundle).err().expect("refused");
@@ -259,9 +259,9 @@ fn a_corrupt_model_file_on_disk_fails_its_checksum() {
         )
         .expect("copy");
     }
-    let mut onnx = bundle().onnx.clone();
-    onnx[1000] ^= 0xff;
-    std::fs::write(dir.join("model.onnx"), onnx).expect("write");
+    let mut model = bundle().model.clone();
+    model[1000] ^= 0xff;
+    std::fs::write(dir.join("model.onnx"), model).expect("write");
     let err = ModelBundle::read_dir(&dir).unwrap_err();
     std::fs::remove_dir_all(&dir).ok();
     assert!(

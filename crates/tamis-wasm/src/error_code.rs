@@ -41,7 +41,7 @@ error_codes! {
     ChecksumMismatch = "checksum_mismatch",
     /// `manifest.json` is not JSON or lacks what loading needs.
     InvalidManifest = "invalid_manifest",
-    /// `model.onnx` is not a model tamis can run.
+    /// The model file (`model.onnx`, `model.e5s`) is not a model tamis can run.
     InvalidModel = "invalid_model",
     /// `tokenizer.json` is not a usable tokenizer for the model.
     InvalidTokenizer = "invalid_tokenizer",

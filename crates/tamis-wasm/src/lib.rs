@@ -44,7 +44,9 @@ impl Coded for ModelError {
             }
             ModelError::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
             ModelError::InvalidManifest(_) => ErrorCode::InvalidManifest,
-            ModelError::InvalidOnnx(_) | ModelError::UnsupportedModel(_) => ErrorCode::InvalidModel,
+            ModelError::InvalidOnnx(_)
+            | ModelError::InvalidModelFile { .. }
+            | ModelError::UnsupportedModel(_) => ErrorCode::InvalidModel,
             ModelError::InvalidTokenizer(_) | ModelError::VocabularyMismatch { .. } => {
                 ErrorCode::InvalidTokenizer
             }
@@ -175,7 +177,7 @@ pub struct Model {
 fn read_bundle(
     manifest: &[u8],
     model: Vec<u8>,
-    tokenizer: Vec<u8>,
+    tokenizer: Option<Vec<u8>>,
     checked: bool,
 ) -> Result<ModelBundle, JsValue> {
     if checked {
@@ -253,7 +255,7 @@ impl Model {
     pub fn new(
         manifest: &[u8],
         model: Vec<u8>,
-        tokenizer: Vec<u8>,
+        tokenizer: Option<Vec<u8>>,
         checked: bool,
     ) -> Result<Model, JsValue> {
         let bundle = read_bundle(manifest, model, tokenizer, checked)?;
@@ -266,7 +268,7 @@ impl Model {
     pub async fn load(
         manifest: Vec<u8>,
         model: Vec<u8>,
-        tokenizer: Vec<u8>,
+        tokenizer: Option<Vec<u8>>,
         checked: bool,
         backend: String,
     ) -> Result<Model, JsValue> {

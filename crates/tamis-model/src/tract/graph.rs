@@ -132,7 +132,7 @@ pub(crate) fn op_types(graph: &GraphProto) -> Vec<&str> {
 #[cfg(test)]
 pub(crate) fn default_model_proto() -> tract_onnx::pb::ModelProto {
     let bundle = crate::ModelBundle::default_for_tests();
-    crate::onnx_data::decode_model(&bundle.onnx).expect("the default model parses")
+    crate::onnx_data::decode_model(&bundle.model).expect("the default model parses")
 }
 
 #[cfg(test)]

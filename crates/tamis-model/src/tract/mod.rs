@@ -117,29 +117,28 @@ impl TractEncoder {
     /// # Ok::<(), tamis_model::ModelError>(())
     /// ```
     pub fn from_bundle(bundle: ModelBundle) -> Result<Self, ModelError> {
+        let tokenizer = TextTokenizer::from_bundle(&bundle)?;
         let ModelBundle {
-            manifest,
-            onnx,
-            tokenizer,
+            manifest, model, ..
         } = bundle;
-        let proto = decode_model(&onnx)?;
-        drop(onnx);
-        Self::from_proto(&manifest, &tokenizer, proto, EncoderOptions::default())
+        let proto = decode_model(&model)?;
+        drop(model);
+        Self::from_proto(&manifest, tokenizer, proto, EncoderOptions::default())
     }
 
     /// Loads a verified bundle.
     pub fn with_options(bundle: &ModelBundle, options: EncoderOptions) -> Result<Self, ModelError> {
-        let proto = decode_model(&bundle.onnx)?;
-        Self::from_proto(&bundle.manifest, &bundle.tokenizer, proto, options)
+        let tokenizer = TextTokenizer::from_bundle(bundle)?;
+        let proto = decode_model(&bundle.model)?;
+        Self::from_proto(&bundle.manifest, tokenizer, proto, options)
     }
 
     fn from_proto(
         manifest: &Manifest,
-        tokenizer: &[u8],
+        tokenizer: TextTokenizer,
         mut proto: ModelProto,
         options: EncoderOptions,
     ) -> Result<Self, ModelError> {
-        let tokenizer = TextTokenizer::from_bytes(tokenizer, manifest.max_tokens)?;
         let invalid_onnx = |e: TractError| ModelError::InvalidOnnx(format!("{e:#}"));
         let graph = proto
             .graph

@@ -165,8 +165,7 @@ pub fn bench_embed(
             ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&variant, texts, batch))?,
         });
     }
-    let tokens = TextTokenizer::from_bytes(&bundle.tokenizer, bundle.manifest.max_tokens)?
-        .tokenize(&texts)?;
+    let tokens = TextTokenizer::from_bundle(&bundle)?.tokenize(&texts)?;
     let mean_tokens =
         tokens.iter().map(|t| t.ids.len()).sum::<usize>() as f64 / tokens.len().max(1) as f64;
     Ok(BenchReport {
