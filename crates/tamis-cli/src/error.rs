@@ -29,6 +29,12 @@ pub enum CliError {
     /// A file or folder of the evaluation data is not where `--data` says.
     #[error("{} does not exist. {DATA_OPTION_HELP}", path.display())]
     MissingData { path: PathBuf },
+    /// The evaluation compares the classifier with and without its priors: it needs some.
+    #[error(
+        "tamis has no built-in priors for model {0}: fit them first with \
+         `tamis --model {0} prior fit`"
+    )]
+    NoPriors(String),
     #[error("input line {line} is not valid UTF-8 (first bad byte at column {column})")]
     NotUtf8 { line: usize, column: usize },
     #[error("input line {line} is not a JSON string or an object with a `text` field: {reason}")]

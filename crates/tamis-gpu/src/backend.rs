@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use tamis_model::Architecture;
+
 use crate::GpuError;
 
 /// Which backend the caller asks for.
@@ -133,6 +135,9 @@ pub enum SelectionReason {
     /// Under `auto`: an adapter was found but cannot run the model (device limits, shaders).
     #[error("no usable GPU: {detail}")]
     AdapterCannotRunModel { detail: String },
+    /// Under `auto`: the GPU encoder does not run this model's architecture yet.
+    #[error("the GPU encoder does not run {architecture} models: the CPU runs it")]
+    ArchitectureNotOnGpu { architecture: Architecture },
     /// The JavaScript host has no WebGPU at all (`navigator.gpu` is missing).
     #[error("this JavaScript host has no WebGPU (navigator.gpu is missing)")]
     NoWebGpu,

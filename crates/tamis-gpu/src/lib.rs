@@ -32,7 +32,9 @@ mod select;
 use std::sync::Mutex;
 
 use tamis_core::{l2_normalize, Embedding};
-use tamis_model::{BatchPlan, Batching, BertWeights, ModelBundle, ModelError, TextTokenizer};
+use tamis_model::{
+    Architecture, BatchPlan, Batching, BertWeights, ModelBundle, ModelError, TextTokenizer,
+};
 use thiserror::Error;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -54,6 +56,12 @@ pub enum GpuError {
     /// A shader or pipeline failed validation on this adapter.
     #[error("the model's shaders do not compile on this adapter: {0}")]
     Shader(String),
+    /// The bundle's architecture is one the GPU encoder does not implement (yet).
+    #[error(
+        "the GPU encoder does not run {0} models: load it on the CPU (backend `cpu`, or `auto`, \
+         which picks the CPU for it)"
+    )]
+    Architecture(Architecture),
     /// The model bundle cannot be read or is not the architecture these shaders implement.
     #[error(transparent)]
     Model(#[from] ModelError),
@@ -112,10 +120,19 @@ impl GpuEncoder {
         pollster::block_on(Self::create(bundle, options))
     }
 
+    /// Whether this encoder runs models of `architecture`: BERT's; XLM-RoBERTa's 4-bit blocks
+    /// have no shaders yet.
+    pub fn runs(architecture: Architecture) -> bool {
+        architecture == Architecture::Bert
+    }
+
     /// [`GpuEncoder::with_options`] for async callers; the only constructor in a browser,
     /// where WebGPU answers through the event loop.
     pub async fn create(bundle: &ModelBundle, options: GpuOptions) -> Result<Self, GpuError> {
         let manifest = &bundle.manifest;
+        if !Self::runs(manifest.architecture) {
+            return Err(GpuError::Architecture(manifest.architecture));
+        }
         let tokenizer = TextTokenizer::from_bundle(bundle)?;
         let model = BertWeights::from_bundle(bundle)?;
         if model.hidden != manifest.dimension {

@@ -41,8 +41,9 @@ pub enum Choice {
 
 /// Picks the backend for `preference` and says why. The adapter is asked first: a software
 /// one is slower than tract, so under [`BackendPreference::Auto`] the model is not uploaded to
-/// it. Errors only for [`BackendPreference::Gpu`] without a usable GPU, and for a model the
-/// GPU kernels cannot read.
+/// it, nor a model whose architecture the GPU encoder does not run ([`GpuEncoder::runs`]).
+/// Errors only for [`BackendPreference::Gpu`] without a usable GPU or for such a model, and for
+/// a model the GPU kernels cannot read.
 pub async fn choose(
     bundle: &ModelBundle,
     preference: BackendPreference,
@@ -69,6 +70,12 @@ pub async fn choose(
         BackendPreference::Gpu => gpu(
             GpuEncoder::create(bundle, options).await?,
             SelectionReason::Asked(BackendKind::Gpu),
+        ),
+        BackendPreference::Auto if !GpuEncoder::runs(bundle.manifest.architecture) => cpu(
+            SelectionReason::ArchitectureNotOnGpu {
+                architecture: bundle.manifest.architecture,
+            },
+            None,
         ),
         BackendPreference::Auto => match AdapterReport::find().await {
             Ok(adapter) if adapter.fallback => {

@@ -10,7 +10,7 @@ use tamis_core::{cosine, Encoder};
 use tamis_gpu::{
     AutoEncoder, BackendKind, BackendPreference, GpuEncoder, GpuError, GpuOptions, SelectionReason,
 };
-use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
+use tamis_model::{built_in_priors, ModelBundle, ModelError, TractEncoder};
 
 fn bundle() -> &'static ModelBundle {
     ModelBundle::default_for_tests()
@@ -116,7 +116,11 @@ fn classification_verdicts_are_the_same_on_both_encoders() {
         .lines()
         .filter(|line| !line.trim().is_empty())
         .collect();
-    let priors = std::sync::Arc::new(default_priors(bundle()).expect("built-in priors"));
+    let priors = std::sync::Arc::new(
+        built_in_priors(bundle())
+            .expect("built-in priors")
+            .expect("the default model has some"),
+    );
     let verdicts = |encoder: &dyn Fn(&mut Classifier) -> Vec<Verdict>| {
         let policy = Policy::from_json(&policy_json).expect("sample policy parses");
         let mut classifier =

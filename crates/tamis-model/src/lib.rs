@@ -1,8 +1,9 @@
-//! Model bundles, the tokenizer and the tract encoder of tamis.
+//! Model bundles, their tokenizers and the tract encoder of tamis.
 //!
-//! A [`ModelBundle`] is three byte buffers (ONNX weights, `tokenizer.json`, `manifest.json`)
-//! checked against the sha256 values in the manifest. [`TractEncoder`] runs it on the CPU,
-//! natively or in wasm, and implements [`tamis_core::Encoder`].
+//! A [`ModelBundle`] is the bytes of `manifest.json` and of the files its architecture names
+//! (BERT: `model.onnx` and `tokenizer.json`; XLM-RoBERTa: `model.e5s`, tokenizer inside),
+//! checked against the sha256 values in the manifest. [`TractEncoder`] runs BERT bundles on the
+//! CPU, natively or in wasm, and implements [`tamis_core::Encoder`].
 //!
 //! ```no_run
 //! use tamis_core::Encoder;
@@ -30,7 +31,7 @@ pub use architecture::{Architecture, Conventions};
 pub use batching::{embed_in_batches, length_buckets, BatchPlan, Batching};
 pub use bundle::{FileEntry, Manifest, ModelBundle, Prefixes, SourcePackage, PREPARE_COMMAND};
 pub use error::ModelError;
-pub use priors::{default_priors, DEFAULT_PRIORS, DEFAULT_PRIORS_PATH};
+pub use priors::{built_in_priors, priors_path};
 pub use tokenize::{TextTokenizer, TokenizedText};
 pub use tract::{EncoderOptions, TractEncoder};
 pub use weights::{BertWeights, Dense, EncoderLayer, LayerNorm, QuantizedMatrix};

@@ -1,21 +1,31 @@
-//! The built-in priors of the default model (see `tamis_core::classify::Priors`), fitted by
-//! `tamis prior fit` on the `train.csv` splits of the seed datasets and committed beside
-//! this crate.
-
-/// Where `tamis prior fit` writes them, from the repository root.
-pub const DEFAULT_PRIORS_PATH: &str = "crates/tamis-model/priors/minilm-l6-int8.priors";
+//! The built-in priors of each model tamis ships (see `tamis_core::classify::Priors`), fitted
+//! by `tamis prior fit` on the `train.csv` splits of the seed datasets and committed beside
+//! this crate, one file per model id: `priors/<id>.priors`.
 
 use tamis_core::classify::{Priors, PriorsError};
 
 use crate::ModelBundle;
 
-/// The built-in priors, for the model whose `model.onnx` has the checksum inside.
-pub const DEFAULT_PRIORS: &[u8] = include_bytes!("../priors/minilm-l6-int8.priors");
+/// The built-in priors by model id, each fitted for the model file whose sha256 it holds.
+const BUILT_IN: &[(&str, &[u8])] = &[(
+    "minilm-l6-int8",
+    include_bytes!("../priors/minilm-l6-int8.priors"),
+)];
 
-/// The built-in priors, checked against `bundle`'s model: an error names the mismatch when
-/// the bundle holds another model, whose embeddings these weights cannot read.
-pub fn default_priors(bundle: &ModelBundle) -> Result<Priors, PriorsError> {
-    let priors = Priors::from_bytes(DEFAULT_PRIORS)?;
+/// Where `tamis prior fit` writes the priors of the model with this id, from the repository
+/// root.
+pub fn priors_path(model_id: &str) -> String {
+    format!("crates/tamis-model/priors/{model_id}.priors")
+}
+
+/// The built-in priors of `bundle`'s model, or `None` when tamis has none for it: the
+/// classifier then works from the policy's examples and definitions alone. An error when the
+/// priors of this model id were fitted for another version of its model file.
+pub fn built_in_priors(bundle: &ModelBundle) -> Result<Option<Priors>, PriorsError> {
+    let Some((_, bytes)) = BUILT_IN.iter().find(|(id, _)| *id == bundle.manifest.id) else {
+        return Ok(None);
+    };
+    let priors = Priors::from_bytes(bytes)?;
     priors.check_model(bundle.model_sha256())?;
-    Ok(priors)
+    Ok(Some(priors))
 }

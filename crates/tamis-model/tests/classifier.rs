@@ -11,7 +11,7 @@ use tamis_core::classify::{
     PriorsError, Reason, MAX_TEXT_BYTES,
 };
 use tamis_core::{Embedding, Encoder};
-use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
+use tamis_model::{built_in_priors, ModelBundle, ModelError, TractEncoder};
 
 fn bundle() -> &'static ModelBundle {
     ModelBundle::default_for_tests()
@@ -25,7 +25,13 @@ fn encoder() -> &'static TractEncoder {
 fn priors() -> Arc<Priors> {
     static PRIORS: OnceLock<Arc<Priors>> = OnceLock::new();
     PRIORS
-        .get_or_init(|| Arc::new(default_priors(bundle()).expect("built-in priors load")))
+        .get_or_init(|| {
+            Arc::new(
+                built_in_priors(bundle())
+                    .expect("built-in priors load")
+                    .expect("the default model has built-in priors"),
+            )
+        })
         .clone()
 }
 

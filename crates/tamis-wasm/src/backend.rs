@@ -195,9 +195,10 @@ impl Coded for GpuError {
     fn code(&self) -> ErrorCode {
         match self {
             GpuError::Model(error) => error.code(),
-            GpuError::NoAdapter(_) | GpuError::Device(_) | GpuError::Shader(_) => {
-                ErrorCode::BackendUnavailable
-            }
+            GpuError::NoAdapter(_)
+            | GpuError::Device(_)
+            | GpuError::Shader(_)
+            | GpuError::Architecture(_) => ErrorCode::BackendUnavailable,
             GpuError::Lost(_) => ErrorCode::BackendLost,
         }
     }

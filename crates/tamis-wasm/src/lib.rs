@@ -28,7 +28,7 @@ use tamis_gpu::{
     choose, BackendKind, BackendPreference, Choice, GpuOptions, Selection, SelectionReason,
     UnknownBackend,
 };
-use tamis_model::{default_priors, ModelBundle, ModelError, TractEncoder};
+use tamis_model::{built_in_priors, ModelBundle, ModelError, TractEncoder};
 use wasm_bindgen::prelude::*;
 
 /// An error with a stable [`ErrorCode`], for programs to branch on.
@@ -205,13 +205,9 @@ fn host_has_webgpu() -> bool {
             .is_some()
 }
 
-/// The built-in priors, when they were fitted for this model.
+/// The built-in priors of this model, when tamis has some (`hasPriors` tells JS).
 fn priors_for(bundle: &ModelBundle) -> Result<Option<Arc<Priors>>, JsValue> {
-    match default_priors(bundle) {
-        Ok(priors) => Ok(Some(Arc::new(priors))),
-        Err(PriorsError::ModelMismatch { .. }) => Ok(None),
-        Err(e) => Err(to_js(e)),
-    }
+    Ok(built_in_priors(bundle).map_err(to_js)?.map(Arc::new))
 }
 
 impl Model {
@@ -288,9 +284,7 @@ impl Model {
             .map_err(to_js)?;
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
         let backend = match choice {
-            Choice::Cpu => {
-                Backend::Cpu(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?))
-            }
+            Choice::Cpu => Backend::Cpu(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?)),
             // The GPU state keeps the bundle to make the CPU encoder should the GPU be lost.
             Choice::Gpu(encoder) => Backend::Gpu(Box::new(GpuState::new(*encoder, bundle))),
         };

@@ -42,7 +42,7 @@ pub fn run(globals: &Globals, args: ClassifyArgs) -> Result<(), CliError> {
     let priors = if args.no_priors {
         None
     } else {
-        Some(Arc::new(tamis_model::default_priors(&bundle)?))
+        super::built_in_priors(&bundle)?
     };
     let encoder = globals.encoder(bundle)?;
     let mut classifier = Classifier::new(policy, priors, ClassifierOptions::default())?;

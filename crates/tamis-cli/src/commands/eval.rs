@@ -108,7 +108,10 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
                 tasks.iter_mut().for_each(|task| task.limit_test(limit));
             }
             let bundle = globals.bundle()?;
-            let priors = Arc::new(tamis_model::default_priors(&bundle)?);
+            // The evaluation compares the classifier with and without its priors.
+            let priors = tamis_model::built_in_priors(&bundle)?
+                .map(Arc::new)
+                .ok_or_else(|| CliError::NoPriors(bundle.manifest.id.clone()))?;
             let cache_file = cache_file(&bundle, &cache);
             let encoder = globals.encoder(bundle)?;
             let cached = CachedEncoder::open(&encoder, &cache_file);

@@ -9,10 +9,12 @@ pub mod neighbours;
 pub mod prior;
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
+use tamis_core::classify::Priors;
 use tamis_gpu::{AutoEncoder, BackendPreference};
 use tamis_model::ModelBundle;
 
@@ -21,7 +23,8 @@ use crate::error::CliError;
 /// The options every subcommand takes.
 #[derive(Args)]
 pub struct Globals {
-    /// The model bundle folder (made by `python3 scripts/prepare-model.py`).
+    /// The model: a bundle folder, or the name of one under `models/` (`minilm-l6-int8`,
+    /// `e5-small-q4`; `python3 scripts/prepare-model.py --model NAME` prepares it).
     #[arg(
         long,
         global = true,
@@ -48,9 +51,20 @@ fn backend_preferences() -> impl TypedValueParser<Value = BackendPreference> {
 }
 
 impl Globals {
+    /// The folder `--model` names: the folder itself, or `models/NAME` for a bare name that
+    /// is no folder here.
+    pub fn model_dir(&self) -> PathBuf {
+        let is_bare_name = self.model.components().count() == 1;
+        if is_bare_name && !self.model.is_dir() {
+            Path::new("models").join(&self.model)
+        } else {
+            self.model.clone()
+        }
+    }
+
     /// The bundle at `--model`.
     pub fn bundle(&self) -> Result<ModelBundle, CliError> {
-        Ok(ModelBundle::read_dir(&self.model)?)
+        Ok(ModelBundle::read_dir(self.model_dir())?)
     }
 
     /// The encoder `--backend` selects, saying on stderr which backend runs and why. Every
@@ -61,6 +75,20 @@ impl Globals {
         eprintln!("backend: {} ({})", selection.backend, selection.reason);
         Ok(encoder)
     }
+}
+
+/// The built-in priors of `bundle`'s model; when tamis has none for it, says so on stderr and
+/// classifies without them.
+pub fn built_in_priors(bundle: &ModelBundle) -> Result<Option<Arc<Priors>>, CliError> {
+    let priors = tamis_model::built_in_priors(bundle)?;
+    if priors.is_none() {
+        eprintln!(
+            "priors: none built in for {}: every category is scored from the policy's own \
+             examples and definitions",
+            bundle.manifest.id
+        );
+    }
+    Ok(priors.map(Arc::new))
 }
 
 /// How a command reports: a readable table, or JSON.

@@ -30,8 +30,10 @@ pub enum PriorCommand {
     Fit {
         #[command(flatten)]
         data: DataRoot,
-        #[arg(long, default_value = tamis_model::DEFAULT_PRIORS_PATH)]
-        out: PathBuf,
+        /// Where to write them (default: the built-in priors of the model,
+        /// crates/tamis-model/priors/<model id>.priors).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Where embeddings of the training texts are cached.
         #[arg(long, default_value = "target/eval/harmful")]
         cache: PathBuf,
@@ -43,6 +45,7 @@ pub fn run(globals: &Globals, command: PriorCommand) -> Result<(), CliError> {
     let tasks = read_tasks(data.dir_with(HARMFUL_DIR)?)?;
     let bundle = globals.bundle()?;
     let model_sha256 = bundle.model_sha256().to_string();
+    let out = out.unwrap_or_else(|| tamis_model::priors_path(&bundle.manifest.id).into());
     let cache_file = cache_file(&bundle, &cache);
     let encoder = globals.encoder(bundle)?;
     let cached = CachedEncoder::open(&encoder, &cache_file);

@@ -85,7 +85,7 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             batch_size,
             format,
         } => {
-            let report = embed::bench_embed(&globals.model, &csv.read(texts)?, batch_size)?;
+            let report = embed::bench_embed(&globals.model_dir(), &csv.read(texts)?, batch_size)?;
             match format {
                 ReportFormat::Table => print_text(&report.to_string()),
                 ReportFormat::Json => {
@@ -99,7 +99,7 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             batch_size,
             calls,
         } => print_text(&gpu::bench_gpu(
-            &globals.model,
+            &globals.model_dir(),
             &csv.read(texts)?,
             batch_size,
             calls,
