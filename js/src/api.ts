@@ -4,6 +4,6 @@ export type { LoadOptions, LoadSettings, TamisApi, ClassifierApi } from './tamis
 export { TamisError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { env } from './env.js';
-export { CACHE_NAME, sha256Hex } from './load.js';
-export type { BundleFiles, BytesSource, NamedModel } from './load.js';
+export { ARCHITECTURE_FILES, CACHE_NAME, sha256Hex } from './load.js';
+export type { ArchitectureFiles, BundleFiles, BytesSource, NamedModel } from './load.js';
 export type * from './types.js';

@@ -6,7 +6,7 @@
  * ```ts
  * import { TamisWorker } from 'tamis/client';
  * const worker = new Worker(new URL('tamis/worker', import.meta.url), { type: 'module' });
- * const tamis = await TamisWorker.load(worker, { manifest, model, tokenizer });
+ * const tamis = await TamisWorker.load(worker, { model: 'minilm-l6-int8', baseUrl: '/models/' });
  * const classifier = await tamis.classifier(policy);
  * const verdicts = await classifier.classify(posts);
  * ```
@@ -15,7 +15,7 @@
  */
 import { checkObject, checkTexts, EDIT_EXAMPLE, FUSION_EXAMPLE, policyJson } from './arguments.js';
 import { abortedError, TamisError } from './errors.js';
-import { bundleFiles, type BytesSource } from './load.js';
+import { type BytesSource, locateBundle } from './load.js';
 import { currentPlatform } from './platform.js';
 import type { Reply, Request, WorkerLoadOptions } from './protocol.js';
 import type { ClassifierApi, LoadOptions, TamisApi } from './tamis.js';
@@ -26,7 +26,7 @@ export { env } from './env.js';
 export type { ErrorCode } from './errors.js';
 export type * from './types.js';
 export type { LoadOptions, LoadSettings, TamisApi, ClassifierApi } from './tamis.js';
-export type { BundleFiles, BytesSource, NamedModel } from './load.js';
+export type { ArchitectureFiles, BundleFiles, BytesSource, NamedModel } from './load.js';
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -136,6 +136,8 @@ export class TamisWorker implements TamisApi {
    * ```ts
    * const worker = new Worker(new URL('tamis/worker', import.meta.url), { type: 'module' });
    * const tamis = await TamisWorker.load(worker, { model: 'minilm-l6-int8', signal: AbortSignal.timeout(60_000) });
+   * // multilingual: the manifest, then model.e5s (no tokenizer file)
+   * const e5 = await TamisWorker.load(worker, { model: 'e5-small-q4', baseUrl: '/models/' });
    * ```
    */
   static async load(worker: Worker, options: LoadOptions): Promise<TamisWorker> {
@@ -143,14 +145,20 @@ export class TamisWorker implements TamisApi {
     checkObject(options, method, "{ model: 'minilm-l6-int8' }");
     const channel = new Channel(worker);
     const transfer: Transferable[] = [];
-    const files = bundleFiles(options, method);
+    const location = locateBundle(options, method);
+    const bundle =
+      'files' in location
+        ? {
+            manifest: forWorker(location.files.manifest, transfer),
+            model: forWorker(location.files.model, transfer),
+            tokenizer: location.files.tokenizer === undefined ? undefined : forWorker(location.files.tokenizer, transfer),
+          }
+        : { model: location.name, baseUrl: location.base.href };
     const sent: WorkerLoadOptions = {
       backend: options.backend,
       cache: options.cache,
       wasm: options.wasm === undefined ? undefined : forWorker(options.wasm, transfer),
-      manifest: forWorker(files.manifest, transfer),
-      model: forWorker(files.model, transfer),
-      tokenizer: forWorker(files.tokenizer, transfer),
+      ...bundle,
     };
     const info = await channel.call<{ backend: Backend; dimension: number; hasPriors: boolean }>(
       { op: 'load', options: sent },

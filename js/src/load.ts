@@ -4,32 +4,87 @@ import { describe } from './arguments.js';
 import { env } from './env.js';
 import { abortedError, TamisError } from './errors.js';
 import { type BytesSource, currentPlatform, type Platform } from './platform.js';
-import type { LoadFile, LoadProgress, Manifest } from './types.js';
+import type { Architecture, LoadFile, LoadProgress, Manifest } from './types.js';
 
 export type { BytesSource } from './platform.js';
 
 /** Name of the Cache API store; bump the version when the caching scheme changes. */
 export const CACHE_NAME = 'tamis-models-v1';
 
-/** The three files of a model bundle. */
-export interface BundleFiles {
-  /** `manifest.json` of the bundle (its sha256 values check the other two). */
-  manifest: BytesSource;
-  /** `model.onnx`. */
-  model: BytesSource;
-  /** `tokenizer.json`. */
-  tokenizer: BytesSource;
+/** A bundle's files beside its `manifest.json`: the model, and the tokenizer where it is a file of its own. */
+export interface ArchitectureFiles {
+  /** The model file. */
+  model: string;
+  /** The tokenizer file; null where the model file holds the tokenizer. */
+  tokenizer: string | null;
 }
 
-/** A model by name, found under `baseUrl` (transformers.js's `pipeline(task, 'model-id')`). */
+/**
+ * The files of a bundle of each architecture, beside its `manifest.json`: what a load by name
+ * fetches and what a load by files takes. The same as `tamis_model::Architecture`'s (a test
+ * compares them).
+ *
+ * @example
+ * ```ts
+ * ARCHITECTURE_FILES['xlm-roberta']; // { model: 'model.e5s', tokenizer: null }
+ * ```
+ */
+export const ARCHITECTURE_FILES: Readonly<Record<Architecture, Readonly<ArchitectureFiles>>> = {
+  bert: { model: 'model.onnx', tokenizer: 'tokenizer.json' },
+  'xlm-roberta': { model: 'model.e5s', tokenizer: null },
+};
+
+/**
+ * A model bundle's files, given one by one: its manifest, its model and, for a `bert` bundle,
+ * its tokenizer (an `xlm-roberta` model file holds its own). Which architecture a bundle is,
+ * its manifest says; the files given must be the ones it names.
+ *
+ * @example
+ * ```ts
+ * // multilingual-e5-small (xlm-roberta): no tokenizer file
+ * await Tamis.load({ manifest: 'models/e5-small-q4/manifest.json', model: 'models/e5-small-q4/model.e5s' });
+ * // all-MiniLM-L6-v2 (bert)
+ * await Tamis.load({ manifest: 'models/minilm-l6-int8/manifest.json',
+ *   model: 'models/minilm-l6-int8/model.onnx', tokenizer: 'models/minilm-l6-int8/tokenizer.json' });
+ * ```
+ */
+export interface BundleFiles {
+  /** `manifest.json` of the bundle (its sha256 values check the other files). */
+  manifest: BytesSource;
+  /** The model file: `model.onnx` (`bert`) or `model.e5s` (`xlm-roberta`). */
+  model: BytesSource;
+  /** `tokenizer.json`, for a `bert` bundle only: leave it out for an `xlm-roberta` one. */
+  tokenizer?: BytesSource;
+}
+
+/**
+ * A model by name, found under `baseUrl` (transformers.js's `pipeline(task, 'model-id')`):
+ * `<baseUrl>/<model>/manifest.json` first, then the files its architecture names.
+ */
 export interface NamedModel {
-  /** The model's name, e.g. `minilm-l6-int8`: its files are `<baseUrl>/<model>/manifest.json`, ... */
+  /**
+   * The model's name, e.g. `minilm-l6-int8` (English, 23 MB) or `e5-small-q4` (about 100
+   * languages, 72 MB): its files are `<baseUrl>/<model>/manifest.json`, ...
+   */
   model: string;
   /** Where named models are; default `env.baseUrl`. In Node also a directory path. */
   baseUrl?: string | URL;
   manifest?: undefined;
   tokenizer?: undefined;
 }
+
+/** Where a load finds its bundle: the files given, or the folder of a model by name. */
+export type BundleLocation = { files: BundleFiles } | { name: string; base: URL };
+
+/** The sources of a bundle's files beside its manifest, for one architecture. */
+export interface ModelSources {
+  model: BytesSource;
+  /** Absent where the model file holds the tokenizer. */
+  tokenizer: BytesSource | undefined;
+}
+
+/** A manifest as `parseManifest` returns it: with its architecture, `bert` where it names none. */
+export type ParsedManifest = Manifest & { architecture: Architecture };
 
 export interface FetchOptions {
   /** Keep fetched bytes in the Cache API (where there is one), keyed by URL. */
@@ -47,6 +102,8 @@ export interface Loaded {
 
 const MODEL_NAME = /^[A-Za-z0-9][\w.-]*$/;
 
+const ARCHITECTURES = Object.keys(ARCHITECTURE_FILES) as Architecture[];
+
 function isBytesSource(value: unknown): value is BytesSource {
   return typeof value === 'string' || value instanceof URL || value instanceof Uint8Array || value instanceof ArrayBuffer;
 }
@@ -61,10 +118,10 @@ function resolveLocation(location: string | URL, what: string): URL {
 }
 
 /**
- * The bundle files `options` names: the three given, or those of a model by name under
- * `options.baseUrl` (default `env.baseUrl`).
+ * Where the bundle `options` names is: its files given (`{ manifest, model, tokenizer? }`), or
+ * the folder of a model by name under `options.baseUrl` (default `env.baseUrl`).
  */
-export function bundleFiles(options: Partial<BundleFiles> & { baseUrl?: string | URL }, method: string): BundleFiles {
+export function locateBundle(options: Partial<BundleFiles> & { baseUrl?: string | URL }, method: string): BundleLocation {
   const { manifest, model, tokenizer } = options;
   if (manifest === undefined && tokenizer === undefined) {
     if (typeof model !== 'string' || !MODEL_NAME.test(model)) {
@@ -72,16 +129,15 @@ export function bundleFiles(options: Partial<BundleFiles> & { baseUrl?: string |
         'invalid_argument',
         `${method}: options.model is ${typeof model === 'string' ? JSON.stringify(model) : describe(model)}; ` +
           "pass a model name (e.g. { model: 'minilm-l6-int8', baseUrl: '/models/' }) " +
-          'or the three files { manifest, model, tokenizer }',
+          'or the files { manifest, model } (and tokenizer for a bert model)',
       );
     }
     const base = resolveLocation(options.baseUrl ?? env.baseUrl, 'the base URL');
     if (!base.pathname.endsWith('/')) base.pathname += '/';
-    const file = (name: string) => new URL(`${model}/${name}`, base);
-    return { manifest: file('manifest.json'), model: file('model.onnx'), tokenizer: file('tokenizer.json') };
+    return { name: model, base };
   }
-  const files = { manifest, model, tokenizer };
-  for (const [key, value] of Object.entries(files)) {
+  const given = { manifest, model, ...(tokenizer === undefined ? {} : { tokenizer }) };
+  for (const [key, value] of Object.entries(given)) {
     if (!isBytesSource(value)) {
       throw new TamisError(
         'invalid_argument',
@@ -90,7 +146,55 @@ export function bundleFiles(options: Partial<BundleFiles> & { baseUrl?: string |
       );
     }
   }
-  return files as BundleFiles;
+  return { files: given as BundleFiles };
+}
+
+/** The URL of `file` in the folder of the model `name` under `base`. */
+function namedFile(location: { name: string; base: URL }, file: string): URL {
+  return new URL(`${location.name}/${file}`, location.base);
+}
+
+/** Where the bundle's `manifest.json` is. */
+export function manifestSource(location: BundleLocation): BytesSource {
+  return 'files' in location ? location.files.manifest : namedFile(location, 'manifest.json');
+}
+
+/**
+ * The model and tokenizer sources of the bundle at `location`, for the architecture `manifest`
+ * names: a model by name has them in its folder; files given must be the ones the architecture
+ * needs (`invalid_argument` naming what to pass otherwise).
+ */
+export function modelSources(location: BundleLocation, manifest: ParsedManifest, method: string): ModelSources {
+  const { architecture } = manifest;
+  const names = ARCHITECTURE_FILES[architecture];
+  if (!('files' in location)) {
+    return {
+      model: namedFile(location, names.model),
+      tokenizer: names.tokenizer === null ? undefined : namedFile(location, names.tokenizer),
+    };
+  }
+  const { model, tokenizer } = location.files;
+  const mismatch = (fix: string) =>
+    new TamisError('invalid_argument', `${method}: the manifest of ${manifest.id} says architecture ${architecture}: ${fix}`);
+  if (names.tokenizer === null && tokenizer !== undefined) {
+    throw mismatch(`its tokenizer is inside ${names.model}, leave options.tokenizer out ({ manifest, model })`);
+  }
+  if (names.tokenizer !== null && tokenizer === undefined) {
+    throw mismatch(`pass its ${names.tokenizer} as options.tokenizer ({ manifest, model, tokenizer })`);
+  }
+  const modelFile = fileName(model);
+  const otherModelFile = ARCHITECTURES.some((other) => other !== architecture && ARCHITECTURE_FILES[other].model === modelFile);
+  if (otherModelFile) {
+    throw mismatch(`options.model names ${modelFile}, pass its ${names.model}`);
+  }
+  return { model, tokenizer };
+}
+
+/** The last path segment of a URL or path, lower case; undefined for bytes. */
+function fileName(source: BytesSource): string | undefined {
+  if (source instanceof URL) return source.pathname.split('/').at(-1)?.toLowerCase();
+  if (typeof source !== 'string') return undefined;
+  return source.replace(/[?#].*$/, '').split(/[/\\]/).at(-1)?.toLowerCase();
 }
 
 async function openCache(options: FetchOptions): Promise<Cache | undefined> {
@@ -274,8 +378,11 @@ async function verify(bytes: Uint8Array, sha256: string, what: string): Promise<
   }
 }
 
-/** Reads and checks the manifest's shape; the wasm module checks the rest. */
-export function parseManifest({ bytes, origin }: Loaded): Manifest {
+/**
+ * Reads and checks the manifest's shape: JSON naming a known architecture (none: `bert`) and
+ * the sha256 of each file the architecture needs; the wasm module checks the rest.
+ */
+export function parseManifest({ bytes, origin }: Loaded): ParsedManifest {
   const text = new TextDecoder().decode(bytes);
   let manifest: unknown;
   try {
@@ -284,13 +391,25 @@ export function parseManifest({ bytes, origin }: Loaded): Manifest {
     const hint = /^\s*</.test(text) ? ` (${HTML_HINT})` : '';
     throw new TamisError('invalid_manifest', `the manifest from ${origin} is not JSON${hint}: ${String(error)}`);
   }
-  const files = (manifest as Partial<Manifest> | null)?.files;
-  for (const name of ['model.onnx', 'tokenizer.json']) {
-    if (typeof files?.[name]?.sha256 !== 'string') {
-      throw new TamisError('invalid_manifest', `the manifest from ${origin} has no files["${name}"].sha256`);
+  const fields = manifest as Partial<Manifest> | null;
+  const architecture = fields?.architecture ?? 'bert';
+  if (!ARCHITECTURES.includes(architecture)) {
+    throw new TamisError(
+      'invalid_manifest',
+      `the manifest from ${origin} names the architecture ${JSON.stringify(architecture)}; ` +
+        `this version of tamis knows ${ARCHITECTURES.join(', ')}`,
+    );
+  }
+  const { model, tokenizer } = ARCHITECTURE_FILES[architecture];
+  for (const name of tokenizer === null ? [model] : [model, tokenizer]) {
+    if (typeof fields?.files?.[name]?.sha256 !== 'string') {
+      throw new TamisError(
+        'invalid_manifest',
+        `the manifest from ${origin} has no files["${name}"].sha256, which a bundle of architecture ${architecture} needs`,
+      );
     }
   }
-  return manifest as Manifest;
+  return { ...(manifest as Manifest), architecture };
 }
 
 /**

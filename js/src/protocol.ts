@@ -1,11 +1,14 @@
 // Messages between `TamisWorker` (client.ts) and the worker (serve.ts).
 import type { ErrorCode } from './errors.js';
-import type { BundleFiles } from './load.js';
+import type { BundleFiles, NamedModel } from './load.js';
 import type { LoadSettings } from './tamis.js';
 import type { FusionRequest, LoadProgress, Policy, PolicyEdit } from './types.js';
 
-/** Load options that survive `postMessage`: no callback, no signal, model files resolved. */
-export type WorkerLoadOptions = Omit<LoadSettings, 'onProgress' | 'signal'> & BundleFiles;
+/**
+ * Load options that survive `postMessage`: no callback, no signal, URLs absolute (a model by
+ * name with the client's base URL, since the worker's `env` and base differ).
+ */
+export type WorkerLoadOptions = Omit<LoadSettings, 'onProgress' | 'signal'> & (NamedModel | BundleFiles);
 
 export type Request =
   | { op: 'load'; options: WorkerLoadOptions }

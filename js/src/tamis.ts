@@ -6,7 +6,18 @@ import initWasm, {
 } from './wasm/tamis_wasm.js';
 import { checkObject, checkTexts, describe, EDIT_EXAMPLE, FUSION_EXAMPLE, policyJson } from './arguments.js';
 import { asTamisError, type InternalCode, TamisError, unexpectedError } from './errors.js';
-import { type BundleFiles, bundleFiles, type BytesSource, loadBytes, LoadRun, type NamedModel, parseManifest } from './load.js';
+import {
+  ARCHITECTURE_FILES,
+  type BundleFiles,
+  type BytesSource,
+  loadBytes,
+  LoadRun,
+  locateBundle,
+  manifestSource,
+  modelSources,
+  type NamedModel,
+  parseManifest,
+} from './load.js';
 import { currentPlatform } from './platform.js';
 import type {
   Backend,
@@ -41,13 +52,16 @@ export interface LoadSettings {
 
 /**
  * How to load tamis: a model by name (found under `baseUrl`, default `env.baseUrl`), or the
- * bundle's three files as bytes or URLs (in Node also paths or `file:` URLs).
+ * bundle's files as bytes or URLs (in Node also paths or `file:` URLs): the manifest and the
+ * model, and the tokenizer for a `bert` model (an `xlm-roberta` model file holds its own).
  *
  * @example
  * ```ts
- * await Tamis.load({ model: 'minilm-l6-int8', baseUrl: '/models/' });
+ * await Tamis.load({ model: 'minilm-l6-int8', baseUrl: '/models/' }); // English, 23 MB
+ * await Tamis.load({ model: 'e5-small-q4', baseUrl: '/models/' }); // about 100 languages, 72 MB
  * await Tamis.load({ manifest: 'models/minilm-l6-int8/manifest.json',
  *   model: 'models/minilm-l6-int8/model.onnx', tokenizer: 'models/minilm-l6-int8/tokenizer.json' });
+ * await Tamis.load({ manifest: 'models/e5-small-q4/manifest.json', model: 'models/e5-small-q4/model.e5s' });
  * ```
  */
 export type LoadOptions = LoadSettings & (NamedModel | BundleFiles);
@@ -280,7 +294,9 @@ export class Tamis implements TamisApi {
   }
 
   /**
-   * Loads the wasm module and the model, checking the model files against the manifest.
+   * Loads the wasm module and the model: the manifest first, then the files its architecture
+   * names (`model.onnx` and `tokenizer.json`, or `model.e5s`), each checked against the
+   * manifest's sha256 before the model is built.
    *
    * @example
    * ```ts
@@ -296,7 +312,7 @@ export class Tamis implements TamisApi {
   static async load(options: LoadOptions): Promise<Tamis> {
     const method = 'Tamis.load(options)';
     checkObject(options, method, "{ model: 'minilm-l6-int8' }");
-    const files = bundleFiles(options, method);
+    const location = locateBundle(options, method);
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TamisError('invalid_argument', `${method}: options.signal is ${describe(signal)}, not an AbortSignal`);
@@ -306,19 +322,24 @@ export class Tamis implements TamisApi {
       const fetchOptions = { cache: options.cache ?? true, signal: run.signal, onProgress: run.onProgress };
       // The module compiles while the model files are fetched and hashed (both off this thread).
       const modelFiles = (async () => {
-        const manifestFile = await loadBytes(files.manifest, 'manifest', { ...fetchOptions, cache: false });
+        const manifestFile = await loadBytes(manifestSource(location), 'manifest', { ...fetchOptions, cache: false });
         const manifest = parseManifest(manifestFile);
+        const sources = modelSources(location, manifest, method);
+        const names = ARCHITECTURE_FILES[manifest.architecture];
+        const sha256 = (name: string | null) => (name === null ? undefined : manifest.files[name]?.sha256);
         const [model, tokenizer] = await Promise.all([
-          loadBytes(files.model, 'model', fetchOptions, manifest.files['model.onnx']?.sha256),
-          loadBytes(files.tokenizer, 'tokenizer', fetchOptions, manifest.files['tokenizer.json']?.sha256),
+          loadBytes(sources.model, 'model', fetchOptions, sha256(names.model)),
+          sources.tokenizer === undefined
+            ? undefined
+            : loadBytes(sources.tokenizer, 'tokenizer', fetchOptions, sha256(names.tokenizer)),
         ]);
-        return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer.bytes };
+        return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer?.bytes };
       })();
       const [, bytes] = await Promise.all([
         ensureWasm(options.wasm ?? currentPlatform().wasm(), run.onProgress),
         modelFiles,
       ]);
-      // Both files were checked against the manifest above, with Web Crypto (10x faster than
+      // The files were checked against the manifest above, with Web Crypto (10x faster than
       // hashing inside wasm), so the module skips its own check.
       const backend = options.backend ?? 'auto';
       const model = await guardAsync(() => Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend));

@@ -171,16 +171,31 @@ export interface RankedCandidate {
   content: number | null;
 }
 
+/**
+ * A model family tamis runs, as a bundle's manifest names it: it decides the bundle's files
+ * (`ARCHITECTURE_FILES`). The same names as `tamis_model::Architecture`; a test keeps them equal.
+ */
+export type Architecture =
+  /** BERT encoders (all-MiniLM-L6-v2): `model.onnx` and `tokenizer.json`. English. */
+  | 'bert'
+  /** XLM-RoBERTa encoders (multilingual-e5-small): `model.e5s`, tokenizer inside. About 100 languages. */
+  | 'xlm-roberta';
+
 /** The model bundle's manifest (`manifest.json`), as far as loading needs it. */
 export interface Manifest {
   id: string;
   dimension: number;
-  /** Keyed by file name: `model.onnx`, `tokenizer.json`. */
+  /** Which files the bundle has; manifests without one are `bert`'s. */
+  architecture?: Architecture;
+  /** Keyed by file name: `model.onnx` and `tokenizer.json` (`bert`), or `model.e5s` (`xlm-roberta`). */
   files: Record<string, { sha256: string }>;
   [key: string]: unknown;
 }
 
-/** A file a load reads: the three of the model bundle, and the tamis `.wasm`. */
+/**
+ * A file a load reads: the manifest, the model and, for `bert` bundles, the tokenizer (an
+ * `xlm-roberta` model file holds its own); and the tamis `.wasm`.
+ */
 export type LoadFile = 'manifest' | 'model' | 'tokenizer' | 'wasm';
 
 /**

@@ -1,10 +1,17 @@
-// The default model bundle's files (scripts/setup.sh prepares them), read for Node scripts and
-// tests in the shape `Tamis.load` takes.
+// The prepared model bundles' files (scripts/setup.sh prepares the default one,
+// `python3 scripts/prepare-model.py --model e5-small-q4` the multilingual one), read for Node
+// scripts and tests in the shape `Tamis.load` takes.
 import { readFileSync } from 'node:fs';
 
-export const BUNDLE_DIR = new URL('../../models/minilm-l6-int8/', import.meta.url);
+/** The folder of the prepared bundle `name` under models/. */
+export const modelDir = (name) => new URL(`../../models/${name}/`, import.meta.url);
 
-/** One file of the bundle, as bytes. */
+export const BUNDLE_DIR = modelDir('minilm-l6-int8');
+
+/** The multilingual bundle (xlm-roberta): `manifest.json` and `model.e5s`, no tokenizer file. */
+export const E5_DIR = modelDir('e5-small-q4');
+
+/** One file of the default bundle, as bytes. */
 export const bundleFile = (name) => readFileSync(new URL(name, BUNDLE_DIR));
 
 /** `{ manifest, model, tokenizer }` as fresh byte buffers. */

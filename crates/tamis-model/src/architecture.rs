@@ -39,6 +39,10 @@ pub struct Conventions {
 }
 
 impl Architecture {
+    /// Every architecture, in declaration order: for the vocabularies other layers keep in step
+    /// with this one (the npm package's `Architecture` union and file-name table).
+    pub const ALL: [Architecture; 2] = [Architecture::Bert, Architecture::XlmRoberta];
+
     /// The name the manifest uses.
     pub fn name(self) -> &'static str {
         match self {

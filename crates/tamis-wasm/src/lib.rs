@@ -4,6 +4,7 @@
 //! Every error reaches JavaScript as an `Error` with a `code` field (see [`ErrorCode`]) and a
 //! message a user can act on; a failed call leaves the object as it was.
 
+mod architecture;
 mod backend;
 mod error_code;
 #[cfg(test)]
