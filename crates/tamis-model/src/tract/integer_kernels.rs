@@ -76,15 +76,17 @@ impl PackedWeights {
     }
 }
 
-/// Rows of activations as int16, each with one scale: `x = scale * integer`.
-struct QuantizedRows {
-    values: Vec<i16>,
-    scales: Vec<f32>,
+/// Rows of activations as int16, each with one scale: `x = scale * integer`. Also used by the
+/// 4-bit kernels ([`crate::xlm_roberta`]).
+pub(crate) struct QuantizedRows {
+    /// Row after row, each padded to a whole number of input pairs.
+    pub(crate) values: Vec<i16>,
+    pub(crate) scales: Vec<f32>,
     pairs: usize,
 }
 
 impl QuantizedRows {
-    fn new(activations: &[f32], inputs: usize) -> Self {
+    pub(crate) fn new(activations: &[f32], inputs: usize) -> Self {
         let pairs = inputs.div_ceil(2);
         let rows = activations.len() / inputs.max(1);
         let mut values = vec![0i16; rows * pairs * 2];

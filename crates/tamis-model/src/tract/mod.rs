@@ -13,6 +13,7 @@ mod layer_norm;
 
 #[cfg(test)]
 pub(crate) use graph::default_model_proto;
+pub(crate) use integer_kernels::QuantizedRows;
 
 use std::collections::HashMap;
 

