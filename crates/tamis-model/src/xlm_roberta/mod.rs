@@ -9,3 +9,7 @@ mod file;
 // Used by the encoder, written beside it (issue 17).
 #[allow(dead_code)]
 mod kernels;
+
+mod tokenizer;
+
+pub use tokenizer::XlmRobertaTokenizer;
