@@ -45,6 +45,11 @@ pub struct XlmRobertaTokenizer {
     /// Open-addressing table of piece index + 1 (0 = empty slot), FNV-1a of the piece's bytes,
     /// linear probing: a power of two at least twice the pieces.
     piece_table: Vec<u32>,
+    /// Which byte strings may begin a piece: every piece's prefixes ending at a character
+    /// boundary, as one bit each (FNV-1a, mixed) in a filter about 8 bits per prefix. A
+    /// candidate whose bit is clear starts no piece, nor does anything longer, so the search
+    /// from a character stops there; a set bit only means "look it up".
+    prefix_filter: PrefixFilter,
     specials: SpecialTokens,
     unknown_score: f32,
     longest_piece_bytes: usize,
@@ -92,10 +97,12 @@ impl XlmRobertaTokenizer {
             .max()
             .unwrap_or(0)
             .max(1);
+        let prefix_filter = PrefixFilter::new(vocabulary.blob, &piece_offsets);
         Self {
             piece_bytes: vocabulary.blob.to_vec(),
             scores: vocabulary.scores.clone(),
             piece_table,
+            prefix_filter,
             specials: vocabulary.specials,
             unknown_score: lowest_score - 10.0,
             longest_piece_bytes,
@@ -157,6 +164,9 @@ impl XlmRobertaTokenizer {
                     break;
                 }
                 hash = fnv1a(hash, &normalized[starts[end - 1] as usize..end_byte]);
+                if !self.prefix_filter.may_contain(hash) {
+                    break;
+                }
                 let candidate = &normalized[first_byte..end_byte];
                 if let Some(piece) = self.find_piece(hash as usize & mask, candidate) {
                     if piece != self.specials.unk {
@@ -250,6 +260,50 @@ impl XlmRobertaTokenizer {
             }
             slot = (slot + 1) & mask;
         }
+    }
+}
+
+/// A one-hash Bloom filter of the FNV-1a hashes of the pieces' prefixes.
+#[derive(Debug, Clone)]
+struct PrefixFilter {
+    bits: Vec<u64>,
+    /// log2 of the number of bits.
+    log2_bits: u32,
+}
+
+impl PrefixFilter {
+    /// The filter of every prefix of every piece that ends at a character boundary (the piece
+    /// itself included); `offsets` delimit the pieces in `blob`, valid UTF-8.
+    fn new(blob: &[u8], offsets: &[u32]) -> Self {
+        let is_char_end = |byte: Option<&u8>| byte.is_none_or(|byte| (byte & 0xC0) != 0x80);
+        let prefixes = blob.iter().filter(|&&byte| (byte & 0xC0) != 0x80).count();
+        let log2_bits = (8 * prefixes.max(8)).next_power_of_two().trailing_zeros();
+        let mut filter = Self {
+            bits: vec![0; (1usize << log2_bits) / 64],
+            log2_bits,
+        };
+        for range in offsets.windows(2) {
+            let piece = &blob[range[0] as usize..range[1] as usize];
+            let mut hash = FNV_OFFSET;
+            for (index, &byte) in piece.iter().enumerate() {
+                hash = fnv1a(hash, &[byte]);
+                if is_char_end(piece.get(index + 1)) {
+                    let bit = filter.bit(hash);
+                    filter.bits[bit / 64] |= 1 << (bit % 64);
+                }
+            }
+        }
+        filter
+    }
+
+    fn bit(&self, hash: u64) -> usize {
+        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.log2_bits)) as usize
+    }
+
+    /// False when no piece starts with the bytes whose FNV-1a hash is `hash`.
+    fn may_contain(&self, hash: u64) -> bool {
+        let bit = self.bit(hash);
+        self.bits[bit / 64] & (1 << (bit % 64)) != 0
     }
 }
 
