@@ -35,4 +35,4 @@ pub use priors::{built_in_priors, priors_path};
 pub use tokenize::{TextTokenizer, TokenizedText};
 pub use tract::{EncoderOptions, TractEncoder};
 pub use weights::{BertWeights, Dense, EncoderLayer, LayerNorm, QuantizedMatrix};
-pub use xlm_roberta::XlmRobertaTokenizer;
+pub use xlm_roberta::{XlmRobertaEncoder, XlmRobertaTokenizer};

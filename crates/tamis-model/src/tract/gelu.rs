@@ -50,7 +50,7 @@ impl TamisOp for Gelu {
 /// branch-free and with no library call so that it vectorizes (`libm::erff` made GELU ten
 /// times slower).
 #[allow(clippy::excessive_precision)]
-fn erf(x: f32) -> f32 {
+pub(crate) fn erf(x: f32) -> f32 {
     const A: [f32; 6] = [
         0.0705230784,
         0.0422820123,

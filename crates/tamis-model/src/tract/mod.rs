@@ -11,6 +11,7 @@ mod integer_kernels;
 mod integer_matmul;
 mod layer_norm;
 
+pub(crate) use gelu::erf;
 #[cfg(test)]
 pub(crate) use graph::default_model_proto;
 pub(crate) use integer_kernels::QuantizedRows;

@@ -78,7 +78,9 @@ impl Q4Matrix {
     /// not exactly that many blocks.
     pub(crate) fn from_q4_0(bytes: &[u8], outputs: usize, inputs: usize) -> Option<Self> {
         let blocks = inputs / BLOCK;
-        if inputs % BLOCK != 0 || bytes.len() != outputs.checked_mul(blocks * BLOCK_BYTES)? {
+        if !inputs.is_multiple_of(BLOCK)
+            || bytes.len() != outputs.checked_mul(blocks * BLOCK_BYTES)?
+        {
             return None;
         }
         let groups = outputs.div_ceil(GROUP);
@@ -112,10 +114,12 @@ impl Q4Matrix {
         })
     }
 
+    #[cfg(test)]
     pub(crate) fn inputs(&self) -> usize {
         self.inputs
     }
 
+    #[cfg(test)]
     pub(crate) fn outputs(&self) -> usize {
         self.outputs
     }
@@ -293,7 +297,7 @@ impl Kernel {
     fn products(self, tile: &[i16], rows: usize, widened: &[i16], scales: &[f32]) -> TileSums {
         assert!(rows >= 1 && rows <= self.max_rows());
         let inputs = tile.len() / rows;
-        assert!(inputs % BLOCK == 0 && tile.len() == rows * inputs);
+        assert!(inputs.is_multiple_of(BLOCK) && tile.len() == rows * inputs);
         assert!(widened.len() >= inputs * GROUP && scales.len() >= inputs / BLOCK * GROUP);
         match self {
             Self::Portable => portable(tile, rows, widened, scales),
@@ -588,7 +592,7 @@ mod tests {
         assert_eq!(f16_to_f32(0x7bff), 65504.0);
         assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
         assert!(f16_to_f32(0x7e00).is_nan());
-        assert_eq!(f16_to_f32(f32_to_f16(0.00400161743)), 0.00400161743);
+        assert_eq!(f16_to_f32(0x1c19), 1.024_414_1 / 256.0);
     }
 
     #[test]

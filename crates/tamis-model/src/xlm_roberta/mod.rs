@@ -6,10 +6,9 @@
 #[allow(dead_code)]
 mod file;
 
-// Used by the encoder, written beside it (issue 17).
-#[allow(dead_code)]
+mod encoder;
 mod kernels;
-
 mod tokenizer;
 
+pub use encoder::XlmRobertaEncoder;
 pub use tokenizer::XlmRobertaTokenizer;
