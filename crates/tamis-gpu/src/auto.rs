@@ -4,13 +4,13 @@
 use std::sync::Mutex;
 
 use tamis_core::{Embedding, Encoder};
-use tamis_model::{ModelBundle, TractEncoder};
+use tamis_model::{CpuEncoder, ModelBundle};
 
 use crate::{choose, BackendPreference, Choice, GpuEncoder, GpuError, GpuOptions, Selection};
 
 enum Active {
     Gpu(Box<GpuEncoder>),
-    Cpu(Box<TractEncoder>),
+    Cpu(Box<CpuEncoder>),
 }
 
 /// An encoder on the backend [`BackendPreference`] selects.
@@ -43,7 +43,7 @@ impl AutoEncoder {
             pollster::block_on(choose(&bundle, preference, GpuOptions::default()))?;
         let active = match choice {
             Choice::Gpu(encoder) => Active::Gpu(encoder),
-            Choice::Cpu => Active::Cpu(Box::new(TractEncoder::new(&bundle)?)),
+            Choice::Cpu => Active::Cpu(Box::new(CpuEncoder::new(&bundle)?)),
         };
         Ok(Self {
             dimension: bundle.manifest.dimension,
@@ -92,7 +92,7 @@ impl Encoder for AutoEncoder {
                 result => return result,
             },
         };
-        let cpu = TractEncoder::new(&self.bundle)?;
+        let cpu = CpuEncoder::new(&self.bundle)?;
         let embeddings = cpu.embed(texts)?;
         let selection = active.1.after_gpu_failure(&failure);
         *active = (Active::Cpu(Box::new(cpu)), selection);

@@ -1,16 +1,17 @@
-//! Model bundles, their tokenizers and the tract encoder of tamis.
+//! Model bundles, their tokenizers and the CPU encoders of tamis.
 //!
 //! A [`ModelBundle`] is the bytes of `manifest.json` and of the files its architecture names
 //! (BERT: `model.onnx` and `tokenizer.json`; XLM-RoBERTa: `model.e5s`, tokenizer inside),
-//! checked against the sha256 values in the manifest. [`TractEncoder`] runs BERT bundles on the
-//! CPU, natively or in wasm, and implements [`tamis_core::Encoder`].
+//! checked against the sha256 values in the manifest. [`CpuEncoder`] runs any bundle on the
+//! CPU, natively or in wasm: [`TractEncoder`] for BERT, [`XlmRobertaEncoder`] for e5; each
+//! implements [`tamis_core::Encoder`].
 //!
 //! ```no_run
 //! use tamis_core::Encoder;
-//! use tamis_model::{ModelBundle, TractEncoder};
+//! use tamis_model::{CpuEncoder, ModelBundle};
 //!
 //! let bundle = ModelBundle::read_dir("models/minilm-l6-int8")?;
-//! let encoder = TractEncoder::new(&bundle)?;
+//! let encoder = CpuEncoder::new(&bundle)?;
 //! let embeddings = encoder.embed(&["a post", "another post"])?;
 //! assert_eq!(embeddings[0].vector.len(), encoder.dimension());
 //! # Ok::<(), tamis_model::ModelError>(())
@@ -19,6 +20,7 @@
 mod architecture;
 mod batching;
 mod bundle;
+mod cpu;
 mod error;
 mod onnx_data;
 mod priors;
@@ -30,6 +32,7 @@ mod xlm_roberta;
 pub use architecture::{Architecture, Conventions};
 pub use batching::{embed_in_batches, length_buckets, BatchPlan, Batching};
 pub use bundle::{FileEntry, Manifest, ModelBundle, Prefixes, SourcePackage, PREPARE_COMMAND};
+pub use cpu::CpuEncoder;
 pub use error::ModelError;
 pub use priors::{built_in_priors, priors_path};
 pub use tokenize::{TextTokenizer, TokenizedText};

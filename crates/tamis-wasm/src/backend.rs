@@ -15,7 +15,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use tamis_core::{Embedding, Encoder};
 use tamis_gpu::{AdapterReport, GpuEncoder, GpuError, Selection};
-use tamis_model::{ModelBundle, ModelError, TractEncoder};
+use tamis_model::{CpuEncoder, ModelBundle, ModelError};
 
 use crate::{Coded, ErrorCode};
 
@@ -70,7 +70,7 @@ pub struct GpuState {
 }
 
 pub enum Backend {
-    Cpu(Box<TractEncoder>),
+    Cpu(Box<CpuEncoder>),
     Gpu(Box<GpuState>),
 }
 
@@ -109,7 +109,7 @@ impl GpuState {
         match result {
             Ok(embeddings) => gpu.staged.extend(texts.into_iter().zip(embeddings)),
             Err(failure @ GpuError::Lost(_)) => {
-                let cpu = TractEncoder::new(&gpu.bundle)?;
+                let cpu = CpuEncoder::new(&gpu.bundle)?;
                 *selection = selection.after_gpu_failure(&failure);
                 *backend = Backend::Cpu(Box::new(cpu));
             }
@@ -141,7 +141,7 @@ impl Backend {
 }
 
 pub enum ActiveEncoder<'a> {
-    Cpu(&'a TractEncoder),
+    Cpu(&'a CpuEncoder),
     Staged(&'a GpuState),
 }
 

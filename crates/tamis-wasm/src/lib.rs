@@ -29,7 +29,7 @@ use tamis_gpu::{
     choose, BackendKind, BackendPreference, Choice, GpuOptions, Selection, SelectionReason,
     UnknownBackend,
 };
-use tamis_model::{built_in_priors, ModelBundle, ModelError, TractEncoder};
+use tamis_model::{built_in_priors, CpuEncoder, ModelBundle, ModelError};
 use wasm_bindgen::prelude::*;
 
 /// An error with a stable [`ErrorCode`], for programs to branch on.
@@ -233,7 +233,7 @@ impl Model {
             adapter: None,
         };
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
-        let backend = Backend::Cpu(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?));
+        let backend = Backend::Cpu(Box::new(CpuEncoder::from_bundle(bundle).map_err(to_js)?));
         Ok(Self::on_backend(priors, dimension, backend, selection))
     }
 
@@ -285,7 +285,7 @@ impl Model {
             .map_err(to_js)?;
         let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
         let backend = match choice {
-            Choice::Cpu => Backend::Cpu(Box::new(TractEncoder::from_bundle(bundle).map_err(to_js)?)),
+            Choice::Cpu => Backend::Cpu(Box::new(CpuEncoder::from_bundle(bundle).map_err(to_js)?)),
             // The GPU state keeps the bundle to make the CPU encoder should the GPU be lost.
             Choice::Gpu(encoder) => Backend::Gpu(Box::new(GpuState::new(*encoder, bundle))),
         };

@@ -1,0 +1,85 @@
+//! The CPU encoder of any bundle: the one its manifest's architecture needs.
+
+use tamis_core::{Embedding, Encoder};
+
+use crate::{Architecture, ModelBundle, ModelError, TractEncoder, XlmRobertaEncoder};
+
+/// Runs a bundle on the CPU, natively or in wasm, with the encoder its architecture needs:
+/// tract for BERT's ONNX graphs, tamis's own forward pass for XLM-RoBERTa's 4-bit weights.
+///
+/// ```no_run
+/// use tamis_core::Encoder;
+/// use tamis_model::{CpuEncoder, ModelBundle};
+///
+/// let encoder = CpuEncoder::from_bundle(ModelBundle::read_dir("models/e5-small-q4")?)?;
+/// let embeddings = encoder.embed(&["ein Beitrag", "a post", "投稿"])?;
+/// assert_eq!(embeddings[0].vector.len(), encoder.dimension());
+/// # Ok::<(), tamis_model::ModelError>(())
+/// ```
+pub enum CpuEncoder {
+    Bert(Box<TractEncoder>),
+    XlmRoberta(Box<XlmRobertaEncoder>),
+}
+
+impl CpuEncoder {
+    /// Loads a verified bundle.
+    pub fn new(bundle: &ModelBundle) -> Result<Self, ModelError> {
+        match bundle.manifest.architecture {
+            Architecture::Bert => Ok(Self::Bert(Box::new(TractEncoder::new(bundle)?))),
+            Architecture::XlmRoberta => Self::xlm_roberta(bundle),
+        }
+    }
+
+    /// Loads a verified bundle, taking it over so that its bytes are freed as soon as the
+    /// encoder no longer needs them (in wasm, where memory never shrinks, that is a smaller
+    /// module memory for good).
+    pub fn from_bundle(bundle: ModelBundle) -> Result<Self, ModelError> {
+        match bundle.manifest.architecture {
+            Architecture::Bert => Ok(Self::Bert(Box::new(TractEncoder::from_bundle(bundle)?))),
+            Architecture::XlmRoberta => Self::xlm_roberta(&bundle),
+        }
+    }
+
+    fn xlm_roberta(bundle: &ModelBundle) -> Result<Self, ModelError> {
+        let manifest = &bundle.manifest;
+        // Classification and fusion compare texts with each other: e5's card asks for the
+        // query prefix on both sides of such symmetric tasks.
+        let prefix = manifest.prefixes.as_ref().map_or("", |p| p.query.as_str());
+        let encoder =
+            XlmRobertaEncoder::from_model_file(&bundle.model, prefix, manifest.max_tokens)?;
+        if encoder.dimension() != manifest.dimension {
+            return Err(ModelError::UnsupportedModel(format!(
+                "model.e5s's hidden size is {}, the manifest's dimension is {}",
+                encoder.dimension(),
+                manifest.dimension
+            )));
+        }
+        Ok(Self::XlmRoberta(Box::new(encoder)))
+    }
+
+    /// The architecture this encoder runs.
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            Self::Bert(_) => Architecture::Bert,
+            Self::XlmRoberta(_) => Architecture::XlmRoberta,
+        }
+    }
+}
+
+impl Encoder for CpuEncoder {
+    type Error = ModelError;
+
+    fn dimension(&self) -> usize {
+        match self {
+            Self::Bert(encoder) => encoder.dimension(),
+            Self::XlmRoberta(encoder) => encoder.dimension(),
+        }
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, ModelError> {
+        match self {
+            Self::Bert(encoder) => encoder.embed(texts),
+            Self::XlmRoberta(encoder) => encoder.embed(texts),
+        }
+    }
+}

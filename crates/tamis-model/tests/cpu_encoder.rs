@@ -1,0 +1,50 @@
+//! `CpuEncoder` runs each bundle with the encoder its architecture needs.
+
+use std::path::Path;
+
+use tamis_core::{cosine, Encoder};
+use tamis_model::{Architecture, CpuEncoder, ModelBundle};
+
+fn bundle(id: &str) -> ModelBundle {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(id);
+    ModelBundle::read_dir(dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn each_architecture_gets_its_encoder() {
+    for (id, architecture) in [
+        ("minilm-l6-int8", Architecture::Bert),
+        ("e5-small-q4", Architecture::XlmRoberta),
+    ] {
+        let encoder = CpuEncoder::from_bundle(bundle(id)).expect("the bundle loads");
+        assert_eq!(encoder.architecture(), architecture, "{id}");
+        let embeddings = encoder.embed(&["a post", ""]).expect("embeds");
+        assert_eq!(embeddings.len(), 2);
+        assert_eq!(embeddings[0].vector.len(), encoder.dimension());
+        let norm: f32 = embeddings[0].vector.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-4, "{id}: norm² {norm}");
+    }
+}
+
+#[test]
+fn e5_puts_a_translation_nearer_than_another_topic() {
+    let encoder = CpuEncoder::new(&bundle("e5-small-q4")).expect("e5 loads");
+    let texts = [
+        "Der Zug hatte heute wieder zwei Stunden Verspätung.",
+        "The train was two hours late again today.",
+        "電車は今日も二時間遅れた。",
+        "I baked a chocolate cake for my sister's birthday.",
+    ];
+    let embeddings = encoder.embed(&texts).expect("embeds");
+    let similarity = |a: usize, b: usize| cosine(&embeddings[a].vector, &embeddings[b].vector);
+    for translation in [1, 2] {
+        assert!(
+            similarity(0, translation) > similarity(0, 3) + 0.05,
+            "German–{translation}: {} vs cake {}",
+            similarity(0, translation),
+            similarity(0, 3)
+        );
+    }
+}
