@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(policy fusion trec normalize tokenize bundle)
+[ ${#targets[@]} -gt 0 ] || targets=(policy fusion trec normalize tokenize bundle e5_file e5_tokenize)
 command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --version 0.13.2
 scripts/setup.sh > /dev/null
 export RUSTC_BOOTSTRAP=1
