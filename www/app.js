@@ -1,51 +1,137 @@
 // The demo: a home timeline filtered live by tamis in a Web Worker, under a policy the user
-// edits here. The policy persists in localStorage and can be exported and imported as JSON.
-// The fusion tab (fusion.js) shares the worker.
+// edits here, with the model the user picks. The policy and the model persist in localStorage;
+// the policy can be exported and imported as JSON. The fusion tab (fusion.js) shares the worker.
 import { TamisWorker } from '/dist/client.js';
 import { $, element } from './dom.js';
 import { startFusion } from './fusion.js';
 
 const STORAGE_KEY = 'tamis-demo-policy';
-const bundle = '/models/minilm-l6-int8/';
+const MODEL_KEY = 'tamis-demo-model';
+const LOAD_TIMES_KEY = 'tamis-demo-load-times';
 
-const state = { posts: [], verdicts: [], revealed: new Set(), showHidden: false, classifier: undefined };
+/** The bundles the demo offers, served by name from /models/ (docs/javascript.md). */
+const MODELS = [
+  { name: 'minilm-l6-int8', size: '23 MB', languages: 'English' },
+  { name: 'e5-small-q4', size: '72 MB', languages: 'about 100 languages' },
+];
+
+const state = {
+  posts: [], verdicts: [], revealed: new Set(), showHidden: false,
+  classifier: undefined, tamis: undefined, worker: undefined, model: undefined,
+};
 const timings = { load: 0, classify: 0 };
+/** Each model's last measured load time, { ms, cached }, kept across visits. */
+const loadTimes = JSON.parse(localStorage.getItem(LOAD_TIMES_KEY) ?? '{}');
 
 function showStatus(text) {
   $('#status').textContent = text;
 }
 
 async function start() {
-  const started = performance.now();
-  const worker = new Worker('/dist/worker.js', { type: 'module' });
-  const tamis = await TamisWorker.load(worker, {
-    manifest: bundle + 'manifest.json',
-    model: bundle + 'model.onnx',
-    tokenizer: bundle + 'tokenizer.json',
-    onProgress: ({ file, loaded, total }) => {
-      if (file === 'model' && total) $('#progress').value = loaded / total;
-    },
-  });
-  timings.load = performance.now() - started;
-  const data = await (await fetch('/data/posts.json')).json();
-  state.posts = data.posts;
-  $('#source').textContent = `(${data.posts.length} ${data.source})`;
-  const defaultPolicy = await (await fetch('/samples/policy.json')).json();
-  const stored = localStorage.getItem(STORAGE_KEY);
-  try {
-    state.classifier = await tamis.classifier(stored ?? defaultPolicy);
-  } catch (error) {
-    $('#policy-error').textContent = `The saved policy was refused (${error.message}); using the default.`;
-    state.classifier = await tamis.classifier(defaultPolicy);
-  }
-  state.tamis = tamis;
-  state.defaultPolicy = defaultPolicy;
-  await refresh();
-  document.body.dataset.ready = 'true';
-  await showBackendStatus();
+  renderModelPicker();
+  const [data, multilingual] = await Promise.all([
+    (await fetch('/data/posts.json')).json(),
+    (await fetch('/multilingual-posts.json')).json(),
+  ]);
+  state.posts = interleave(data.posts, multilingual.posts);
+  $('#source').textContent = `(${data.posts.length} ${data.source}; ${multilingual.posts.length} ${multilingual.source})`;
+  state.defaultPolicy = await (await fetch('/samples/policy.json')).json();
+  const saved = localStorage.getItem(MODEL_KEY);
+  await loadModel(MODELS.some((model) => model.name === saved) ? saved : MODELS[0].name);
   $('#tab-fusion').onclick = () => showView('fusion');
   $('#tab-timeline').onclick = () => showView('timeline');
+}
+
+/** The non-English posts spread over the top of the timeline, where they are seen. */
+function interleave(posts, others) {
+  const merged = [...posts];
+  others.forEach((post, i) => merged.splice(2 + 3 * i, 0, post));
+  return merged;
+}
+
+/**
+ * Loads `name` in a fresh worker (the previous one is terminated, which frees its model), keeps
+ * the current policy, re-classifies the timeline and re-fuses the fusion tab with it.
+ */
+async function loadModel(name) {
+  document.body.dataset.ready = 'false';
+  setPickerEnabled(false);
+  const policy = state.classifier ? await state.classifier.policy() : undefined;
+  state.worker?.terminate();
+  state.classifier = undefined;
+  state.tamis = undefined;
+  $('#progress').hidden = false;
+  $('#progress').value = 0;
+  showStatus(`Loading ${name}…`);
+  const started = performance.now();
+  let cached = false;
+  const worker = new Worker('/dist/worker.js', { type: 'module' });
+  let tamis;
+  try {
+    tamis = await TamisWorker.load(worker, {
+      model: name,
+      baseUrl: '/models/',
+      onProgress: (event) => {
+        if (event.status === 'ready' || event.file !== 'model') return;
+        cached = event.cached;
+        if (event.total) $('#progress').value = event.loaded / event.total;
+        if (event.status === 'progress') {
+          showStatus(`Downloading ${name}: ${megabytes(event.loaded)} of ${event.total ? megabytes(event.total) : '?'} MB`);
+        }
+      },
+    });
+  } catch (error) {
+    worker.terminate();
+    setPickerEnabled(true);
+    throw error;
+  }
+  timings.load = performance.now() - started;
+  loadTimes[name] = { ms: timings.load, cached };
+  localStorage.setItem(LOAD_TIMES_KEY, JSON.stringify(loadTimes));
+  localStorage.setItem(MODEL_KEY, name);
+  $('#progress').hidden = true;
+  Object.assign(state, { worker, tamis, model: name });
+  state.classifier = await classifierFor(policy ?? localStorage.getItem(STORAGE_KEY) ?? state.defaultPolicy);
+  renderModelPicker();
+  await refresh();
+  document.body.dataset.model = name;
+  document.body.dataset.ready = 'true';
+  setPickerEnabled(true);
   await startFusion(tamis);
+}
+
+const megabytes = (bytes) => (bytes / 1e6).toFixed(1);
+
+/** The policy's classifier; a refused saved policy gives way to the default, saying why. */
+async function classifierFor(policy) {
+  try {
+    return await state.tamis.classifier(policy);
+  } catch (error) {
+    $('#policy-error').textContent = `The saved policy was refused (${error.message}); using the default.`;
+    return state.tamis.classifier(state.defaultPolicy);
+  }
+}
+
+/** One radio button per model: its size, languages and last measured load time. */
+function renderModelPicker() {
+  $('#models').replaceChildren(...MODELS.map(({ name, size, languages }) => {
+    const time = loadTimes[name];
+    const measured = time ? `loaded in ${(time.ms / 1000).toFixed(1)} s${time.cached ? ' from the cache' : ''}` : 'not loaded yet';
+    const radio = element('input', { type: 'radio', name: 'model', value: name, checked: name === state.model });
+    radio.onchange = () => loadModel(name).catch(showLoadError);
+    const item = element('label', { className: 'model' }, radio, ` ${name} `,
+      element('small', { textContent: `${size} · ${languages} · ${measured}` }));
+    item.dataset.model = name;
+    return item;
+  }));
+}
+
+function setPickerEnabled(enabled) {
+  for (const radio of document.querySelectorAll('#models input')) radio.disabled = !enabled;
+}
+
+function showLoadError(error) {
+  showStatus(`tamis could not start: ${error.message}`);
 }
 
 function showView(name) {
@@ -58,8 +144,11 @@ function showView(name) {
 /** The backend that runs and why (a GPU lost during use shows here as cpu), with timings. */
 async function showBackendStatus() {
   const { backend, reason } = await state.tamis.diagnostics();
+  const priors = state.tamis.hasPriors
+    ? ''
+    : ` ${state.model} has no built-in priors yet: the categories work from your examples and definitions.`;
   showStatus(`Backend: ${backend} (${reason}). Model loaded in ${(timings.load / 1000).toFixed(1)} s; ` +
-    `${state.posts.length} posts classified in ${(timings.classify / 1000).toFixed(1)} s.`);
+    `${state.posts.length} posts classified in ${(timings.classify / 1000).toFixed(1)} s.${priors}`);
 }
 
 /** Re-classifies every post under the current policy and redraws. */
@@ -199,4 +288,4 @@ $('#reset').onclick = async () => {
   await refresh();
 };
 
-start().catch((error) => showStatus(`tamis could not start: ${error.message}`));
+start().catch(showLoadError);

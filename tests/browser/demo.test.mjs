@@ -1,12 +1,14 @@
-// The demo page (www/) in headless Chromium on 100 of the timeline's posts: it loads, filters
-// in a worker, reacts at once to "this is fine" and "hide posts like this", keeps the policy
-// across a reload, and ends in a screenshot (test-output/demo.png). Its fusion tab fuses the
-// Cranfield lists written by `tamis eval lists` (scripts/test.sh runs it) and re-ranks on
-// "less like this" (test-output/demo-fusion.png).
+// The demo page (www/) in headless Chromium on 100 of the timeline's posts and the demo's own
+// German, Japanese and Spanish posts: it loads, filters in a worker, reacts at once to "this is
+// fine" and "hide posts like this", keeps the policy across a reload, and ends in a screenshot
+// (test-output/demo.png). Picking e5-small-q4 loads it, says its load time and re-classifies,
+// the non-English posts included (test-output/demo-e5.png). Its fusion tab fuses the Cranfield
+// lists written by `tamis eval lists` (scripts/test.sh runs it) and re-ranks on "less like
+// this" (test-output/demo-fusion.png).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { DEMO_ROUTES, FUSION_LISTS, demoData, startServer } from '../support/serve.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
 
@@ -14,6 +16,8 @@ const { server, origin } = await startServer({
   routes: DEMO_ROUTES,
   generated: demoData(100),
 });
+const multilingual = JSON.parse(readFileSync(new URL('../../www/multilingual-posts.json', import.meta.url), 'utf8')).posts;
+const timelineLength = 100 + multilingual.length;
 const browser = await chromium.launch(launchOptions);
 after(async () => {
   await browser.close();
@@ -27,7 +31,9 @@ test('the demo filters the timeline, follows the user\'s edits and keeps them', 
   await page.goto(`${origin}/`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   assert.deepEqual(errors, []);
-  assert.equal(await page.locator('.post').count(), 100);
+  assert.equal(await page.locator('.post').count(), timelineLength);
+  assert.equal(await page.getAttribute('body', 'data-model'), 'minilm-l6-int8', 'the default model');
+  assert.match(await page.textContent('#models .model[data-model="minilm-l6-int8"]'), /23 MB · English · loaded in \d+\.\d s/);
   assert.match(await page.textContent('#status'), /Backend: cpu \((no usable GPU|this JavaScript host has no WebGPU).*\)\. Model loaded in/);
 
   const actions = await page.$$eval('.post', (posts) => posts.map((p) => p.dataset.action));
@@ -60,6 +66,42 @@ test('the demo filters the timeline, follows the user\'s edits and keeps them', 
   assert.equal(await page.getAttribute(`.post[data-id="${id}"]`, 'data-action'), 'none');
 
   await page.screenshot({ path: outputPath('demo.png'), fullPage: false });
+});
+
+test('picking e5-small-q4 loads it by name and re-classifies, non-English posts included', async () => {
+  const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  const fetched = [];
+  page.on('request', (request) => fetched.push(new URL(request.url()).pathname));
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  assert.match(await page.textContent('#models .model[data-model="e5-small-q4"]'), /72 MB · about 100 languages · not loaded yet/);
+
+  await page.check('#models input[value="e5-small-q4"]');
+  await page.waitForSelector('body[data-model="e5-small-q4"][data-ready="true"]', { timeout: 300_000 });
+  assert.deepEqual(errors, []);
+  assert.ok(fetched.includes('/models/e5-small-q4/model.e5s'), 'the bundle loaded by name from /models/');
+  const label = await page.textContent('#models .model[data-model="e5-small-q4"]');
+  assert.match(label, /72 MB · about 100 languages · loaded in \d+\.\d s/);
+  const status = await page.textContent('#status');
+  assert.match(status, /^Backend: cpu \(.*\)\. Model loaded in [\d.]+ s; \d+ posts classified in [\d.]+ s\./);
+  assert.match(status, /e5-small-q4 has no built-in priors yet/);
+  console.log(`e5-small-q4 in the demo: ${label.trim()}; ${status}`);
+
+  // Every post has a verdict from e5; the harmful-looking German, Japanese and Spanish posts are filtered.
+  const actions = Object.fromEntries(await page.$$eval('.post', (posts) => posts.map((p) => [p.dataset.id, p.dataset.action])));
+  assert.equal(Object.keys(actions).length, timelineLength);
+  assert.equal(actions['de-spam'], 'hide');
+  assert.equal(actions['ja-spam'], 'hide');
+  assert.equal(actions['es-insult'], 'blur');
+  for (const id of ['de-lake', 'ja-cat', 'es-shelf']) assert.equal(actions[id], 'none', `${id} passes`);
+
+  // The choice is kept: a reload loads e5 again.
+  await page.reload();
+  await page.waitForSelector('body[data-model="e5-small-q4"][data-ready="true"]', { timeout: 300_000 });
+  assert.equal(await page.isChecked('#models input[value="e5-small-q4"]'), true);
+  await page.screenshot({ path: outputPath('demo-e5.png'), fullPage: false });
 });
 
 test('the fusion tab fuses three retrievers\' lists with evidence and re-ranks on a dislike', async () => {
