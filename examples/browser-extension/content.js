@@ -1,6 +1,6 @@
 // Finds statuses in Mastodon's web interface (article/.status with .status__content), has the
 // extension's worker classify each text once, and applies warn, blur or hide in place. New
-// statuses (scrolling, streaming) are filtered as they appear; a policy change re-filters.
+// statuses (scrolling, streaming) are filtered as they appear; a new policy or model re-filters.
 const STATUS = '.status__content';
 const verdictOf = new Map(); // text -> verdict, so that each text is classified once
 let pending = new Set();
@@ -65,7 +65,7 @@ new MutationObserver((mutations) => {
 }).observe(document.body, { childList: true, subtree: true });
 
 chrome.storage.onChanged.addListener((changes) => {
-  if (!changes.policy) return;
+  if (!changes.policy && !changes.model) return;
   verdictOf.clear();
   queue([...document.querySelectorAll(STATUS)]);
 });

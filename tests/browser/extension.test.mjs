@@ -2,7 +2,9 @@
 // on a local page that reproduces Mastodon's status markup with posts from the data set: the
 // posts the policy filters are filtered as the SDK says, the others untouched, new statuses
 // too; editing the policy in the options page changes the result; the extension makes no
-// network request. Ends in a screenshot (test-output/extension.png).
+// network request. Ends in a screenshot (test-output/extension.png). Packaged with both models,
+// choosing e5-small-q4 in the options page makes the extension filter as the SDK does with e5,
+// the German, Japanese and Spanish posts included (test-output/extension-e5.png).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,14 +14,18 @@ import { chromium } from 'playwright-core';
 import { Tamis } from 'tamis';
 import { demoPosts, startServer } from '../support/serve.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
-import { bundleFiles } from '../support/bundle.mjs';
+import { bundleFiles, E5_DIR } from '../support/bundle.mjs';
 
 const root = new URL('../../', import.meta.url);
 const extension = new URL('examples/browser-extension/', root).pathname;
-execFileSync(process.execPath, [`${extension}package.mjs`]);
+const packaging = execFileSync(process.execPath, [`${extension}package.mjs`, '--model', 'minilm-l6-int8', '--model', 'e5-small-q4'], { encoding: 'utf8' });
+console.log(packaging.trim());
 
 const spam = 'WINNER!! You have been selected for a FREE cruise. Reply YES to claim your prize now';
-const texts = [...demoPosts(40).posts.map((post) => post.text), spam, 'Our library now lends out telescopes for stargazing nights.'];
+const multilingual = JSON.parse(readFileSync(new URL('www/multilingual-posts.json', root), 'utf8')).posts;
+const texts = [...demoPosts(40).posts.map((post) => post.text), ...multilingual.map((post) => post.text),
+  spam, 'Our library now lends out telescopes for stargazing nights.'];
+const germanSpam = texts.indexOf(multilingual.find((post) => post.id === 'de-spam').text);
 const escape = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const article = (text, i) =>
   `<article data-index="${i}"><div class="status"><div class="status__content"><p>${escape(text)}</p></div></div></article>`;
@@ -45,7 +51,8 @@ after(async () => {
 // What the SDK decides for the same texts under the same policy: the expected actions.
 const tamis = await Tamis.load(bundleFiles());
 const policy = readFileSync(new URL('default-policy.json', `file://${extension}`), 'utf8');
-const expected = (await (await tamis.classifier(policy)).classify(texts)).map((v) => v.action ?? 'none');
+const expectedActions = async (sdk) => (await (await sdk.classifier(policy)).classify(texts)).map((v) => v.action ?? 'none');
+const expected = await expectedActions(tamis);
 
 const actions = (tab) => tab.$$eval('article', (all) => all.map((a) => a.querySelector('.status')?.dataset.tamis ?? a.dataset.tamis ?? 'unset'));
 const filteredCount = (tab, count) =>
@@ -89,4 +96,40 @@ test('the extension filters Mastodon statuses in place, as the SDK decides', asy
   assert.deepEqual(outside, [], 'no request left the machine');
   // The page itself and the browser's own favicon probe; nothing from the extension.
   assert.deepEqual([...requests.keys()].filter((path) => path !== '/favicon.ico'), ['/home.html']);
+});
+
+test('the options page switches to e5-small-q4, and the extension filters as the SDK does with e5', async () => {
+  const e5 = await Tamis.load({ model: 'e5-small-q4', baseUrl: new URL('../', E5_DIR) });
+  const expectedWithE5 = await expectedActions(e5);
+  assert.equal(expectedWithE5[germanSpam], 'hide', 'e5 hides the German spam');
+
+  const [worker] = context.serviceWorkers();
+  const options = await context.newPage();
+  await options.goto(`chrome-extension://${new URL(worker.url()).host}/options.html`);
+  await options.waitForSelector('body[data-loaded="true"]');
+  // The default policy back (the first test edited it), then the model.
+  await options.fill('#policy', policy);
+  await options.click('#save');
+  await options.waitForSelector('#message[data-state="saved"]');
+  assert.deepEqual(await options.$$eval('#model option', (all) => all.map((o) => o.value)), ['minilm-l6-int8', 'e5-small-q4']);
+  assert.equal(await options.inputValue('#model'), 'minilm-l6-int8');
+  await options.selectOption('#model', 'e5-small-q4');
+  await options.waitForSelector('#model-message[data-state="saved"]', { timeout: 300_000 });
+  const message = await options.textContent('#model-message');
+  assert.match(message, /^Saved: loaded in [\d.]+ s on the CPU; no built-in priors yet/);
+  console.log(`e5-small-q4 in the extension: ${message}`);
+
+  const tab = await context.newPage();
+  await tab.goto(`${origin}/home.html`);
+  await filteredCount(tab, texts.length);
+  assert.deepEqual(await actions(tab), expectedWithE5);
+  assert.notDeepEqual(expectedWithE5, expected, 'the verdicts are e5\'s, not MiniLM\'s');
+  assert.equal(await tab.locator('article').nth(germanSpam).locator('.status').isVisible(), false);
+  await tab.screenshot({ path: outputPath('extension-e5.png') });
+
+  // The choice is stored: the options page shows it again.
+  await options.reload();
+  await options.waitForSelector('body[data-loaded="true"]');
+  assert.equal(await options.inputValue('#model'), 'e5-small-q4');
+  assert.deepEqual(outside, [], 'no request left the machine');
 });
