@@ -50,16 +50,13 @@ function interleave(posts, others) {
 }
 
 /**
- * Loads `name` in a fresh worker (the previous one is terminated, which frees its model), keeps
- * the current policy, re-classifies the timeline and re-fuses the fusion tab with it.
+ * Loads `name` in a fresh worker, then terminates the previous one (which frees its model):
+ * a model that does not load changes nothing. Keeps the current policy, re-classifies the
+ * timeline and re-fuses the fusion tab with the new model.
  */
 async function loadModel(name) {
   document.body.dataset.ready = 'false';
   setPickerEnabled(false);
-  const policy = state.classifier ? await state.classifier.policy() : undefined;
-  state.worker?.terminate();
-  state.classifier = undefined;
-  state.tamis = undefined;
   $('#progress').hidden = false;
   $('#progress').value = 0;
   showStatus(`Loading ${name}…`);
@@ -82,16 +79,21 @@ async function loadModel(name) {
     });
   } catch (error) {
     worker.terminate();
+    $('#progress').hidden = true;
+    renderModelPicker();
     setPickerEnabled(true);
-    throw error;
+    document.body.dataset.ready = String(state.tamis !== undefined);
+    throw new Error(`${name} could not load: ${error.message}`);
   }
   timings.load = performance.now() - started;
   loadTimes[name] = { ms: timings.load, cached };
   localStorage.setItem(LOAD_TIMES_KEY, JSON.stringify(loadTimes));
   localStorage.setItem(MODEL_KEY, name);
   $('#progress').hidden = true;
-  Object.assign(state, { worker, tamis, model: name });
-  state.classifier = await classifierFor(policy ?? localStorage.getItem(STORAGE_KEY) ?? state.defaultPolicy);
+  const policy = state.classifier ? await state.classifier.policy() : localStorage.getItem(STORAGE_KEY);
+  state.worker?.terminate();
+  Object.assign(state, { worker, tamis, model: name, classifier: undefined });
+  state.classifier = await classifierFor(policy ?? state.defaultPolicy);
   renderModelPicker();
   await refresh();
   document.body.dataset.model = name;
@@ -131,7 +133,7 @@ function setPickerEnabled(enabled) {
 }
 
 function showLoadError(error) {
-  showStatus(`tamis could not start: ${error.message}`);
+  showStatus(state.tamis ? `${error.message}; ${state.model} stays.` : `tamis could not start: ${error.message}`);
 }
 
 function showView(name) {

@@ -78,6 +78,19 @@ test('picking e5-small-q4 loads it by name and re-classifies, non-English posts 
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   assert.match(await page.textContent('#models .model[data-model="e5-small-q4"]'), /72 MB · about 100 languages · not loaded yet/);
 
+  // A model that does not load changes nothing: MiniLM stays, with its verdicts.
+  await page.route('**/models/e5-small-q4/model.e5s', (route) => route.fulfill({ status: 404 }));
+  const before = await page.$$eval('.post', (posts) => posts.map((p) => p.dataset.action));
+  await page.check('#models input[value="e5-small-q4"]');
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.match(await page.textContent('#status'), /^e5-small-q4 could not load: .*404.*; minilm-l6-int8 stays\.$/);
+  assert.equal(await page.isChecked('#models input[value="minilm-l6-int8"]'), true);
+  assert.equal(await page.getAttribute('body', 'data-model'), 'minilm-l6-int8');
+  await page.click('.post[data-id="de-lake"] button.fine');
+  await page.waitForFunction(() => document.body.dataset.ready === 'true' && document.querySelector('#status').textContent.startsWith('Backend'));
+  assert.equal((await page.$$eval('.post', (posts) => posts.map((p) => p.dataset.action))).length, before.length, 'MiniLM still classifies');
+  await page.unroute('**/models/e5-small-q4/model.e5s');
+
   await page.check('#models input[value="e5-small-q4"]');
   await page.waitForSelector('body[data-model="e5-small-q4"][data-ready="true"]', { timeout: 300_000 });
   assert.deepEqual(errors, []);
