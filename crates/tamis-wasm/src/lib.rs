@@ -232,9 +232,10 @@ impl Model {
             reason,
             adapter: None,
         };
-        let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
+        // The model's own errors come first: priors fitted for another model file say less.
+        let (priors, dimension) = (priors_for(&bundle), bundle.manifest.dimension);
         let backend = Backend::Cpu(Box::new(CpuEncoder::from_bundle(bundle).map_err(to_js)?));
-        Ok(Self::on_backend(priors, dimension, backend, selection))
+        Ok(Self::on_backend(priors?, dimension, backend, selection))
     }
 
     /// Runs one synchronous round of a call on the current backend (see [`backend`]).
@@ -283,13 +284,13 @@ impl Model {
         let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
             .await
             .map_err(to_js)?;
-        let (priors, dimension) = (priors_for(&bundle)?, bundle.manifest.dimension);
+        let (priors, dimension) = (priors_for(&bundle), bundle.manifest.dimension);
         let backend = match choice {
             Choice::Cpu => Backend::Cpu(Box::new(CpuEncoder::from_bundle(bundle).map_err(to_js)?)),
             // The GPU state keeps the bundle to make the CPU encoder should the GPU be lost.
             Choice::Gpu(encoder) => Backend::Gpu(Box::new(GpuState::new(*encoder, bundle))),
         };
-        Ok(Self::on_backend(priors, dimension, backend, selection))
+        Ok(Self::on_backend(priors?, dimension, backend, selection))
     }
 
     /// The backend that runs the model now, a [`BackendKind`] name: `"cpu"` or `"gpu"`.
