@@ -1,6 +1,7 @@
 //! `tamis eval classify`: the personalized classifier on the seed datasets, in PHCD's
 //! settings. Demonstrations come only from `train.csv`; every draw is seeded.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ pub const SHOTS: [usize; 5] = [1, 4, 8, 32, 128];
 pub const RENAMED_SHOTS: [usize; 5] = [1, 2, 4, 8, 32];
 /// Seeds averaged over.
 pub const SEEDS: u64 = 5;
+/// Harmful examples of a renamed category whose figures the side-by-side summary shows.
+const SUMMARY_SHOTS: [usize; 2] = [8, 32];
 /// Test texts per dataset in the obfuscation setting.
 const OBFUSCATION_TEXTS: usize = 500;
 
@@ -64,11 +67,51 @@ impl Method {
     }
 }
 
+/// One figure of the side-by-side summary: what it is, and its value (several, joined by
+/// ` / `, where one row covers several datasets or shot counts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Headline {
+    pub label: String,
+    pub value: String,
+}
+
+/// The side-by-side summary: each headline figure (a row, in the order first measured) of
+/// each model (a column; blank where that model's run did not measure it).
+pub fn side_by_side(models: &[(String, Vec<Headline>)]) -> Table {
+    let header: Vec<&str> = std::iter::once("figure")
+        .chain(models.iter().map(|(model, _)| model.as_str()))
+        .collect();
+    let mut table = Table::new("Summary: the models side by side", &header).with_note(format!(
+        "Headline figures of the sections below, each measured with its model: F1 of the \
+         harmful class or ECE (expected calibration error), mean of {SEEDS} seeds."
+    ));
+    let mut labels: Vec<&str> = Vec::new();
+    for headline in models.iter().flat_map(|(_, headlines)| headlines) {
+        if !labels.contains(&headline.label.as_str()) {
+            labels.push(&headline.label);
+        }
+    }
+    for label in labels {
+        let cells = models.iter().map(|(_, headlines)| {
+            headlines
+                .iter()
+                .find(|h| h.label == label)
+                .map_or_else(String::new, |h| h.value.clone())
+        });
+        table.row(std::iter::once(label.to_string()).chain(cells));
+    }
+    table
+}
+
 /// Everything an evaluation run needs.
 pub struct Evaluation<'a, E> {
     pub encoder: &'a E,
     pub priors: Arc<Priors>,
     pub tasks: &'a [Task],
+    /// The model's name, written into every table's caption.
+    pub model: String,
+    /// The headline figures the sections run so far measured, for the summary.
+    headlines: RefCell<Vec<Headline>>,
     /// The priors without their category models: the benign background alone.
     background_only: Arc<Priors>,
     /// Features of each task's test texts, for the methods outside the classifier.
@@ -105,7 +148,13 @@ fn policy(mode: Mode, categories: Vec<Category>, keep: Vec<String>) -> Policy {
 }
 
 impl<'a, E: EvalEncoder> Evaluation<'a, E> {
-    pub fn new(encoder: &'a E, priors: Arc<Priors>, tasks: &'a [Task]) -> Result<Self, EvalError> {
+    /// The evaluation of `model` (its name in the tables) on `tasks`.
+    pub fn new(
+        encoder: &'a E,
+        priors: Arc<Priors>,
+        tasks: &'a [Task],
+        model: &str,
+    ) -> Result<Self, EvalError> {
         let options = ClassifierOptions::default();
         let test_features = tasks
             .iter()
@@ -124,9 +173,29 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             encoder,
             priors,
             tasks,
+            model: model.to_string(),
+            headlines: RefCell::new(Vec::new()),
             background_only,
             test_features,
         })
+    }
+
+    /// A table whose caption names the model measured.
+    pub(crate) fn table(&self, caption: impl Into<String>, header: &[&str]) -> Table {
+        Table::new(format!("{} [{}]", caption.into(), self.model), header)
+    }
+
+    /// Records a figure for the side-by-side summary.
+    pub(crate) fn headline(&self, label: impl Into<String>, values: &[String]) {
+        self.headlines.borrow_mut().push(Headline {
+            label: label.into(),
+            value: values.join(" / "),
+        });
+    }
+
+    /// The headline figures of the sections run, in the order they ran.
+    pub fn headlines(&self) -> Vec<Headline> {
+        self.headlines.borrow().clone()
     }
 
     fn classifier(&self, policy: Policy, method: Method) -> Result<Classifier, EvalError> {
@@ -207,7 +276,12 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
     }
 
     /// Mean metrics of a method over the seeds.
-    fn binary_mean(&self, task: usize, method: Method, k: usize) -> Result<MeanMetrics, EvalError> {
+    pub(crate) fn binary_mean(
+        &self,
+        task: usize,
+        method: Method,
+        k: usize,
+    ) -> Result<MeanMetrics, EvalError> {
         let runs = (0..SEEDS)
             .map(|seed| self.binary_run(task, method, k, seed))
             .collect::<Result<Vec<_>, _>>()?;
@@ -234,7 +308,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             )
             .collect();
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        let mut f1_table = Table::new(
+        let mut f1_table = self.table(
             format!("F1 of the harmful class, k shots per class, mean of {SEEDS} seeds"),
             &header,
         );
@@ -250,7 +324,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             f1_table.row(std::iter::once(method.name().to_string()).chain(cells));
         }
         out.push_str(&f1_table.to_string());
-        let mut at_32 = Table::new(
+        let mut at_32 = self.table(
             "Every metric at k = 32 (ECE: expected calibration error of the scores)",
             &metric_header(&["method", "dataset"]),
         );
@@ -321,7 +395,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         Ok((counts, Some(calibration_error(&scored))))
     }
 
-    fn renamed_mean(
+    pub(crate) fn renamed_mean(
         &self,
         task: usize,
         k: usize,
@@ -346,7 +420,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             .into_iter()
             .chain(shots.iter().map(String::as_str))
             .collect();
-        let mut f1_table = Table::new(
+        let mut f1_table = self.table(
             format!("Renamed categories: F1 of the harmful class by k harmful examples, mean of {SEEDS} seeds"),
             &header,
         )
@@ -357,7 +431,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
              texts\": the examples alone. The linear probe and the standard name (its prior \
              applies) get k harmful and k benign texts.",
         );
-        let mut calibration = Table::new(
+        let mut calibration = self.table(
             "Calibration: renamed against standard categories (k harmful examples, k keep texts)",
             &[
                 "dataset",
@@ -368,6 +442,8 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                 "ECE standard",
             ],
         );
+        // The summary's figures at k = 8 and 32: F1 and ECE per dataset.
+        let mut summary: [(Vec<String>, Vec<String>); SUMMARY_SHOTS.len()] = Default::default();
         for (t, task) in self.tasks.iter().enumerate() {
             let mut rows: [Vec<String>; 4] = Default::default();
             for &k in &RENAMED_SHOTS {
@@ -381,9 +457,10 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                 {
                     row.push(figure(metrics.f1));
                 }
-                if k == 8 || k == 32 {
-                    let ece =
-                        |m: &MeanMetrics| m.calibration_error.map_or_else(String::new, figure);
+                let ece = |m: &MeanMetrics| m.calibration_error.map_or_else(String::new, figure);
+                if let Some(at) = SUMMARY_SHOTS.iter().position(|&s| s == k) {
+                    summary[at].0.push(figure(with_keep.f1));
+                    summary[at].1.push(ece(&with_keep));
                     calibration.row([
                         task.dataset.to_string(),
                         k.to_string(),
@@ -411,8 +488,26 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         }
         out.push_str(&f1_table.to_string());
         out.push_str(&calibration.to_string());
+        let datasets = self
+            .tasks
+            .iter()
+            .map(|t| t.dataset)
+            .collect::<Vec<_>>()
+            .join(" / ");
+        for (k, (f1s, _)) in SUMMARY_SHOTS.iter().zip(&summary) {
+            self.headline(
+                format!("renamed categories, F1 at k = {k} ({datasets})"),
+                f1s,
+            );
+        }
+        for (k, (_, errors)) in SUMMARY_SHOTS.iter().zip(&summary) {
+            self.headline(
+                format!("renamed categories, ECE at k = {k} ({datasets})"),
+                errors,
+            );
+        }
 
-        let mut described = Table::new(
+        let mut described = self.table(
             "Renamed categories: definition only, examples only, both (8 harmful examples, no keep texts)",
             &metric_header(&["dataset", "description"]),
         );
@@ -428,7 +523,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         }
         out.push_str(&described.to_string());
 
-        let mut multi = Table::new(
+        let mut multi = self.table(
             format!("Renamed categories together: one binary policy with the three renamed categories, harmful vs benign over the union of the test sets, mean of {SEEDS} seeds"),
             &metric_header(&["k harmful examples and keep texts per category"]),
         );
@@ -478,7 +573,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
     /// PHCD's multi-task setting: one binary policy for all three categories, judged on the
     /// union of the test sets (harmful: spam, toxic or negative).
     pub fn multi_task(&self, out: &mut String) -> Result<(), EvalError> {
-        let mut table = Table::new(
+        let mut table = self.table(
             format!("Multi-task binary: harmful vs benign over the union of the test sets, mean of {SEEDS} seeds"),
             &metric_header(&["method", "k", "definitions"]),
         );
@@ -499,7 +594,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
 
     /// Categories from definitions alone, no examples.
     pub fn definitions_only(&self, out: &mut String) -> Result<(), EvalError> {
-        let mut table = Table::new(
+        let mut table = self.table(
             "Definition only (no examples, no keep texts)",
             &metric_header(&["method", "dataset"]),
         );
@@ -559,7 +654,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             let verdicts = self.verdicts(classifier, texts)?;
             Ok(verdicts.iter().filter(|v| v.harmful).count() as f64 / texts.len().max(1) as f64)
         };
-        let mut block = Table::new(
+        let mut block = self.table(
             format!("Personalization: block \"negative\" on top of a policy blocking spam and toxic (32 examples each), mean of {SEEDS} seeds"),
             &["category name", "examples", "definition", "recall on negative", "FPR on benign"],
         )
@@ -601,7 +696,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             ]);
         }
         out.push_str(&block.to_string());
-        let mut unblock = Table::new(
+        let mut unblock = self.table(
             format!("Personalization: unblock the negative-sentiment category in a policy blocking all three (32 examples and 32 keep texts each), mean of {SEEDS} seeds"),
             &["names", "state", "negative texts passing", "spam caught", "toxic caught", "benign hidden"],
         )
@@ -650,7 +745,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
     /// caught (the obfuscations of [`Perturbation`] and near-paraphrases: two words swapped,
     /// shortened, upper and lower case) and of the dataset's benign test texts hidden.
     pub fn single_post(&self, out: &mut String) -> Result<(), EvalError> {
-        let mut table = Table::new(
+        let mut table = self.table(
             format!("A single post and its variants: a renamed category from one post, mean of {SEEDS} posts"),
             &["dataset", "variants caught", "benign hidden"],
         )
@@ -697,7 +792,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         let header: Vec<&str> = std::iter::once("perturbation")
             .chain(self.tasks.iter().map(|t| t.dataset))
             .collect();
-        let mut table = Table::new(
+        let mut table = self.table(
             format!("Obfuscation: F1 at k = 32 (seed 0) on the first {OBFUSCATION_TEXTS} test texts of each dataset, with tamis's normalization / without"),
             &header,
         );
@@ -753,7 +848,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         let posts: Vec<Post> = read_mastodon(data_root)?;
         let texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
         let all: Vec<usize> = (0..self.tasks.len()).collect();
-        let mut table = Table::new(
+        let mut table = self.table(
             format!("Mastodon ({} posts)", posts.len()),
             &metric_header(&["mode", "category", "support"]),
         )
@@ -834,12 +929,12 @@ fn variants_of(post: &str) -> Vec<String> {
 }
 
 /// A metrics table's header: the row labels, then [`MeanMetrics::COLUMNS`].
-fn metric_header<'h>(labels: &[&'h str]) -> Vec<&'h str> {
+pub(crate) fn metric_header<'h>(labels: &[&'h str]) -> Vec<&'h str> {
     labels.iter().copied().chain(MeanMetrics::COLUMNS).collect()
 }
 
 /// A metrics row: its labels, then the metrics' cells.
-fn labelled(labels: &[&str], metrics: &MeanMetrics) -> Vec<String> {
+pub(crate) fn labelled(labels: &[&str], metrics: &MeanMetrics) -> Vec<String> {
     labels
         .iter()
         .map(|l| l.to_string())

@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod cranfield;
 pub mod fusion;
+pub mod germeval;
 pub mod harmful;
 pub mod page;
 pub mod perturb;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
 use tamis_core::classify::Priors;
+use tamis_eval::classify::{side_by_side, Evaluation, Headline};
+use tamis_eval::germeval::GermanTasks;
 use tamis_eval::store::CachedEncoder;
 use tamis_eval::{cranfield, fusion, harmful, page, EvalEncoder};
 use tamis_model::ModelBundle;
@@ -22,18 +24,24 @@ const FUSION_COMMAND: &str = "cargo run --release -p tamis-cli -- eval fusion";
 #[derive(Subcommand)]
 pub enum EvalCommand {
     /// The personalized classifier on the data's harmful/: k-shot benchmark, renamed (a
-    /// user's own) categories, multi-task, definitions, personalization, obfuscation and
-    /// Mastodon; markdown tables (printed, and written to the --page file when every section
-    /// runs on the full test sets) and an SVG plot.
+    /// user's own) categories, multi-task, definitions, personalization, obfuscation,
+    /// Mastodon and German; markdown tables for each model, under a summary of the models
+    /// side by side (printed, and written to the --page file when every section runs on the
+    /// full test sets) and an SVG plot per model.
     Classify {
         #[command(flatten)]
         data: DataRoot,
         /// The page the tables are written to.
         #[arg(long, default_value = "docs/accuracy.md")]
         page: PathBuf,
-        /// Where the plot of F1 against shots goes.
+        /// Where the plot of F1 against shots goes; each model's file name ends in its name
+        /// (`f1-by-shots-minilm-l6-int8.svg`).
         #[arg(long, default_value = "target/eval/harmful/f1-by-shots.svg")]
         plot: PathBuf,
+        /// The models evaluated, side by side, each a bundle name or folder as `--model`
+        /// takes (`--models minilm-l6-int8,e5-small-q4`); `--model`'s alone by default.
+        #[arg(long, value_delimiter = ',', num_args = 1..)]
+        models: Vec<PathBuf>,
         /// Where embeddings are cached between runs.
         #[arg(long, default_value = "target/eval/harmful")]
         cache: PathBuf,
@@ -90,6 +98,7 @@ pub enum ClassifySection {
     SinglePost,
     Obfuscation,
     Mastodon,
+    German,
 }
 
 pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
@@ -98,28 +107,54 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
             data,
             page,
             plot,
+            models,
             cache,
             only,
             test_limit,
         } => {
             let data = data.dir_with(harmful::HARMFUL_DIR)?;
             let mut tasks = harmful::read_tasks(data)?;
+            let toxic = tasks
+                .iter()
+                .find(|task| task.category == "toxic")
+                .ok_or(tamis_eval::EvalError::MissingTask("toxic"))?;
+            let mut german = GermanTasks::read(data, toxic)?;
             if let Some(limit) = test_limit {
                 tasks.iter_mut().for_each(|task| task.limit_test(limit));
+                german.limit_test(limit);
             }
-            let bundle = globals.bundle()?;
-            // The evaluation compares the classifier with and without its priors.
-            let priors = tamis_model::built_in_priors(&bundle)?
-                .map(Arc::new)
-                .ok_or_else(|| CliError::NoPriors(bundle.manifest.id.clone()))?;
-            let cache_file = cache_file(&bundle, &cache);
-            let encoder = globals.encoder(bundle)?;
-            let cached = CachedEncoder::open(&encoder, &cache_file);
-            let result = classify_sections(&cached, priors, &tasks, data, &plot, &only);
-            cached.save()?;
-            let tables = result?;
+            let sources = ClassifySources {
+                tasks: &tasks,
+                german: &german,
+                data,
+                only: &only,
+            };
+            let model_paths = if models.is_empty() {
+                vec![globals.model.clone()]
+            } else {
+                models.clone()
+            };
+            let mut measured = Vec::new();
+            let mut body = String::new();
+            for model in model_paths {
+                let globals = Globals {
+                    model,
+                    backend: globals.backend,
+                };
+                let (name, tables, headlines) = classify_model(&globals, &sources, &plot, &cache)?;
+                body.push_str(&format!("## {name}\n\n{tables}"));
+                measured.push((name, headlines));
+            }
+            let tables = format!("{}{body}", side_by_side(&measured));
             if only.is_empty() && test_limit.is_none() {
-                page::write_page(&page, "Accuracy", CLASSIFY_COMMAND, &tables)?;
+                let command = if models.is_empty() {
+                    CLASSIFY_COMMAND.to_string()
+                } else {
+                    let names: Vec<String> =
+                        models.iter().map(|m| m.display().to_string()).collect();
+                    format!("{CLASSIFY_COMMAND} --models {}", names.join(","))
+                };
+                page::write_page(&page, "Accuracy", &command, &tables)?;
                 eprintln!("wrote {}", page.display());
             }
             print_text(&tables)
@@ -167,47 +202,103 @@ pub fn cache_file(bundle: &ModelBundle, dir: &Path) -> PathBuf {
     dir.join(format!("{}.embeddings", &bundle.model_sha256()[..16]))
 }
 
-/// The sections of `tamis eval classify` asked for (all when `only` is empty), as markdown.
+/// What `tamis eval classify` evaluates every model on.
+struct ClassifySources<'a> {
+    tasks: &'a [harmful::Task],
+    german: &'a GermanTasks,
+    data: &'a Path,
+    only: &'a [ClassifySection],
+}
+
+/// One model's evaluation: its name, its tables and its headline figures. Its embeddings are
+/// cached in its own file under `cache`.
+fn classify_model(
+    globals: &Globals,
+    sources: &ClassifySources,
+    plot: &Path,
+    cache: &Path,
+) -> Result<(String, String, Vec<Headline>), CliError> {
+    let bundle = globals.bundle()?;
+    let name = bundle.manifest.id.clone();
+    // The evaluation compares the classifier with and without its priors.
+    let priors = tamis_model::built_in_priors(&bundle)?
+        .map(Arc::new)
+        .ok_or_else(|| CliError::NoPriors(name.clone()))?;
+    let cache_file = cache_file(&bundle, cache);
+    let encoder = globals.encoder(bundle)?;
+    let cached = CachedEncoder::open(&encoder, &cache_file);
+    let plot = plot.with_file_name(format!(
+        "{}-{name}.svg",
+        plot.file_stem().unwrap_or_default().to_string_lossy()
+    ));
+    let started = std::time::Instant::now();
+    let result = classify_sections(&cached, priors, sources, &name, &plot);
+    cached.save()?;
+    let (tables, headlines) = result?;
+    eprintln!("{name}: {:.0} s", started.elapsed().as_secs_f64());
+    Ok((name, tables, headlines))
+}
+
+/// The sections of `tamis eval classify` asked for (all when `only` is empty), as markdown,
+/// and their headline figures.
 fn classify_sections<E: EvalEncoder>(
     encoder: &E,
     priors: Arc<Priors>,
-    tasks: &[harmful::Task],
-    data: &Path,
+    sources: &ClassifySources,
+    model: &str,
     plot: &Path,
-    only: &[ClassifySection],
-) -> Result<String, CliError> {
-    let evaluation = tamis_eval::classify::Evaluation::new(encoder, priors, tasks)?;
-    let wanted = |section| only.is_empty() || only.contains(&section);
+) -> Result<(String, Vec<Headline>), CliError> {
+    let wanted = |section| sources.only.is_empty() || sources.only.contains(&section);
     let mut out = String::new();
-    if wanted(ClassifySection::Benchmark) {
-        let svg = evaluation.benchmark(&mut out)?;
-        if let Some(parent) = plot.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| CliError::io(IoAction::CreateFolder, parent, e))?;
+    let mut headlines = Vec::new();
+    let english_sections = [
+        ClassifySection::Benchmark,
+        ClassifySection::Renamed,
+        ClassifySection::MultiTask,
+        ClassifySection::Definitions,
+        ClassifySection::Personalization,
+        ClassifySection::SinglePost,
+        ClassifySection::Obfuscation,
+        ClassifySection::Mastodon,
+    ];
+    if english_sections.into_iter().any(wanted) {
+        let evaluation = Evaluation::new(encoder, priors.clone(), sources.tasks, model)?;
+        if wanted(ClassifySection::Benchmark) {
+            let svg = evaluation.benchmark(&mut out)?;
+            if let Some(parent) = plot.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| CliError::io(IoAction::CreateFolder, parent, e))?;
+            }
+            std::fs::write(plot, svg).map_err(|e| CliError::io(IoAction::Write, plot, e))?;
+            out.push_str(&format!("\nPlot: {}\n", plot.display()));
         }
-        std::fs::write(plot, svg).map_err(|e| CliError::io(IoAction::Write, plot, e))?;
-        out.push_str(&format!("\nPlot: {}\n", plot.display()));
+        if wanted(ClassifySection::Renamed) {
+            evaluation.renamed(&mut out)?;
+        }
+        if wanted(ClassifySection::MultiTask) {
+            evaluation.multi_task(&mut out)?;
+        }
+        if wanted(ClassifySection::Definitions) {
+            evaluation.definitions_only(&mut out)?;
+        }
+        if wanted(ClassifySection::Personalization) {
+            evaluation.personalization(&mut out)?;
+        }
+        if wanted(ClassifySection::SinglePost) {
+            evaluation.single_post(&mut out)?;
+        }
+        if wanted(ClassifySection::Obfuscation) {
+            evaluation.obfuscation(&mut out)?;
+        }
+        if wanted(ClassifySection::Mastodon) {
+            evaluation.mastodon(sources.data, &mut out)?;
+        }
+        headlines.extend(evaluation.headlines());
     }
-    if wanted(ClassifySection::Renamed) {
-        evaluation.renamed(&mut out)?;
+    if wanted(ClassifySection::German) {
+        let german = sources.german.evaluation(encoder, priors, model)?;
+        german.section(&mut out)?;
+        headlines.extend(german.headlines());
     }
-    if wanted(ClassifySection::MultiTask) {
-        evaluation.multi_task(&mut out)?;
-    }
-    if wanted(ClassifySection::Definitions) {
-        evaluation.definitions_only(&mut out)?;
-    }
-    if wanted(ClassifySection::Personalization) {
-        evaluation.personalization(&mut out)?;
-    }
-    if wanted(ClassifySection::SinglePost) {
-        evaluation.single_post(&mut out)?;
-    }
-    if wanted(ClassifySection::Obfuscation) {
-        evaluation.obfuscation(&mut out)?;
-    }
-    if wanted(ClassifySection::Mastodon) {
-        evaluation.mastodon(data, &mut out)?;
-    }
-    Ok(out)
+    Ok((out, headlines))
 }
