@@ -9,16 +9,20 @@
 //! one text per call, where the attention's arithmetic is under 1% of the model's.
 //! [`fuse_attention`] replaces the chain by one `TamisAttention(q, k, v, mask)` node and
 //! [`register`] teaches tract to build it. Same formula; the result differs only in float
-//! rounding.
+//! rounding. [`kernel`] computes it: vectorized, in a fixed order of operations, so that every
+//! target gives the same bits.
 
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
 use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
-use super::custom_op::{dot, values, Custom, TamisOp};
+use super::custom_op::{values, values_mut, Custom, TamisOp};
 use super::graph::{node, remove_unused_nodes, scalar_initializer, GraphIndex};
 use crate::onnx_data::i64_values;
+use kernel::{attend, Heads, Mask};
+
+mod kernel;
 
 /// Lets tract's ONNX parser build the nodes [`fuse_attention`] writes.
 pub(crate) fn register(register: &mut OnnxOpRegister) {
@@ -235,99 +239,21 @@ impl TamisOp for FusedAttention {
             self.head_dim
         );
         let heads = width / self.head_dim;
-        let mask_index = MaskIndex::new(mask.shape(), [batch, heads, tokens, tokens])?;
-        let (query, key, value, mask) = (
-            values(&query)?,
-            values(&key)?,
-            values(&value)?,
-            values(&mask)?,
-        );
-        let mut output = vec![0f32; query.len()];
-        let dim = self.head_dim;
-        let mut scaled_keys = vec![0f32; tokens * dim];
-        let mut scaled_query = vec![0f32; dim];
-        let mut weights = vec![0f32; tokens];
-        for b in 0..batch {
-            let row = |token: usize, head: usize| (b * tokens + token) * width + head * dim;
-            for h in 0..heads {
-                for (j, scaled) in scaled_keys.chunks_exact_mut(dim).enumerate() {
-                    scale_into(scaled, &key[row(j, h)..][..dim], self.key_scale);
-                }
-                for i in 0..tokens {
-                    scale_into(
-                        &mut scaled_query,
-                        &query[row(i, h)..][..dim],
-                        self.query_scale,
-                    );
-                    for (j, weight) in weights.iter_mut().enumerate() {
-                        let scaled_key = &scaled_keys[j * dim..][..dim];
-                        *weight = dot(&scaled_query, scaled_key) + mask[mask_index.at(b, h, i, j)];
-                    }
-                    softmax_in_place(&mut weights);
-                    let out = &mut output[row(i, h)..][..dim];
-                    for (j, &weight) in weights.iter().enumerate() {
-                        add_scaled(out, &value[row(j, h)..][..dim], weight);
-                    }
-                }
-            }
-        }
-        Tensor::from_shape(&[batch, tokens, width], &output)
-    }
-}
-
-/// Where element (b, h, i, j) of the broadcast mask lies in the mask's own data.
-struct MaskIndex {
-    strides: [usize; 4],
-}
-
-impl MaskIndex {
-    /// Each mask axis must be 1 (broadcast) or the full size.
-    fn new(shape: &[usize], full: [usize; 4]) -> TractResult<Self> {
-        ensure!(
-            shape.len() == 4 && shape.iter().zip(full).all(|(&d, f)| d == 1 || d == f),
-            "{}: a mask of shape {shape:?} does not broadcast to {full:?}",
-            FusedAttention::OP_TYPE
-        );
-        let mut strides = [0; 4];
-        let mut stride = 1;
-        for axis in (0..4).rev() {
-            strides[axis] = if shape[axis] == 1 { 0 } else { stride };
-            stride *= shape[axis];
-        }
-        Ok(Self { strides })
-    }
-
-    fn at(&self, b: usize, h: usize, i: usize, j: usize) -> usize {
-        let [sb, sh, si, sj] = self.strides;
-        b * sb + h * sh + i * si + j * sj
-    }
-}
-
-fn scale_into(out: &mut [f32], values: &[f32], scale: f32) {
-    out.iter_mut().zip(values).for_each(|(o, v)| *o = v * scale);
-}
-
-fn add_scaled(out: &mut [f32], values: &[f32], scale: f32) {
-    out.iter_mut()
-        .zip(values)
-        .for_each(|(o, v)| *o += v * scale);
-}
-
-/// ONNX `Softmax` over the slice, then NaN (a row of NaN or infinite scores) read as 0.
-fn softmax_in_place(values: &mut [f32]) {
-    let max = values
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    let mut sum = 0f32;
-    for v in values.iter_mut() {
-        *v = libm::expf(*v - max);
-        sum += *v;
-    }
-    for v in values.iter_mut() {
-        *v /= sum;
-        if v.is_nan() {
-            *v = 0.0;
-        }
+        let mask = Mask::new(values(&mask)?, mask.shape(), [batch, heads, tokens, tokens])?;
+        let heads = Heads {
+            query: values(&query)?,
+            key: values(&key)?,
+            value: values(&value)?,
+            batch,
+            tokens,
+            heads,
+            head_dim: self.head_dim,
+            scale: self.query_scale * self.key_scale,
+        };
+        // Written in place: tract would copy a vector into a tensor of its own.
+        let mut output = Tensor::zero::<f32>(&[batch, tokens, width])?;
+        attend(&heads, &mask, values_mut(&mut output)?);
+        Ok(output)
     }
 }
 
@@ -356,22 +282,5 @@ mod tests {
         assert_eq!(fused.attribute[0].i, 32, "MiniLM's 12 heads of 32");
         let count = count_after_tract_passes::<FusedAttention>(&proto);
         assert_eq!(count, 6, "all of them survive tract's passes");
-    }
-
-    #[test]
-    fn a_fully_masked_row_gives_zeros_as_the_nan_guard_does() {
-        let mut scores = [f32::NEG_INFINITY; 3];
-        softmax_in_place(&mut scores);
-        assert_eq!(scores, [0.0; 3]);
-        let mut scores = [1.0, 2.0, f32::MIN];
-        softmax_in_place(&mut scores);
-        assert!((scores[0] + scores[1] - 1.0).abs() < 1e-6 && scores[2] == 0.0);
-    }
-
-    #[test]
-    fn a_mask_that_does_not_broadcast_is_refused() {
-        assert!(MaskIndex::new(&[2, 1, 1, 5], [2, 12, 5, 5]).is_ok());
-        let error = MaskIndex::new(&[2, 1, 1, 4], [2, 12, 5, 5]).err().unwrap();
-        assert!(error.to_string().contains("does not broadcast"), "{error}");
     }
 }

@@ -148,6 +148,12 @@ pub(crate) fn values(input: &TValue) -> TractResult<&[f32]> {
     input.try_as_plain_ram()?.as_slice::<f32>()
 }
 
+/// The f32 values of a tensor an op writes, in standard (row-major) order.
+pub(crate) fn values_mut(tensor: &mut Tensor) -> TractResult<&mut [f32]> {
+    (tensor.to_plain_array_view_mut::<f32>()?.into_slice())
+        .context("a tensor not in standard order")
+}
+
 /// Lanes of the deterministic sums below: summed independently, so that the compiler
 /// vectorizes (it keeps a plain sum's order), then in order.
 const LANES: usize = 8;

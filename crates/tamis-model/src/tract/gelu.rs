@@ -10,7 +10,7 @@ use tract_onnx::pb::{GraphProto, NodeProto};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
-use super::custom_op::{values, Custom, TamisOp};
+use super::custom_op::{values_mut, Custom, TamisOp};
 use super::graph::{node, scalar_initializer, GraphIndex};
 
 /// Lets tract's ONNX parser build the nodes [`fuse_gelu`] writes.
@@ -38,11 +38,12 @@ impl TamisOp for Gelu {
     }
 
     fn eval(&self, inputs: TVec<TValue>) -> TractResult<Tensor> {
-        let input = args_1!(inputs);
-        let output: Vec<f32> = (values(&input)?.iter())
-            .map(|&x| x * ((erf(x / std::f32::consts::SQRT_2) + 1.0) * 0.5))
-            .collect();
-        Tensor::from_shape(input.shape(), &output)
+        // In place: the input is the product GELU alone reads, so tract hands it over without
+        // a copy, and no new tensor is allocated.
+        let mut output = args_1!(inputs).into_tensor();
+        (values_mut(&mut output)?.iter_mut())
+            .for_each(|x| *x *= (erf(*x / std::f32::consts::SQRT_2) + 1.0) * 0.5);
+        Ok(output)
     }
 }
 

@@ -12,7 +12,7 @@ use tract_onnx::pb::{GraphProto, NodeProto};
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
-use super::custom_op::{dot, lane_sum, values, Custom, TamisOp};
+use super::custom_op::{dot, lane_sum, values, values_mut, Custom, TamisOp};
 use super::graph::{remove_unused_nodes, GraphIndex};
 use super::integer_matmul::IntegerMatMul;
 
@@ -118,9 +118,11 @@ impl TamisOp for LayerNorm {
 
     fn eval(&self, inputs: TVec<TValue>) -> TractResult<Tensor> {
         let (input, scale, bias) = args_3!(inputs);
-        let mut output = values(&input)?.to_vec();
-        self.normalize(&mut output, input.shape(), &scale, &bias)?;
-        Tensor::from_shape(input.shape(), &output)
+        // In place, in the input's tensor when no other op reads it (no copy then).
+        let mut output = input.into_tensor();
+        let shape: TVec<usize> = output.shape().into();
+        self.normalize(values_mut(&mut output)?, &shape, &scale, &bias)?;
+        Ok(output)
     }
 }
 
@@ -173,13 +175,15 @@ impl TamisOp for ResidualLayerNorm {
             residual.shape(),
             input.shape()
         );
-        let mut output: Vec<f32> = (values(&input)?.iter())
+        // In place, in the input's tensor when no other op reads it (no copy then).
+        let mut output = input.into_tensor();
+        let shape: TVec<usize> = output.shape().into();
+        let rows = values_mut(&mut output)?;
+        rows.iter_mut()
             .zip(values(&residual)?)
-            .map(|(x, r)| x + r)
-            .collect();
-        self.0
-            .normalize(&mut output, input.shape(), &scale, &bias)?;
-        Tensor::from_shape(input.shape(), &output)
+            .for_each(|(x, r)| *x += r);
+        self.0.normalize(rows, &shape, &scale, &bias)?;
+        Ok(output)
     }
 }
 
