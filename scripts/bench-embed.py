@@ -2,12 +2,15 @@
 """tamis and Python onnxruntime on the same texts, in the same run, one thread each.
 
     python3 scripts/bench-embed.py [--data ../shared/data/harmful/sst2/validation.csv] [--texts 256]
-                                   [--docs docs/speed-native.md]
+                                   [--docs docs/speed-native.md] [--no-lengths]
 
 Runs `tamis bench embed --format json` (release build), then, when onnxruntime and tokenizers
 are installed (`pip install onnxruntime tokenizers numpy`), the same model file on the same
 texts with onnxruntime: batch 1, and batches of 32 consecutive texts padded to the longest.
 Prints both and the ratio; the machines are noisy, so the ratio means more than the figures.
+Then, unless --no-lengths, `tamis bench lengths`: ms per token on texts cut from the same data to
+16, 32, 64, 128 and 256 tokens, tamis and onnxruntime on the same texts, one per call and 32 per
+call, each row beside the shortest texts' cost per token.
 With --docs, the same report is also written to that markdown page, headed by the command, the
 date and the machine.
 """
@@ -26,15 +29,21 @@ from pathlib import Path
 root = Path(__file__).resolve().parent.parent
 
 
-def tamis_report(args) -> dict:
+def tamis_bench(args, *bench_args: str) -> dict:
+    """`tamis bench <bench_args> --format json` of the release build, parsed."""
     command = ["cargo", "run", "--quiet", "--release", "-p", "tamis-cli", "--", "--model",
-               str(args.model), "bench", "embed", "--csv", str(args.data), "--texts",
-               str(args.texts), "--format", "json"]
+               str(args.model), "bench", *bench_args, "--csv", str(args.data), "--format", "json"]
     return json.loads(subprocess.run(command, cwd=root, check=True, capture_output=True,
                                      text=True).stdout)
 
 
-def onnxruntime_ms_per_text(args, texts) -> dict | None:
+def tamis_report(args) -> dict:
+    return tamis_bench(args, "embed", "--texts", str(args.texts))
+
+
+def onnxruntime_embedder(args):
+    """A function embedding a list of texts with onnxruntime, one thread, the batch padded to
+    its longest text; None when onnxruntime or tokenizers is missing."""
     try:
         import numpy as np
         import onnxruntime
@@ -59,15 +68,53 @@ def onnxruntime_ms_per_text(args, texts) -> dict | None:
         pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
-    figures = {}
-    for batch_size in (1, 32):
-        embed(texts[:8])
-        start = time.perf_counter()
-        for i in range(0, len(texts), batch_size):
-            embed(texts[i:i + batch_size])
-        figures[batch_size] = (time.perf_counter() - start) * 1000 / len(texts)
-    figures["version"] = onnxruntime.__version__
+    embed.version = onnxruntime.__version__
+    return embed
+
+
+def ms_per_text(embed, texts, batch_size) -> float:
+    """ms per text embedding `texts` in calls of `batch_size`, after a warm-up call."""
+    embed(texts[:8])
+    start = time.perf_counter()
+    for i in range(0, len(texts), batch_size):
+        embed(texts[i:i + batch_size])
+    return (time.perf_counter() - start) * 1000 / len(texts)
+
+
+def onnxruntime_ms_per_text(args, texts) -> dict | None:
+    embed = onnxruntime_embedder(args)
+    if embed is None:
+        return None
+    figures = {batch_size: ms_per_text(embed, texts, batch_size) for batch_size in (1, 32)}
+    figures["version"] = embed.version
     return figures
+
+
+def lengths_table(args) -> list[str]:
+    """ms per token at 16 to 256 tokens, tamis and onnxruntime on the same texts cut from
+    --data (`tamis bench lengths`), with each row's cost per token relative to the shortest."""
+    report = tamis_bench(args, "lengths")
+    embed = onnxruntime_embedder(args)
+    lines = ["ms per token by text length: texts cut from the same posts to each length, one "
+             "thread, no padding", "",
+             "| tokens | batch | tamis ms/token | vs shortest |"
+             + (" onnxruntime ms/token | vs shortest | tamis / ort |" if embed else ""),
+             "|---:|---:|---:|---:|" + ("---:|---:|---:|" if embed else "")]
+    texts_by_length = dict(zip(sorted({row["tokens"] for row in report["rows"]}),
+                               report["texts"]))
+    shortest = {}
+    for row in report["rows"]:
+        key = row["batch"]
+        shortest.setdefault(key, {"tamis": row["ms_per_token"]})
+        line = (f"| {row['mean_tokens']:.1f} | {row['batch']} | {row['ms_per_token']:.4f} | "
+                f"{row['ms_per_token'] / shortest[key]['tamis']:.2f} |")
+        if embed:
+            texts = texts_by_length[row["tokens"]]
+            ort = ms_per_text(embed, texts, row["batch"]) / row["mean_tokens"]
+            shortest[key].setdefault("ort", ort)
+            line += f" {ort:.4f} | {ort / shortest[key]['ort']:.2f} | {row['ms_per_token'] / ort:.2f} |"
+        lines.append(line)
+    return lines
 
 
 def main():
@@ -77,6 +124,8 @@ def main():
     parser.add_argument("--texts", type=int, default=256)
     parser.add_argument("--model", type=Path, default=root / "models/minilm-l6-int8")
     parser.add_argument("--docs", type=Path, help="also write the report to this markdown page")
+    parser.add_argument("--no-lengths", action="store_true",
+                        help="leave out the table of ms per token at 16 to 256 tokens")
     args = parser.parse_args()
     with args.data.open(newline="", encoding="utf-8") as f:
         texts = [row["text"] for _, row in zip(range(args.texts), csv.DictReader(f))]
@@ -105,6 +154,8 @@ def main():
                      "padded to its longest")
     else:
         lines.append("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+    if not args.no_lengths:
+        lines += [""] + lengths_table(args)
     print("\n".join(lines))
     if args.docs:
         write_docs(args.docs, lines, load_at_start)

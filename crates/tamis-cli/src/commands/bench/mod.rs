@@ -3,6 +3,7 @@
 mod embed;
 mod fuse;
 mod gpu;
+mod lengths;
 
 use std::path::PathBuf;
 
@@ -26,6 +27,22 @@ pub enum BenchCommand {
         texts: usize,
         /// Texts per call in the batched settings (the encoder groups each call's texts in
         /// runs of similar length).
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// ms per token on texts of 16, 32, 64, 128 and 256 tokens cut from real posts, one per
+    /// call and `--batch-size` per call, on the CPU encoder.
+    Lengths {
+        #[command(flatten)]
+        csv: BenchTexts,
+        /// Texts of each length, each cut from the CSV's texts from a different one on.
+        #[arg(long, default_value_t = 64)]
+        texts: usize,
+        /// CSV texts the cut texts are made of.
+        #[arg(long, default_value_t = 256)]
+        sources: usize,
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
@@ -86,6 +103,26 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             format,
         } => {
             let report = embed::bench_embed(&globals.model_dir(), &csv.read(texts)?, batch_size)?;
+            match format {
+                ReportFormat::Table => print_text(&report.to_string()),
+                ReportFormat::Json => {
+                    print_lines([serde_json::to_string(&report).map_err(CliError::Json)?])
+                }
+            }
+        }
+        BenchCommand::Lengths {
+            csv,
+            texts,
+            sources,
+            batch_size,
+            format,
+        } => {
+            let report = lengths::bench_lengths(
+                &globals.model_dir(),
+                &csv.read(sources)?,
+                texts,
+                batch_size,
+            )?;
             match format {
                 ReportFormat::Table => print_text(&report.to_string()),
                 ReportFormat::Json => {
