@@ -525,7 +525,7 @@ impl<'a> Reader<'a> {
     fn take(&mut self, len: usize, part: &str) -> Result<&'a [u8], ModelError> {
         if len > self.remaining() {
             return Err(invalid(format!(
-                "{part} needs {len} bytes at offset {}, the file has {} bytes",
+                "the file ends inside {part} ({len} bytes at offset {}, the file has {} bytes)",
                 self.position,
                 self.bytes.len()
             )));
@@ -832,7 +832,10 @@ mod tests {
         bytes[vocab_rows_at..vocab_rows_at + 4].copy_from_slice(&(i32::MAX / 32).to_le_bytes());
         bytes[pieces_at..pieces_at + 4].copy_from_slice(&(i32::MAX / 64).to_le_bytes());
         let message = reason(E5sFile::parse(&bytes));
-        assert!(message.contains("the piece offsets needs"), "{message}");
+        assert!(
+            message.contains("the file ends inside the piece offsets"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -945,5 +948,34 @@ mod tests {
         let word = file.tensor("emb.word").unwrap();
         assert_eq!(word.bytes.len(), 250_037 * 384 / 32 * 18);
         assert_eq!(file.tensor("l11.oln.b").unwrap().bytes.len(), 384 * 4);
+        // Cut in the header, the piece offsets, the pieces' bytes, the tensor directory and
+        // the last tensor.
+        let cuts = [
+            (
+                40,
+                "inside the block size (4 bytes at offset 40, the file has 40 bytes)",
+            ),
+            (100, "inside the piece offsets (1000012 bytes at offset 72"),
+            (
+                3_000_000,
+                "inside the pieces' bytes (2581345 bytes at offset 2000092",
+            ),
+            (
+                4_632_400,
+                "the tensor directory's 197 entries cannot fit the 74 bytes left",
+            ),
+            (
+                4_637_000,
+                "tensor emb.word: 54007992 bytes at offset 4638272, the file has 4637000",
+            ),
+            (
+                bytes.len() - 1,
+                "tensor l11.oln.b: 1536 bytes at offset 71620864, the file has 71622399 bytes",
+            ),
+        ];
+        for (cut, expected) in cuts {
+            let message = reason(E5sFile::parse(&bytes[..cut]));
+            assert!(message.contains(expected), "cut at {cut}: {message}");
+        }
     }
 }
