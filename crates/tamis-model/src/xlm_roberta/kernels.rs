@@ -151,14 +151,14 @@ impl Q4Matrix {
     #[cfg(test)]
     pub(crate) fn dequantize(&self) -> Vec<f32> {
         let mut weights = vec![0f32; self.inputs * self.outputs];
-        let mut widened = vec![0i16; self.inputs * GROUP];
+        let mut widened = vec![0u32; self.inputs / 2 * GROUP];
         for group in 0..self.groups() {
             widen(self.group_nibbles(group), &mut widened);
             let scales = self.group_scales(group);
             for input in 0..self.inputs {
                 let (pair, odd) = (input / 2, input % 2);
                 for lane in 0..GROUP.min(self.outputs - group * GROUP) {
-                    let weight = widened[(pair * GROUP + lane) * 2 + odd];
+                    let weight = weight_pair(widened[pair * GROUP + lane])[odd];
                     let scale = scales[input / BLOCK * GROUP + lane];
                     weights[input * self.outputs + group * GROUP + lane] =
                         f32::from(weight) * scale;
@@ -169,13 +169,38 @@ impl Q4Matrix {
     }
 }
 
-/// Widens a group's nibbles to int16 weights, `[pair][output][input of the pair]`: the
-/// layout `pmaddwd` multiplies a broadcast pair of activations by.
-fn widen(nibbles: &[u8], widened: &mut [i16]) {
-    for (pair, &byte) in widened.chunks_exact_mut(2).zip(nibbles) {
-        pair[0] = i16::from(byte & 0x0f) - 8;
-        pair[1] = i16::from(byte >> 4) - 8;
+/// Widens a group's nibbles to int16 weights, one `u32` per output and pair of inputs holding
+/// the pair's two weights as little-endian int16: the layout `pmaddwd` multiplies a broadcast
+/// pair of activations by. Once per group and call: compiled for AVX2 where the host has it.
+fn widen(nibbles: &[u8], widened: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was detected.
+        return unsafe { widen_avx2(nibbles, widened) };
     }
+    widen_in_lanes(nibbles, widened);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn widen_avx2(nibbles: &[u8], widened: &mut [u32]) {
+    widen_in_lanes(nibbles, widened);
+}
+
+/// Integer operations on 32-bit lanes only, so that it vectorizes: `nibble - 8` as a 16-bit
+/// two's complement is `(nibble + 0xfff8) mod 2^16`.
+#[inline(always)]
+fn widen_in_lanes(nibbles: &[u8], widened: &mut [u32]) {
+    for (pair, &byte) in widened.iter_mut().zip(nibbles) {
+        let (first, second) = (u32::from(byte & 0x0f), u32::from(byte >> 4));
+        *pair = (((first + 0xfff8) & 0xffff) | ((second + 0xfff8) << 16)).to_le();
+    }
+}
+
+/// The two int16 weights of a widened pair.
+fn weight_pair(pair: u32) -> [i16; 2] {
+    let pair = u32::from_le(pair);
+    [pair as u16 as i16, (pair >> 16) as u16 as i16]
 }
 
 /// `output = activations * weights + bias`: `activations` is rows x `weights.inputs()`,
@@ -201,13 +226,18 @@ fn multiply_with(
     assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
     assert_eq!(bias.len(), outputs, "one bias per output");
     let quantized = QuantizedRows::new(activations, inputs);
-    let mut widened = vec![0i16; inputs * GROUP];
+    let mut widened = vec![0u32; inputs / 2 * GROUP];
+    // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too few
+    // independent sums to keep the multiply-add unit busy.
+    let tile_rows = rows
+        .div_ceil(rows.div_ceil(kernel.max_rows()).max(1))
+        .max(1);
     for group in 0..weights.groups() {
         widen(weights.group_nibbles(group), &mut widened);
         let scales = weights.group_scales(group);
         let columns = group * GROUP..((group + 1) * GROUP).min(outputs);
-        for first in (0..rows).step_by(kernel.max_rows()) {
-            let count = (rows - first).min(kernel.max_rows());
+        for first in (0..rows).step_by(tile_rows) {
+            let count = (rows - first).min(tile_rows);
             let tile = &quantized.values[first * inputs..(first + count) * inputs];
             let sums = kernel.products(tile, count, &widened, scales);
             for (offset, sums) in sums[..count].iter().enumerate() {
@@ -294,11 +324,11 @@ impl Kernel {
 
     /// `tile` holds `rows` rows of quantized activations; `widened` a group's weights from
     /// [`widen`], `scales` its block scales.
-    fn products(self, tile: &[i16], rows: usize, widened: &[i16], scales: &[f32]) -> TileSums {
+    fn products(self, tile: &[i16], rows: usize, widened: &[u32], scales: &[f32]) -> TileSums {
         assert!(rows >= 1 && rows <= self.max_rows());
         let inputs = tile.len() / rows;
         assert!(inputs.is_multiple_of(BLOCK) && tile.len() == rows * inputs);
-        assert!(widened.len() >= inputs * GROUP && scales.len() >= inputs / BLOCK * GROUP);
+        assert!(widened.len() >= inputs / 2 * GROUP && scales.len() >= inputs / BLOCK * GROUP);
         match self {
             Self::Portable => portable(tile, rows, widened, scales),
             #[cfg(target_arch = "x86_64")]
@@ -314,19 +344,17 @@ impl Kernel {
     }
 }
 
-fn portable(tile: &[i16], rows: usize, widened: &[i16], scales: &[f32]) -> TileSums {
+fn portable(tile: &[i16], rows: usize, widened: &[u32], scales: &[f32]) -> TileSums {
     let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
     for (row, row_sums) in tile.chunks_exact(tile.len() / rows).zip(sums.iter_mut()) {
         for (block, activations) in row.chunks_exact(BLOCK).enumerate() {
             let mut exact = [0i32; GROUP];
-            let weights = &widened[block * BLOCK * GROUP..][..BLOCK * GROUP];
-            for (pair, weights) in activations
-                .chunks_exact(2)
-                .zip(weights.chunks_exact(2 * GROUP))
-            {
+            let weights = &widened[block * PAIRS_PER_BLOCK * GROUP..][..PAIRS_PER_BLOCK * GROUP];
+            for (pair, weights) in activations.chunks_exact(2).zip(weights.chunks_exact(GROUP)) {
                 let (a0, a1) = (i32::from(pair[0]), i32::from(pair[1]));
-                for (sum, w) in exact.iter_mut().zip(weights.chunks_exact(2)) {
-                    *sum += a0 * i32::from(w[0]) + a1 * i32::from(w[1]);
+                for (sum, &w) in exact.iter_mut().zip(weights) {
+                    let [w0, w1] = weight_pair(w);
+                    *sum += a0 * i32::from(w0) + a1 * i32::from(w1);
                 }
             }
             let block_scales = &scales[block * GROUP..][..GROUP];
@@ -361,7 +389,7 @@ mod x86 {
     pub(super) unsafe fn products(
         tile: &[i16],
         rows: usize,
-        widened: &[i16],
+        widened: &[u32],
         scales: &[f32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
@@ -371,8 +399,9 @@ mod x86 {
     /// Eight outputs at a time (one register of int32 sums and one of f32 sums per row),
     /// one `pmaddwd` per row and pair of inputs.
     #[target_feature(enable = "avx2")]
-    unsafe fn tile_avx2<const R: usize>(tile: &[i16], widened: &[i16], scales: &[f32]) -> TileSums {
+    unsafe fn tile_avx2<const R: usize>(tile: &[i16], widened: &[u32], scales: &[f32]) -> TileSums {
         let inputs = tile.len() / R;
+        let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
         let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
         for half in 0..2 {
             let mut total = [_mm256_setzero_ps(); R];
@@ -381,10 +410,10 @@ mod x86 {
                 for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                     // SAFETY: the caller guarantees the slices cover `pair` of every row.
                     unsafe {
-                        let weights = widened.as_ptr().add(pair * 2 * GROUP + half * GROUP);
+                        let weights = widened.as_ptr().add(pair * GROUP + half * 8);
                         let weights = _mm256_loadu_si256(weights.cast());
                         for (r, exact) in exact.iter_mut().enumerate() {
-                            let both = tile.as_ptr().add(r * inputs + 2 * pair);
+                            let both = rows[r].add(2 * pair);
                             let both = _mm256_set1_epi32(both.cast::<i32>().read_unaligned());
                             *exact = _mm256_add_epi32(*exact, _mm256_madd_epi16(both, weights));
                         }
@@ -412,7 +441,7 @@ mod x86 {
     pub(super) unsafe fn products_vnni(
         tile: &[i16],
         rows: usize,
-        widened: &[i16],
+        widened: &[u32],
         scales: &[f32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
@@ -431,17 +460,18 @@ mod x86 {
     /// The whole group at once: one `vpdpwssd` per row and pair of inputs, 32 multiply-adds
     /// into the group's 16 sums.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn tile_vnni<const R: usize>(tile: &[i16], widened: &[i16], scales: &[f32]) -> TileSums {
+    unsafe fn tile_vnni<const R: usize>(tile: &[i16], widened: &[u32], scales: &[f32]) -> TileSums {
         let inputs = tile.len() / R;
+        let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
         let mut total = [_mm512_setzero_ps(); R];
         for block in 0..inputs / BLOCK {
             let mut exact = [_mm512_setzero_si512(); R];
             for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                 // SAFETY: the caller guarantees the slices cover `pair` of every row.
                 unsafe {
-                    let weights = _mm512_loadu_si512(widened.as_ptr().add(pair * 2 * GROUP).cast());
+                    let weights = _mm512_loadu_si512(widened.as_ptr().add(pair * GROUP).cast());
                     for (r, exact) in exact.iter_mut().enumerate() {
-                        let both = tile.as_ptr().add(r * inputs + 2 * pair);
+                        let both = rows[r].add(2 * pair);
                         let both = _mm512_set1_epi32(both.cast::<i32>().read_unaligned());
                         *exact = _mm512_dpwssd_epi32(*exact, both, weights);
                     }
@@ -475,7 +505,7 @@ mod wasm {
     pub(super) unsafe fn products(
         tile: &[i16],
         rows: usize,
-        widened: &[i16],
+        widened: &[u32],
         scales: &[f32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
@@ -486,10 +516,11 @@ mod wasm {
     /// `i32x4.dot_i16x8_s` per row, pair of inputs and four outputs; multiply then add in f32.
     unsafe fn tile_simd128<const R: usize>(
         tile: &[i16],
-        widened: &[i16],
+        widened: &[u32],
         scales: &[f32],
     ) -> TileSums {
         let inputs = tile.len() / R;
+        let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
         let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
         for half in 0..2 {
             let mut total = [[f32x4_splat(0.0); 2]; R];
@@ -498,11 +529,11 @@ mod wasm {
                 for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                     // SAFETY: the caller guarantees the slices cover `pair` of every row.
                     unsafe {
-                        let weights = widened.as_ptr().add(pair * 2 * GROUP + half * GROUP);
+                        let weights = widened.as_ptr().add(pair * GROUP + half * 8);
                         let weights: [v128; 2] =
-                            [v128_load(weights.cast()), v128_load(weights.add(8).cast())];
+                            [v128_load(weights.cast()), v128_load(weights.add(4).cast())];
                         for (r, exact) in exact.iter_mut().enumerate() {
-                            let both = tile.as_ptr().add(r * inputs + 2 * pair);
+                            let both = rows[r].add(2 * pair);
                             let both = i32x4_splat(both.cast::<i32>().read_unaligned());
                             for (sum, &w) in exact.iter_mut().zip(&weights) {
                                 *sum = i32x4_add(*sum, i32x4_dot_i16x8(both, w));
