@@ -1,7 +1,6 @@
 //! `tamis classify`: one verdict per text under a policy, with scores, action and reason.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 use tamis_core::classify::{Action, Classifier, ClassifierOptions, Policy, Reason, Verdict};

@@ -49,9 +49,10 @@ pub fn run(globals: &Globals, command: PriorCommand) -> Result<(), CliError> {
     let cache_file = cache_file(&bundle, &cache);
     let encoder = globals.encoder(bundle)?;
     let cached = CachedEncoder::open(&encoder, &cache_file);
-    let fitted = fit_priors(&tasks, &cached, &model_sha256);
+    let features = training_features(&tasks, &cached);
+    // Saved before fitting: the embeddings are the slow part, and a failed fit keeps them.
     cached.save()?;
-    let (priors, report) = fitted?;
+    let (priors, report) = fit_priors(&tasks, &features?, &model_sha256);
     let bytes = priors.to_bytes();
     std::fs::write(&out, &bytes).map_err(|e| CliError::io(IoAction::Write, &out, e))?;
     print_text(&format!(
@@ -99,17 +100,16 @@ fn fit_from_zero(
     )
 }
 
-/// Fits the priors of every task; returns them with a report of the held-out choice.
-fn fit_priors<E: Encoder>(
+/// The features of every task's training texts, with whether each is harmful.
+fn training_features<E: Encoder>(
     tasks: &[Task],
     encoder: &E,
-    model_sha256: &str,
-) -> Result<(Priors, String), CliError>
+) -> Result<Vec<Vec<(TextFeatures, bool)>>, CliError>
 where
     CliError: From<ClassifyError<E::Error>>,
 {
     let options = ClassifierOptions::default();
-    let mut features: Vec<Vec<(TextFeatures, bool)>> = Vec::new();
+    let mut features = Vec::new();
     for task in tasks {
         let texts: Vec<&str> = task.train.iter().map(|l| l.text.as_str()).collect();
         let computed = text_features(encoder, &texts, &options)?;
@@ -121,6 +121,16 @@ where
                 .collect(),
         );
     }
+    Ok(features)
+}
+
+/// Fits the priors of every task from its training features; returns them with a report of
+/// the held-out choice.
+fn fit_priors(
+    tasks: &[Task],
+    features: &[Vec<(TextFeatures, bool)>],
+    model_sha256: &str,
+) -> (Priors, String) {
     // Every fifth text is held out to choose the regularization. Each dataset's benign texts
     // weigh the same in total, so the large SMS set does not drown the others.
     let benign_counts: Vec<usize> = features
@@ -197,5 +207,5 @@ where
         categories,
         background: summarize_background(&benign, BACKGROUND_POINTS, BACKGROUND_ENTRIES),
     };
-    Ok((priors, report))
+    (priors, report)
 }
