@@ -134,14 +134,24 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
             } else {
                 models.clone()
             };
+            // Every bundle and its priors are checked before the first model's long run.
+            let bundles = model_paths
+                .into_iter()
+                .map(|model| {
+                    let bundle = Globals {
+                        model,
+                        backend: globals.backend,
+                    }
+                    .bundle()?;
+                    let priors = evaluation_priors(&bundle)?;
+                    Ok((bundle, priors))
+                })
+                .collect::<Result<Vec<_>, CliError>>()?;
             let mut measured = Vec::new();
             let mut body = String::new();
-            for model in model_paths {
-                let globals = Globals {
-                    model,
-                    backend: globals.backend,
-                };
-                let (name, tables, headlines) = classify_model(&globals, &sources, &plot, &cache)?;
+            for (bundle, priors) in bundles {
+                let (name, tables, headlines) =
+                    classify_model(globals, bundle, priors, &sources, &plot, &cache)?;
                 body.push_str(&format!("## {name}\n\n{tables}"));
                 measured.push((name, headlines));
             }
@@ -210,20 +220,25 @@ struct ClassifySources<'a> {
     only: &'a [ClassifySection],
 }
 
+/// The built-in priors of `bundle`'s model: the evaluation compares the classifier with and
+/// without them, so a model without any is an error.
+fn evaluation_priors(bundle: &ModelBundle) -> Result<Arc<Priors>, CliError> {
+    tamis_model::built_in_priors(bundle)?
+        .map(Arc::new)
+        .ok_or_else(|| CliError::NoPriors(bundle.manifest.id.clone()))
+}
+
 /// One model's evaluation: its name, its tables and its headline figures. Its embeddings are
 /// cached in its own file under `cache`.
 fn classify_model(
     globals: &Globals,
+    bundle: ModelBundle,
+    priors: Arc<Priors>,
     sources: &ClassifySources,
     plot: &Path,
     cache: &Path,
 ) -> Result<(String, String, Vec<Headline>), CliError> {
-    let bundle = globals.bundle()?;
     let name = bundle.manifest.id.clone();
-    // The evaluation compares the classifier with and without its priors.
-    let priors = tamis_model::built_in_priors(&bundle)?
-        .map(Arc::new)
-        .ok_or_else(|| CliError::NoPriors(name.clone()))?;
     let cache_file = cache_file(&bundle, cache);
     let encoder = globals.encoder(bundle)?;
     let cached = CachedEncoder::open(&encoder, &cache_file);
