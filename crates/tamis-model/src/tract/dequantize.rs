@@ -16,11 +16,8 @@ use tract_onnx::pb::{
     attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto, TensorProto,
 };
 
-use super::graph::{initializers, node, GraphIndex, ONNX_FLOAT};
+use super::graph::{initializers, node, GraphIndex, ONNX_FLOAT, ONNX_INT8};
 use crate::onnx_data::{f32_values, int8_values};
-
-/// ONNX `TensorProto.DataType.INT8`.
-const ONNX_INT8: i32 = 3;
 
 /// `Mul(Cast(q), scale)` on two initializers: int8 `q` of rank 2 and `scale` of shape
 /// `[rows, 1]` or `[1, columns]`.

@@ -8,6 +8,8 @@ use crate::onnx_data::f32_values;
 
 /// ONNX `TensorProto.DataType.FLOAT`.
 pub(crate) const ONNX_FLOAT: i32 = 1;
+/// ONNX `TensorProto.DataType.INT8`.
+pub(crate) const ONNX_INT8: i32 = 3;
 
 /// Which node writes each value, and which node reads it when one alone does, once.
 pub(crate) struct GraphIndex<'a> {

@@ -10,6 +10,7 @@ mod graph;
 mod integer_kernels;
 mod integer_matmul;
 mod layer_norm;
+mod rewrites;
 
 pub(crate) use gelu::erf;
 #[cfg(test)]
@@ -128,7 +129,9 @@ impl TractEncoder {
         Self::from_proto(&manifest, tokenizer, proto, EncoderOptions::default())
     }
 
-    /// Loads a verified bundle.
+    /// Loads a verified bundle. A node left in the graph that an enabled rewrite exists to
+    /// replace (the rewrite did not recognise its chain) is [`ModelError::UnsupportedModel`]
+    /// naming the rewrite, the node and the option that turns the rewrite off.
     pub fn with_options(bundle: &ModelBundle, options: EncoderOptions) -> Result<Self, ModelError> {
         let tokenizer = TextTokenizer::from_bundle(bundle)?;
         let proto = decode_model(&bundle.model)?;
@@ -155,19 +158,7 @@ impl TractEncoder {
             )));
         }
         tokenizer.expect_vocabulary(table_rows)?;
-        if options.integer_matmul {
-            integer_matmul::use_integer_matmuls(graph);
-        }
-        if options.rewrite_dequantization {
-            dequantize::rewrite_dequantization(graph);
-        }
-        if options.fuse_gelu {
-            gelu::fuse_gelu(graph);
-        }
-        if options.fuse_attention {
-            attention::fuse_attention(graph);
-        }
-        layer_norm::use_own_layer_norms(graph);
+        rewrites::rewrite(graph, &options)?;
         let model = framework()
             .model_for_proto_model(&proto)
             .map_err(invalid_onnx)?;
