@@ -7,10 +7,16 @@ use tamis_core::classify::{Priors, PriorsError};
 use crate::ModelBundle;
 
 /// The built-in priors by model id, each fitted for the model file whose sha256 it holds.
-const BUILT_IN: &[(&str, &[u8])] = &[(
-    "minilm-l6-int8",
-    include_bytes!("../priors/minilm-l6-int8.priors"),
-)];
+const BUILT_IN: &[(&str, &[u8])] = &[
+    (
+        "minilm-l6-int8",
+        include_bytes!("../priors/minilm-l6-int8.priors"),
+    ),
+    (
+        "e5-small-q4",
+        include_bytes!("../priors/e5-small-q4.priors"),
+    ),
+];
 
 /// Where `tamis prior fit` writes the priors of the model with this id, from the repository
 /// root.

@@ -62,3 +62,15 @@ fn taking_the_bundle_over_gives_the_same_bits_as_borrowing_it() {
         );
     }
 }
+
+#[test]
+fn each_shipped_model_has_built_in_priors_for_its_model_file() {
+    for id in ["minilm-l6-int8", "e5-small-q4"] {
+        let priors = tamis_model::built_in_priors(&bundle(id))
+            .expect("the priors read and belong to this model file")
+            .unwrap_or_else(|| panic!("{id} has no built-in priors"));
+        for name in ["spam", "toxic", "negative"] {
+            assert!(priors.category(name).is_some(), "{id}: {name}");
+        }
+    }
+}
