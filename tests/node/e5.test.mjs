@@ -8,6 +8,7 @@
 // bundle prepared: python3 scripts/prepare-model.py --model e5-small-q4.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,4 +142,22 @@ test('through the worker client, by name: progress without a tokenizer, then the
   assert.ok(cosine(fromWorker.vector, here.vector) > 0.99999);
   await worker.dispose();
   port1.close();
+});
+
+test('native and wasm e5 embeddings are the same bits', async () => {
+  const nativeBinary = process.env.TAMIS_BIN ?? new URL('../../target/debug/tamis', import.meta.url).pathname;
+  const texts = Object.values(TEXTS);
+  const native = execFileSync(nativeBinary, ['--model', fileURLToPath(E5_DIR), 'embed', '--backend', 'cpu'], {
+    input: `${texts.join('\n')}\n`,
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).vector);
+  const wasm = await tamis.embed(texts);
+  assert.equal(wasm.length, native.length);
+  wasm.forEach((embedding, i) => {
+    // The CLI prints each f32 in its shortest form, which parses back to the same f32.
+    embedding.vector.forEach((value, k) => assert.equal(value, Math.fround(native[i][k]), `text ${i}, value ${k}`));
+  });
 });
