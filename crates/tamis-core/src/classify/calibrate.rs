@@ -71,21 +71,41 @@ pub fn platt(held_out: &[HeldOut], pull: f32) -> Calibration {
         return Calibration::IDENTITY;
     }
     let pull = f64::from(pull);
+    // Each text's class weight (the classes hold half the weight each) and target.
+    let terms: Vec<(f64, f64, f64)> = held_out
+        .iter()
+        .map(|h| {
+            let (class_weight, target) = if h.positive {
+                (positive_weight, 1.0)
+            } else {
+                (negative_weight, 0.0)
+            };
+            (
+                f64::from(h.logit),
+                0.5 * f64::from(h.weight) / class_weight,
+                target,
+            )
+        })
+        .collect();
+    let loss = |scale: f64, offset: f64| -> f64 {
+        let fit: f64 = terms
+            .iter()
+            .map(|&(x, weight, target)| {
+                let z = scale * x + offset;
+                weight * (target * softplus(-z) + (1.0 - target) * softplus(z))
+            })
+            .sum();
+        fit + 0.5 * pull * ((scale - 1.0).powi(2) + offset * offset)
+    };
     let (mut scale, mut offset) = (1.0f64, 0.0f64);
+    let mut current = loss(scale, offset);
     for _ in 0..50 {
         // Gradient and Hessian of the loss in (scale, offset).
         let (mut g_scale, mut g_offset) = (pull * (scale - 1.0), pull * offset);
         let (mut h_ss, mut h_so, mut h_oo) = (pull, 0.0, pull);
-        for h in held_out {
-            let x = f64::from(h.logit);
-            let weight = 0.5 * f64::from(h.weight)
-                / if h.positive {
-                    positive_weight
-                } else {
-                    negative_weight
-                };
+        for &(x, weight, target) in &terms {
             let p = 1.0 / (1.0 + (-(scale * x + offset)).exp());
-            let error = weight * (p - if h.positive { 1.0 } else { 0.0 });
+            let error = weight * (p - target);
             let curvature = weight * p * (1.0 - p);
             g_scale += error * x;
             g_offset += error;
@@ -99,9 +119,30 @@ pub fn platt(held_out: &[HeldOut], pull: f32) -> Calibration {
         }
         let step_scale = (h_oo * g_scale - h_so * g_offset) / determinant;
         let step_offset = (h_ss * g_offset - h_so * g_scale) / determinant;
-        scale = (scale - step_scale).max(MIN_SCALE);
-        offset -= step_offset;
-        if step_scale.abs() < 1e-6 && step_offset.abs() < 1e-6 {
+        // Held-out logits far from 0.5 have almost no curvature, and a full Newton step
+        // from there overshot to a map that put 0.5 above every held-out example: the step
+        // is halved until the loss falls.
+        let mut fraction = 1.0;
+        let accepted = loop {
+            let candidate = (
+                (scale - fraction * step_scale).max(MIN_SCALE),
+                offset - fraction * step_offset,
+            );
+            let candidate_loss = loss(candidate.0, candidate.1);
+            if candidate_loss <= current {
+                break Some((candidate, candidate_loss));
+            }
+            fraction *= 0.5;
+            if fraction < 1e-6 {
+                break None;
+            }
+        };
+        let Some(((next_scale, next_offset), next_loss)) = accepted else {
+            break;
+        };
+        let moved = (next_scale - scale).abs().max((next_offset - offset).abs());
+        (scale, offset, current) = (next_scale, next_offset, next_loss);
+        if moved < 1e-6 {
             break;
         }
     }
@@ -109,6 +150,11 @@ pub fn platt(held_out: &[HeldOut], pull: f32) -> Calibration {
         scale: scale as f32,
         offset: offset as f32,
     }
+}
+
+/// `ln(1 + e^z)`, without overflow.
+fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
 /// Scores by similarity to anchor texts (a definition, a lone example), calibrated on the
