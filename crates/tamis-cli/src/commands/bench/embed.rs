@@ -1,11 +1,17 @@
 //! `tamis bench embed`: embedding speed on real texts, single thread.
+//!
+//! The main rows run the bundle's [`CpuEncoder`] (tract for BERT, tamis's own forward pass for
+//! e5), as the CLI and the wasm module run it; BERT bundles add rows for tract's variants.
 
 use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
 use tamis_core::Encoder;
-use tamis_model::{EncoderOptions, ModelBundle, TextTokenizer, TractEncoder};
+use tamis_model::{
+    Architecture, CpuEncoder, EncoderOptions, ModelBundle, ModelError, TextTokenizer, TractEncoder,
+    XlmRobertaTokenizer,
+};
 
 use crate::error::{CliError, IoAction};
 
@@ -20,7 +26,11 @@ pub struct BenchRow {
 /// Everything `tamis bench embed` measures.
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
+    /// The architecture the bundle's encoder runs (its rows' encoder: tract for `bert`, tamis's
+    /// forward pass for `xlm-roberta`).
+    pub architecture: Architecture,
     pub texts: usize,
+    /// Tokens per text as the encoder sees them: special tokens and e5's query prefix included.
     pub mean_tokens: f64,
     pub load_ms: f64,
     pub rows: Vec<BenchRow>,
@@ -64,15 +74,20 @@ pub(crate) fn ms_per_text(
 }
 
 /// Embeds `texts` in calls of `per_call` texts.
-fn in_calls_of(encoder: &TractEncoder, texts: &[&str], per_call: usize) -> Result<(), CliError> {
+fn in_calls_of(
+    encoder: &impl Encoder<Error = ModelError>,
+    texts: &[&str],
+    per_call: usize,
+) -> Result<(), CliError> {
     texts.chunks(per_call.max(1)).try_for_each(|chunk| {
         encoder.embed(chunk)?;
         Ok(())
     })
 }
 
-/// Measures load time and ms per text on `texts`, one per call and `per_call` per call; peak
-/// memory is read while the default encoder alone is loaded.
+/// Measures load time and ms per text on `texts`, one per call and `per_call` per call, then,
+/// for BERT bundles, tract's variants; peak memory is read while the default encoder alone is
+/// loaded.
 pub fn bench_embed(
     model_dir: &Path,
     texts: &[String],
@@ -81,7 +96,7 @@ pub fn bench_embed(
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let start = Instant::now();
     let bundle = ModelBundle::read_dir(model_dir)?;
-    let encoder = TractEncoder::new(&bundle)?;
+    let encoder = CpuEncoder::new(&bundle)?;
     let load_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut rows = vec![
         BenchRow {
@@ -102,6 +117,27 @@ pub fn bench_embed(
     ];
     let peak_rss_mib = peak_rss_mib();
     drop(encoder);
+    let architecture = bundle.manifest.architecture;
+    if architecture == Architecture::Bert {
+        rows.extend(tract_variant_rows(&bundle, &texts, per_call)?);
+    }
+    Ok(BenchReport {
+        architecture,
+        texts: texts.len(),
+        mean_tokens: mean_tokens(&bundle, &texts)?,
+        load_ms,
+        rows,
+        peak_rss_mib,
+    })
+}
+
+/// ms per text of tract with some of tamis's rewrites of the graph left out (BERT bundles).
+fn tract_variant_rows(
+    bundle: &ModelBundle,
+    texts: &[&str],
+    per_call: usize,
+) -> Result<Vec<BenchRow>, CliError> {
+    let mut rows = Vec::new();
     // Each variant is loaded after the default encoder is dropped, one at a time.
     let variants = [
         (
@@ -158,23 +194,37 @@ pub fn bench_embed(
         ),
     ];
     for (setting, batch, options) in variants {
-        let variant = TractEncoder::with_options(&bundle, options)?;
+        let variant = TractEncoder::with_options(bundle, options)?;
         rows.push(BenchRow {
             setting,
             batch,
-            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&variant, texts, batch))?,
+            ms_per_text: ms_per_text(texts, |texts| in_calls_of(&variant, texts, batch))?,
         });
     }
-    let tokens = TextTokenizer::from_bundle(&bundle)?.tokenize(&texts)?;
-    let mean_tokens =
-        tokens.iter().map(|t| t.ids.len()).sum::<usize>() as f64 / tokens.len().max(1) as f64;
-    Ok(BenchReport {
-        texts: texts.len(),
-        mean_tokens,
-        load_ms,
-        rows,
-        peak_rss_mib,
-    })
+    Ok(rows)
+}
+
+/// Tokens per text, counted by the bundle's own tokenizer with what its encoder puts in front
+/// (e5's query prefix), so that two engines can be compared per token.
+fn mean_tokens(bundle: &ModelBundle, texts: &[&str]) -> Result<f64, CliError> {
+    let counts: Vec<usize> = match bundle.manifest.architecture {
+        Architecture::Bert => TextTokenizer::from_bundle(bundle)?
+            .tokenize(texts)?
+            .iter()
+            .map(|t| t.ids.len())
+            .collect(),
+        Architecture::XlmRoberta => {
+            let manifest = &bundle.manifest;
+            let tokenizer =
+                XlmRobertaTokenizer::from_model_file(&bundle.model, manifest.max_tokens)?;
+            let prefix = manifest.prefixes.as_ref().map_or("", |p| p.query.as_str());
+            texts
+                .iter()
+                .map(|text| tokenizer.tokenize(prefix, text).ids.len())
+                .collect()
+        }
+    };
+    Ok(counts.iter().sum::<usize>() as f64 / counts.len().max(1) as f64)
 }
 
 /// `VmHWM` of `/proc/self/status`, in MiB.
@@ -194,8 +244,8 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "tamis bench embed: {} texts, {:.1} tokens on average, tract, one thread",
-            self.texts, self.mean_tokens
+            "tamis bench embed: {} texts, {:.1} tokens on average, {} encoder, one thread",
+            self.texts, self.mean_tokens, self.architecture
         )?;
         writeln!(f, "| setting | batch | ms per text |")?;
         writeln!(f, "|---|---:|---:|")?;
