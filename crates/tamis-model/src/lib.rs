@@ -22,6 +22,7 @@ mod batching;
 mod bundle;
 mod cpu;
 mod error;
+mod kernel_choice;
 mod onnx_data;
 mod priors;
 mod tokenize;

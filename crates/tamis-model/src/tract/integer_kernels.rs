@@ -12,6 +12,7 @@
 
 use std::ops::Range;
 
+use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
 use crate::QuantizedMatrix;
 
 /// Output columns per packed group: one AVX-512 register, two AVX2 ones, four wasm ones.
@@ -203,78 +204,10 @@ pub(crate) fn multiply(
     output
 }
 
-/// Most rows any kernel takes at once.
-const MAX_TILE_ROWS: usize = 8;
-
 /// Exact int32 sums of a tile of rows times one packed group, over some input pairs.
 type TileSums = [[i32; GROUP]; MAX_TILE_ROWS];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Vnni,
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    Simd128,
-}
-
 impl Kernel {
-    /// Every kernel of this target, fastest first.
-    const BY_SPEED: &[Self] = &[
-        #[cfg(target_arch = "x86_64")]
-        Self::Vnni,
-        #[cfg(target_arch = "x86_64")]
-        Self::Avx2,
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Self::Simd128,
-        Self::Portable,
-    ];
-
-    /// Whether this host has the instructions the kernel uses.
-    fn runs_here(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        use std::arch::is_x86_feature_detected as has;
-        match self {
-            Self::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => has!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Self::Vnni => has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => true,
-        }
-    }
-
-    /// The fastest kernel this host runs.
-    fn detect() -> Self {
-        let mut kernels = Self::BY_SPEED.iter().copied();
-        kernels
-            .find(|kernel| kernel.runs_here())
-            .unwrap_or(Self::Portable)
-    }
-
-    /// Every kernel this host can run.
-    #[cfg(test)]
-    fn available() -> Vec<Self> {
-        let kernels = Self::BY_SPEED.iter().copied();
-        kernels.filter(|kernel| kernel.runs_here()).collect()
-    }
-
-    /// Rows per tile: as many as keep the accumulators in registers.
-    fn max_rows(self) -> usize {
-        match self {
-            Self::Portable => MAX_TILE_ROWS,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => 4,
-            #[cfg(target_arch = "x86_64")]
-            Self::Vnni => 8,
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => 2,
-        }
-    }
-
     fn dot(self, rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         debug_assert!(rows.len() <= self.max_rows());
         debug_assert!(rows.iter().all(|r| r.len() >= pairs.end * 2));

@@ -13,6 +13,7 @@
 //! Quantizing rounds each activation to 1/65534 of its row's largest magnitude, which moves
 //! embeddings by about 1e-5 from f32 products on the dequantized weights.
 
+use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
 use crate::tract::QuantizedRows;
 
 /// Weights per Q4_0 block, each sharing one fp16 scale.
@@ -26,8 +27,6 @@ const GROUP: usize = 16;
 /// (Activations are quantized to at most 32767 in magnitude, so a block's sum is at most
 /// 32 * 32767 * 8 < 2^24: exact in int32, and exact again when converted to f32.)
 const PAIRS_PER_BLOCK: usize = BLOCK / 2;
-/// Most rows any kernel takes at once.
-const MAX_TILE_ROWS: usize = 8;
 
 /// The value of an IEEE half-precision number (exact: every f16 is an f32).
 pub(crate) fn f16_to_f32(bits: u16) -> f32 {
@@ -256,72 +255,7 @@ fn multiply_with(
 /// `block_scale * exact_block_sum`.
 type TileSums = [[f32; GROUP]; MAX_TILE_ROWS];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Vnni,
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    Simd128,
-}
-
 impl Kernel {
-    /// Every kernel of this target, fastest first.
-    const BY_SPEED: &[Self] = &[
-        #[cfg(target_arch = "x86_64")]
-        Self::Vnni,
-        #[cfg(target_arch = "x86_64")]
-        Self::Avx2,
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Self::Simd128,
-        Self::Portable,
-    ];
-
-    /// Whether this host has the instructions the kernel uses.
-    fn runs_here(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        use std::arch::is_x86_feature_detected as has;
-        match self {
-            Self::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => has!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Self::Vnni => has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => true,
-        }
-    }
-
-    /// The fastest kernel this host runs.
-    fn detect() -> Self {
-        let mut kernels = Self::BY_SPEED.iter().copied();
-        kernels
-            .find(|kernel| kernel.runs_here())
-            .unwrap_or(Self::Portable)
-    }
-
-    /// Every kernel this host can run.
-    #[cfg(test)]
-    fn available() -> Vec<Self> {
-        let kernels = Self::BY_SPEED.iter().copied();
-        kernels.filter(|kernel| kernel.runs_here()).collect()
-    }
-
-    /// Rows per tile: as many as keep the accumulators in registers.
-    fn max_rows(self) -> usize {
-        match self {
-            Self::Portable => MAX_TILE_ROWS,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => 4,
-            #[cfg(target_arch = "x86_64")]
-            Self::Vnni => 8,
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => 2,
-        }
-    }
-
     /// `tile` holds `rows` rows of quantized activations; `widened` a group's weights from
     /// [`widen`], `scales` its block scales.
     fn products(self, tile: &[i16], rows: usize, widened: &[u32], scales: &[f32]) -> TileSums {
