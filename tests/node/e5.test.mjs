@@ -8,7 +8,6 @@
 // bundle prepared: python3 scripts/prepare-model.py --model e5-small-q4.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { Tamis } from 'tamis';
 import { TamisWorker } from 'tamis/client';
 import { serve } from '../../dist/serve.js';
 import { E5_DIR } from '../support/bundle.mjs';
+import { assertNativeBits } from '../support/native.mjs';
 
 const NAME = 'e5-small-q4';
 const e5 = (file) => fileURLToPath(new URL(file, E5_DIR));
@@ -145,19 +145,6 @@ test('through the worker client, by name: progress without a tokenizer, then the
 });
 
 test('native and wasm e5 embeddings are the same bits', async () => {
-  const nativeBinary = process.env.TAMIS_BIN ?? new URL('../../target/debug/tamis', import.meta.url).pathname;
   const texts = Object.values(TEXTS);
-  const native = execFileSync(nativeBinary, ['--model', fileURLToPath(E5_DIR), 'embed', '--backend', 'cpu'], {
-    input: `${texts.join('\n')}\n`,
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line).vector);
-  const wasm = await tamis.embed(texts);
-  assert.equal(wasm.length, native.length);
-  wasm.forEach((embedding, i) => {
-    // The CLI prints each f32 in its shortest form, which parses back to the same f32.
-    embedding.vector.forEach((value, k) => assert.equal(value, Math.fround(native[i][k]), `text ${i}, value ${k}`));
-  });
+  assertNativeBits(fileURLToPath(E5_DIR), texts, await tamis.embed(texts));
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Tamis, TamisError, fuseLists } from 'tamis';
+import { assertNativeBits, nativeBinary } from '../support/native.mjs';
 import { BUNDLE_DIR as bundle, bundleFile as read, bundleFiles as bytes } from '../support/bundle.mjs';
 
 const samplePolicy = JSON.parse(
@@ -14,7 +15,6 @@ const samplePolicy = JSON.parse(
 const samplePosts = readFileSync(new URL('../../crates/tamis-cli/samples/posts.txt', import.meta.url), 'utf8')
   .split('\n')
   .filter((line) => line.length > 0);
-const nativeBinary = process.env.TAMIS_BIN ?? new URL('../../target/debug/tamis', import.meta.url).pathname;
 
 const progress = [];
 const tamis = await Tamis.load({ ...bytes(), onProgress: (p) => progress.push(p) });
@@ -88,19 +88,7 @@ test('native and wasm give the same verdicts (scores to 1e-5)', async () => {
 });
 
 test('native and wasm embeddings are the same bits', async () => {
-  const native = execFileSync(nativeBinary, ['--model', bundle.pathname, 'embed', '--backend', 'cpu'], {
-    input: `${samplePosts.join('\n')}\n`,
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line).vector);
-  const wasm = await tamis.embed(samplePosts);
-  assert.equal(wasm.length, native.length);
-  wasm.forEach((embedding, i) => {
-    // The CLI prints each f32 in its shortest form, which parses back to the same f32.
-    embedding.vector.forEach((value, k) => assert.equal(value, Math.fround(native[i][k]), `post ${i}, value ${k}`));
-  });
+  assertNativeBits(bundle.pathname, samplePosts, await tamis.embed(samplePosts));
 });
 
 const lists = [
