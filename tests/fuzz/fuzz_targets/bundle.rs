@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let real = &*BUNDLE;
-    let onnx = match mode % 4 {
+    let model = match mode % 4 {
         0 => {
             let _ = Manifest::from_json(rest);
             return;
@@ -30,24 +30,24 @@ fuzz_target!(|data: &[u8]| {
             let cut = rest.iter().fold(0usize, |acc, &b| {
                 acc.wrapping_mul(31).wrapping_add(usize::from(b))
             });
-            real.onnx[..cut % real.onnx.len()].to_vec()
+            real.model[..cut % real.model.len()].to_vec()
         }
         2 => {
             // The real model with bytes overwritten at positions the input picks.
-            let mut onnx = real.onnx.clone();
+            let mut model = real.model.clone();
             for pair in rest.chunks_exact(4) {
                 let at =
                     usize::from(u16::from_le_bytes([pair[0], pair[1]])) * 97 + usize::from(pair[2]);
-                if let Some(byte) = onnx.get_mut(at % real.onnx.len()) {
+                if let Some(byte) = model.get_mut(at % real.model.len()) {
                     *byte = pair[3];
                 }
             }
-            onnx
+            model
         }
         _ => rest.to_vec(),
     };
     let bundle = ModelBundle {
-        onnx,
+        model,
         ..real.clone()
     };
     let _ = TractEncoder::new(&bundle);
