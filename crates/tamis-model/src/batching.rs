@@ -1,5 +1,8 @@
+use std::num::NonZeroUsize;
+
 use tamis_core::Embedding;
 
+use crate::threads::map_in_threads;
 use crate::{ModelError, TextTokenizer, TokenizedText};
 
 /// How texts are grouped into runs of the model: texts of similar token length together, so
@@ -92,17 +95,19 @@ impl BatchPlan {
 
 /// Embeds `texts` through a [`BatchPlan`]: `run_batch` gets one run of texts of similar
 /// length and returns one finished vector per text; embeddings come back in input order with
-/// token counts.
-pub fn embed_in_batches<E: From<ModelError>>(
+/// token counts. The runs are shared out over `threads` threads (each run whole, as one thread
+/// would run it, so the vectors do not depend on the number).
+pub fn embed_in_batches<E: From<ModelError> + Send>(
     tokenizer: &TextTokenizer,
     texts: &[&str],
     batching: Batching,
-    mut run_batch: impl FnMut(&[&TokenizedText]) -> Result<Vec<Vec<f32>>, E>,
+    threads: NonZeroUsize,
+    run_batch: impl Fn(&[&TokenizedText]) -> Result<Vec<Vec<f32>>, E> + Sync,
 ) -> Result<Vec<Embedding>, E> {
     let plan = BatchPlan::new(tokenizer, texts, batching)?;
-    let vectors = plan
-        .batches()
-        .map(|batch| run_batch(&batch))
+    let batches: Vec<_> = plan.batches().collect();
+    let vectors = map_in_threads(batches, threads, |batch| run_batch(&batch))
+        .into_iter()
         .collect::<Result<Vec<_>, E>>()?;
     Ok(plan.assemble(vectors))
 }

@@ -25,6 +25,7 @@ mod error;
 mod kernel_choice;
 mod onnx_data;
 mod priors;
+mod threads;
 mod tokenize;
 mod tract;
 mod weights;

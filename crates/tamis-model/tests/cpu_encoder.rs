@@ -1,5 +1,6 @@
 //! `CpuEncoder` runs each bundle with the encoder its architecture needs.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use tamis_core::{cosine, Encoder};
@@ -71,6 +72,57 @@ fn each_shipped_model_has_built_in_priors_for_its_model_file() {
             .unwrap_or_else(|| panic!("{id} has no built-in priors"));
         for name in ["spam", "toxic", "negative"] {
             assert!(priors.category(name).is_some(), "{id}: {name}");
+        }
+    }
+}
+
+/// The parity texts of both encoders: every script, emoji, texts of 3 to over 256 tokens.
+fn fixture_texts() -> Vec<String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        "tests/parity/sentences.txt",
+        "tests/support/e5-reference/texts.txt",
+    ]
+    .iter()
+    .flat_map(|path| {
+        std::fs::read_to_string(manifest.join(path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    })
+    .collect()
+}
+
+#[test]
+fn threads_give_the_bits_of_one_thread() {
+    let texts = fixture_texts();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    assert!(texts.len() > 60);
+    let bits = |embeddings: Vec<tamis_core::Embedding>| -> Vec<Vec<u32>> {
+        (embeddings.iter())
+            .map(|e| e.vector.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    for id in ["minilm-l6-int8", "e5-small-q4"] {
+        let mut encoder = CpuEncoder::new(&bundle(id)).expect("loads");
+        // All texts in one call (many runs of texts for tract to share out), and one text of
+        // over 256 tokens alone (a product of many rows for e5 to split).
+        let long = *texts.iter().max_by_key(|t| t.len()).expect("texts");
+        let one_thread = (bits(encoder.embed(&texts).expect("embeds")))
+            .into_iter()
+            .chain(bits(encoder.embed(&[long]).expect("embeds")));
+        let one_thread: Vec<_> = one_thread.collect();
+        for threads in [2, 3] {
+            encoder.set_threads(NonZeroUsize::new(threads).expect("not zero"));
+            let threaded: Vec<_> = (bits(encoder.embed(&texts).expect("embeds")))
+                .into_iter()
+                .chain(bits(encoder.embed(&[long]).expect("embeds")))
+                .collect();
+            assert!(
+                threaded == one_thread,
+                "{id}: {threads} threads differ from one"
+            );
         }
     }
 }

@@ -13,7 +13,11 @@
 //! Quantizing rounds each activation to 1/65534 of its row's largest magnitude, which moves
 //! embeddings by about 1e-5 from f32 products on the dequantized weights.
 
+use std::num::NonZeroUsize;
+use std::ops::Range;
+
 use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
+use crate::threads::map_in_threads;
 use crate::tract::QuantizedRows;
 
 /// Weights per Q4_0 block, each sharing one fp16 scale.
@@ -204,8 +208,23 @@ fn weight_pair(pair: u32) -> [i16; 2] {
 
 /// `output = activations * weights + bias`: `activations` is rows x `weights.inputs()`,
 /// `output` rows x `weights.outputs()`, both row-major; `bias` has one value per output.
-pub(crate) fn multiply(activations: &[f32], weights: &Q4Matrix, bias: &[f32], output: &mut [f32]) {
-    multiply_with(Kernel::detect(), activations, weights, bias, output);
+/// With several `threads`, each computes some of the output columns (whole groups): every
+/// value is computed as one thread computes it, so the bits are the same.
+pub(crate) fn multiply(
+    activations: &[f32],
+    weights: &Q4Matrix,
+    bias: &[f32],
+    output: &mut [f32],
+    threads: NonZeroUsize,
+) {
+    multiply_with(
+        Kernel::detect(),
+        activations,
+        weights,
+        bias,
+        output,
+        threads,
+    );
 }
 
 fn multiply_with(
@@ -214,6 +233,7 @@ fn multiply_with(
     weights: &Q4Matrix,
     bias: &[f32],
     output: &mut [f32],
+    threads: NonZeroUsize,
 ) {
     let (inputs, outputs) = (weights.inputs, weights.outputs);
     let rows = activations.len() / inputs;
@@ -225,16 +245,50 @@ fn multiply_with(
     assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
     assert_eq!(bias.len(), outputs, "one bias per output");
     let quantized = QuantizedRows::new(activations, inputs);
+    // Each thread's share: a run of groups and, in every output row, their columns.
+    let groups = weights.groups();
+    let parts = threads.get().min(groups).max(1);
+    let bounds: Vec<usize> = (0..=parts).map(|part| part * groups / parts).collect();
+    let mut shares: Vec<(Range<usize>, Vec<&mut [f32]>)> = (bounds.windows(2))
+        .map(|run| (run[0]..run[1], Vec::with_capacity(rows)))
+        .collect();
+    for mut row in output.chunks_exact_mut(outputs.max(1)) {
+        for (groups, columns) in &mut shares {
+            let width = (groups.end * GROUP).min(outputs) - groups.start * GROUP;
+            let (share, rest) = std::mem::take(&mut row).split_at_mut(width);
+            columns.push(share);
+            row = rest;
+        }
+    }
+    map_in_threads(shares, threads, |(groups, mut columns)| {
+        multiply_groups(kernel, &quantized, weights, bias, groups, &mut columns);
+    });
+}
+
+/// The output columns of `groups` for every row: `columns[row]` holds them, from the first
+/// group's first column on.
+fn multiply_groups(
+    kernel: Kernel,
+    quantized: &QuantizedRows,
+    weights: &Q4Matrix,
+    bias: &[f32],
+    groups: Range<usize>,
+    columns: &mut [&mut [f32]],
+) {
+    let (inputs, outputs) = (weights.inputs, weights.outputs);
+    let rows = columns.len();
     let mut widened = vec![0u32; inputs / 2 * GROUP];
     // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too few
     // independent sums to keep the multiply-add unit busy.
     let tile_rows = rows
         .div_ceil(rows.div_ceil(kernel.max_rows()).max(1))
         .max(1);
-    for group in 0..weights.groups() {
+    let first_column = groups.start * GROUP;
+    for group in groups {
         widen(weights.group_nibbles(group), &mut widened);
         let scales = weights.group_scales(group);
-        let columns = group * GROUP..((group + 1) * GROUP).min(outputs);
+        let columns_of_group = group * GROUP..((group + 1) * GROUP).min(outputs);
+        let in_share = columns_of_group.start - first_column..columns_of_group.end - first_column;
         for first in (0..rows).step_by(tile_rows) {
             let count = (rows - first).min(tile_rows);
             let tile = &quantized.values[first * inputs..(first + count) * inputs];
@@ -242,8 +296,9 @@ fn multiply_with(
             for (offset, sums) in sums[..count].iter().enumerate() {
                 let row = first + offset;
                 let row_scale = quantized.scales[row];
-                let out = &mut output[row * outputs..][columns.clone()];
-                for ((o, &sum), &b) in out.iter_mut().zip(sums).zip(&bias[columns.clone()]) {
+                let out = &mut columns[row][in_share.clone()];
+                let bias = &bias[columns_of_group.clone()];
+                for ((o, &sum), &b) in out.iter_mut().zip(sums).zip(bias) {
                     *o = sum * row_scale + b;
                 }
             }
@@ -582,8 +637,10 @@ mod tests {
         assert!(Q4Matrix::from_q4_0(&bytes, outputs, 48).is_none());
     }
 
+    const ONE_THREAD: NonZeroUsize = NonZeroUsize::MIN;
+
     #[test]
-    fn every_kernel_returns_the_portable_bits() {
+    fn every_kernel_and_thread_count_returns_the_portable_bits() {
         let mut random = Random(0x2545_f491);
         // Odd token counts, every tile height, a padded last group, 384 and 1536 inputs.
         for (rows, inputs, outputs) in [(1, 32, 16), (7, 384, 40), (13, 1536, 48), (33, 96, 5)] {
@@ -594,15 +651,30 @@ mod tests {
             x[..inputs].iter_mut().for_each(|v| *v = v.signum());
             let bias: Vec<f32> = (0..outputs).map(|_| random.float()).collect();
             let mut expected = vec![0f32; rows * outputs];
-            multiply_with(Kernel::Portable, &x, &matrix, &bias, &mut expected);
-            for kernel in Kernel::available() {
+            multiply_with(
+                Kernel::Portable,
+                &x,
+                &matrix,
+                &bias,
+                &mut expected,
+                ONE_THREAD,
+            );
+            // Up to more threads than the largest matrix has groups (3).
+            let thread_counts = (1..=4).filter_map(NonZeroUsize::new);
+            for (kernel, threads) in Kernel::available()
+                .into_iter()
+                .flat_map(|k| thread_counts.clone().map(move |t| (k, t)))
+            {
                 let mut got = vec![0f32; rows * outputs];
-                multiply_with(kernel, &x, &matrix, &bias, &mut got);
+                multiply_with(kernel, &x, &matrix, &bias, &mut got, threads);
                 let (got, expected): (Vec<u32>, Vec<u32>) = (
                     got.iter().map(|v| v.to_bits()).collect(),
                     expected.iter().map(|v| v.to_bits()).collect(),
                 );
-                assert_eq!(got, expected, "{kernel:?} on {rows}x{inputs}x{outputs}");
+                assert_eq!(
+                    got, expected,
+                    "{kernel:?}, {threads} threads, on {rows}x{inputs}x{outputs}"
+                );
             }
         }
     }
@@ -617,7 +689,7 @@ mod tests {
             let x: Vec<f32> = (0..rows * inputs).map(|_| random.float()).collect();
             let bias = vec![0.5f32; outputs];
             let mut got = vec![0f32; rows * outputs];
-            multiply(&x, &matrix, &bias, &mut got);
+            multiply(&x, &matrix, &bias, &mut got, ONE_THREAD);
             for row in 0..rows {
                 let x = &x[row * inputs..][..inputs];
                 // Each activation rounds by at most half a step, 1/65534 of the largest.
@@ -641,7 +713,7 @@ mod tests {
         let mut x = vec![0f32; 64];
         x[40] = f32::NAN;
         let mut out = vec![1f32; 32];
-        multiply(&x, &matrix, &[0.0; 16], &mut out);
+        multiply(&x, &matrix, &[0.0; 16], &mut out, ONE_THREAD);
         assert!(out[..16].iter().all(|&v| v == 0.0));
         assert!(out[16..].iter().all(|v| v.is_nan()));
     }
