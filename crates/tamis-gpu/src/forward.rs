@@ -1,6 +1,8 @@
 //! One batch through the encoder: the activation buffers (grown to the largest batch seen,
 //! then reused), the bind groups of every step, and the dispatches of a forward pass.
 
+use tamis_model::Conventions;
+
 use crate::kernels::{GpuDense, GpuNorm, Kernels, Weights};
 use crate::GpuError;
 
@@ -136,6 +138,7 @@ pub(crate) struct Workspace {
     tokens: usize,
     texts: usize,
     ids: wgpu::Buffer,
+    position_ids: wgpu::Buffer,
     mask: wgpu::Buffer,
     pooled: wgpu::Buffer,
     readback: wgpu::Buffer,
@@ -161,6 +164,7 @@ impl Workspace {
         let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let per_token = tokens as u64 * 4;
         let ids = buffer("ids", per_token, storage);
+        let position_ids = buffer("position ids", per_token, storage);
         let mask = buffer("mask", per_token, storage);
         let [input, x, q, k, v, context, x1] = [
             "embedded", "hidden", "query", "key", "value", "context", "attended",
@@ -207,11 +211,11 @@ impl Workspace {
             (step, group)
         };
         let dense = |step: Step, input: &wgpu::Buffer, layer: &GpuDense, out: &wgpu::Buffer| {
-            bind(
-                step,
-                &kernels.matmul,
-                &[input, &layer.weight, &layer.scales, &layer.bias, out],
-            )
+            let buffers: Vec<&wgpu::Buffer> = std::iter::once(input)
+                .chain(&layer.weights)
+                .chain([&layer.bias, out])
+                .collect();
+            bind(step, &kernels.matmul, &buffers)
         };
         let norm = |step: Step, a: &wgpu::Buffer, residual: &wgpu::Buffer, n: &GpuNorm, out| {
             bind(
@@ -221,20 +225,13 @@ impl Workspace {
             )
         };
         let w = weights;
+        let embed_buffers: Vec<&wgpu::Buffer> =
+            [&ids, &position_ids, &w.positions, &w.token_type, &input]
+                .into_iter()
+                .chain(&w.words)
+                .collect();
         let mut dispatches = vec![
-            bind(
-                Step::Embed,
-                &kernels.embed,
-                &[
-                    &ids,
-                    &w.words,
-                    &w.word_scales,
-                    &w.positions,
-                    &w.position_scales,
-                    &w.token_type,
-                    &input,
-                ],
-            ),
+            bind(Step::Embed, &kernels.embed, &embed_buffers),
             norm(Step::EmbeddingNorm, &input, &input, &w.embedding_norm, &x),
         ];
         for layer in &w.layers {
@@ -259,6 +256,7 @@ impl Workspace {
             tokens,
             texts,
             ids,
+            position_ids,
             mask,
             pooled,
             readback,
@@ -278,6 +276,8 @@ impl Workspace {
 pub(crate) struct Forward<'a> {
     pub kernels: &'a Kernels,
     pub weights: &'a Weights,
+    /// The architecture's pad id and first position row.
+    pub conventions: Conventions,
 }
 
 impl Forward<'_> {
@@ -318,16 +318,26 @@ impl Forward<'_> {
         let workspace = workspace
             .as_ref()
             .ok_or_else(|| GpuError::Lost("no workspace".into()))?;
-        let mut ids = vec![0u32; tokens];
+        // Texts padded with the architecture's pad id, positions numbered from its first
+        // position row in every text (padding's positions are read, then masked out).
+        let Conventions {
+            pad_id,
+            first_position,
+        } = self.conventions;
+        let mut ids = vec![pad_id; tokens];
         let mut mask = vec![0u32; tokens];
         for (row, text) in batch.iter().enumerate() {
             ids[row * seq..row * seq + text.len()].copy_from_slice(text);
             mask[row * seq..row * seq + text.len()].fill(1);
         }
+        let position_ids: Vec<u32> = (0..tokens)
+            .map(|token| (first_position + token % seq) as u32)
+            .collect();
         let words =
             |values: &[u32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
         let queue = &kernels.queue;
         queue.write_buffer(&workspace.ids, 0, &words(&ids));
+        queue.write_buffer(&workspace.position_ids, 0, &words(&position_ids));
         queue.write_buffer(&workspace.mask, 0, &words(&mask));
         for (step, uniform) in STEPS.iter().zip(&workspace.uniforms) {
             queue.write_buffer(uniform, 0, &shape.params(*step, kernels.epsilon).bytes());

@@ -2,14 +2,19 @@
 
 use std::sync::{Arc, Mutex};
 
-use tamis_model::{BertWeights, Dense, LayerNorm, QuantizedMatrix};
+use tamis_model::{Dense, LayerNorm, Q4Dense, QuantizedMatrix};
 use wgpu::util::DeviceExt;
 
+use crate::model::{ModelShape, ModelWeights, WeightFormat};
 use crate::{AdapterReport, GpuError};
 
 const COMMON: &str = include_str!("shaders/common.wgsl");
+const DENSE: &str = include_str!("shaders/dense.wgsl");
+const Q4: &str = include_str!("shaders/q4.wgsl");
+const EMBED: &str = include_str!("shaders/embed.wgsl");
 
-/// One compute pipeline per kernel.
+/// One compute pipeline per kernel; the embedding and matrix-product kernels are the ones of
+/// the model's weight format.
 pub(crate) struct Kernels {
     pub device: wgpu::Device,
     /// The first uncaptured error or device loss, reported by the call that meets it.
@@ -37,10 +42,10 @@ impl Kernels {
         }
     }
 
-    pub async fn new(model: &BertWeights) -> Result<Self, GpuError> {
+    pub async fn new(model: &ModelShape) -> Result<Self, GpuError> {
         let adapter = request_adapter().await?;
         // The token table is the largest buffer bound at once.
-        let largest = (model.token_embeddings.values.len() as u64).max(1 << 20);
+        let largest = model.word_table_bytes.max(1 << 20);
         let available = adapter.limits();
         if available.max_storage_buffer_binding_size < largest {
             return Err(GpuError::Device(format!(
@@ -79,10 +84,17 @@ impl Kernels {
             }
         });
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let pipeline = |name: &str, source: &str| {
+        // A kernel's module: the shared declarations, then `sources` in order.
+        let pipeline = |name: &str, sources: &[&str]| {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{source}").into()),
+                source: wgpu::ShaderSource::Wgsl(
+                    std::iter::once(COMMON)
+                        .chain(sources.iter().copied())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                        .into(),
+                ),
             });
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(name),
@@ -93,11 +105,22 @@ impl Kernels {
                 cache: None,
             })
         };
-        let embed = pipeline("embed", include_str!("shaders/embed.wgsl"));
-        let matmul = pipeline("matmul", include_str!("shaders/matmul.wgsl"));
-        let layer_norm = pipeline("layer_norm", include_str!("shaders/layer_norm.wgsl"));
-        let attention = pipeline("attention", include_str!("shaders/attention.wgsl"));
-        let pool = pipeline("pool", include_str!("shaders/pool.wgsl"));
+        let (embed, matmul) = match model.format {
+            WeightFormat::Int8 => (
+                pipeline("embed", &[include_str!("shaders/words_int8.wgsl"), EMBED]),
+                pipeline("matmul", &[DENSE, include_str!("shaders/matmul_int8.wgsl")]),
+            ),
+            WeightFormat::Q4_0 => (
+                pipeline("embed", &[Q4, include_str!("shaders/words_q4.wgsl"), EMBED]),
+                pipeline(
+                    "matmul",
+                    &[Q4, DENSE, include_str!("shaders/matmul_q4.wgsl")],
+                ),
+            ),
+        };
+        let layer_norm = pipeline("layer_norm", &[include_str!("shaders/layer_norm.wgsl")]);
+        let attention = pipeline("attention", &[include_str!("shaders/attention.wgsl")]);
+        let pool = pipeline("pool", &[include_str!("shaders/pool.wgsl")]);
         if let Some(error) = scope.pop().await {
             return Err(GpuError::Shader(error.to_string()));
         }
@@ -121,10 +144,7 @@ impl Kernels {
             attention,
             pool,
             hidden: model.hidden,
-            intermediate: model
-                .layers
-                .first()
-                .map_or(0, |layer| layer.intermediate.bias.len()),
+            intermediate: model.intermediate,
             heads: model.heads,
             epsilon: model.layer_norm_epsilon,
         })
@@ -194,11 +214,19 @@ fn floats(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// A dense layer on the GPU: the weight transposed (outputs x inputs), so each output's
-/// inputs are contiguous for the kernel.
+/// Q4_0 blocks as stored, padded to whole u32 words for WGSL's `array<u32>`.
+fn q4_words(blocks: &[u8]) -> Vec<u8> {
+    let mut words = blocks.to_vec();
+    words.resize(blocks.len().next_multiple_of(4), 0);
+    words
+}
+
+/// A dense layer on the GPU: the weight buffers the format's matrix-product kernel binds
+/// after its input (int8: the weight transposed to outputs x inputs, so each output's inputs
+/// are contiguous, and its scales; Q4_0: the blocks, whose rows are already outputs), then the
+/// bias.
 pub(crate) struct GpuDense {
-    pub weight: wgpu::Buffer,
-    pub scales: wgpu::Buffer,
+    pub weights: Vec<wgpu::Buffer>,
     pub bias: wgpu::Buffer,
 }
 
@@ -220,10 +248,10 @@ pub(crate) struct GpuLayer {
 
 /// The model's parameters in GPU buffers.
 pub(crate) struct Weights {
-    pub words: wgpu::Buffer,
-    pub word_scales: wgpu::Buffer,
+    /// The word table's buffers, bound by the format's embedding kernel after the others.
+    pub words: Vec<wgpu::Buffer>,
+    /// Positions x hidden, f32.
     pub positions: wgpu::Buffer,
-    pub position_scales: wgpu::Buffer,
     pub token_type: wgpu::Buffer,
     pub embedding_norm: GpuNorm,
     pub layers: Vec<GpuLayer>,
@@ -242,64 +270,113 @@ impl Uploader<'_> {
         self.kernels.storage(label, contents)
     }
 
-    fn dense(&mut self, label: &str, dense: &Dense) -> GpuDense {
-        let QuantizedMatrix {
-            rows: inputs,
-            columns: outputs,
-            values,
-            scales,
-        } = &dense.weight;
-        let transposed = pack_int8(
-            (0..*outputs).flat_map(|o| (0..*inputs).map(move |i| values[i * outputs + o])),
-        );
-        GpuDense {
-            weight: self.storage(label, &transposed),
-            scales: self.storage(label, &floats(scales)),
-            bias: self.storage(label, &floats(&dense.bias)),
-        }
-    }
-
     fn norm(&mut self, norm: &LayerNorm) -> GpuNorm {
         GpuNorm {
             gamma: self.storage("gamma", &floats(&norm.gamma)),
             beta: self.storage("beta", &floats(&norm.beta)),
         }
     }
+}
 
-    fn table(&mut self, label: &str, matrix: &QuantizedMatrix) -> (wgpu::Buffer, wgpu::Buffer) {
-        (
-            self.storage(label, &pack_int8(matrix.values.iter().copied())),
-            self.storage(label, &floats(&matrix.scales)),
-        )
+/// A dense layer of either weight format, uploaded as its kernel reads it.
+trait UploadDense {
+    fn upload(&self, up: &mut Uploader<'_>, label: &str) -> GpuDense;
+}
+
+impl UploadDense for Dense {
+    fn upload(&self, up: &mut Uploader<'_>, label: &str) -> GpuDense {
+        let QuantizedMatrix {
+            rows: inputs,
+            columns: outputs,
+            values,
+            scales,
+        } = &self.weight;
+        let transposed = pack_int8(
+            (0..*outputs).flat_map(|o| (0..*inputs).map(move |i| values[i * outputs + o])),
+        );
+        GpuDense {
+            weights: vec![
+                up.storage(label, &transposed),
+                up.storage(label, &floats(scales)),
+            ],
+            bias: up.storage(label, &floats(&self.bias)),
+        }
     }
 }
 
+impl UploadDense for Q4Dense<'_> {
+    fn upload(&self, up: &mut Uploader<'_>, label: &str) -> GpuDense {
+        GpuDense {
+            weights: vec![up.storage(label, &q4_words(self.blocks))],
+            bias: up.storage(label, &floats(&self.bias)),
+        }
+    }
+}
+
+/// The GPU layer of a layer of either architecture (`tamis_model::EncoderLayer`,
+/// `tamis_model::XlmRobertaLayer`: the same fields, of each format's types).
+macro_rules! upload_layer {
+    ($up:expr, $layer:expr) => {
+        GpuLayer {
+            query: $layer.query.upload($up, "query"),
+            key: $layer.key.upload($up, "key"),
+            value: $layer.value.upload($up, "value"),
+            attention_output: $layer.attention_output.upload($up, "attention output"),
+            attention_norm: $up.norm(&$layer.attention_norm),
+            intermediate: $layer.intermediate.upload($up, "intermediate"),
+            output: $layer.output.upload($up, "output"),
+            output_norm: $up.norm(&$layer.output_norm),
+        }
+    };
+}
+
 impl Weights {
-    pub fn upload(kernels: &Kernels, model: &BertWeights) -> Self {
-        let mut up = Uploader { kernels, bytes: 0 };
-        let layers = model
-            .layers
-            .iter()
-            .map(|layer| GpuLayer {
-                query: up.dense("query", &layer.query),
-                key: up.dense("key", &layer.key),
-                value: up.dense("value", &layer.value),
-                attention_output: up.dense("attention output", &layer.attention_output),
-                attention_norm: up.norm(&layer.attention_norm),
-                intermediate: up.dense("intermediate", &layer.intermediate),
-                output: up.dense("output", &layer.output),
-                output_norm: up.norm(&layer.output_norm),
-            })
-            .collect();
-        let (words, word_scales) = up.table("token table", &model.token_embeddings);
-        let (positions, position_scales) = up.table("position table", &model.position_embeddings);
+    /// Uploads the parameters; matrices keep their format (int8 or 4-bit), the position
+    /// table is f32 (BERT's int8 rows dequantized here, the same products as in a shader).
+    pub fn upload(kernels: &Kernels, model: &ModelWeights<'_>) -> Self {
+        let up = &mut Uploader { kernels, bytes: 0 };
+        let (layers, words, positions, token_type, embedding_norm) = match model {
+            ModelWeights::Bert(model) => {
+                let table = &model.token_embeddings;
+                let words = vec![
+                    up.storage("token table", &pack_int8(table.values.iter().copied())),
+                    up.storage("token scales", &floats(&table.scales)),
+                ];
+                let positions = &model.position_embeddings;
+                let dequantized: Vec<f32> = (positions.values.chunks(positions.columns))
+                    .zip(&positions.scales)
+                    .flat_map(|(row, &scale)| row.iter().map(move |&v| f32::from(v) * scale))
+                    .collect();
+                let layers: Vec<GpuLayer> = (model.layers.iter())
+                    .map(|l| upload_layer!(up, l))
+                    .collect();
+                (
+                    layers,
+                    words,
+                    dequantized,
+                    &model.token_type_embedding,
+                    &model.embedding_norm,
+                )
+            }
+            ModelWeights::XlmRoberta(model) => {
+                let words = vec![up.storage("token table", &q4_words(model.word_embeddings))];
+                let layers: Vec<GpuLayer> = (model.layers.iter())
+                    .map(|l| upload_layer!(up, l))
+                    .collect();
+                (
+                    layers,
+                    words,
+                    model.position_embeddings.clone(),
+                    &model.token_type_embedding,
+                    &model.embedding_norm,
+                )
+            }
+        };
         Self {
             words,
-            word_scales,
-            positions,
-            position_scales,
-            token_type: up.storage("token type", &floats(&model.token_type_embedding)),
-            embedding_norm: up.norm(&model.embedding_norm),
+            positions: up.storage("position table", &floats(&positions)),
+            token_type: up.storage("token type", &floats(token_type)),
+            embedding_norm: up.norm(embedding_norm),
             layers,
             bytes: up.bytes,
         }

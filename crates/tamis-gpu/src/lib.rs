@@ -1,10 +1,11 @@
-//! The tamis encoder on the GPU: the default model's BERT architecture as WGSL compute
-//! shaders run by [wgpu](https://wgpu.rs), reading its weights from the same model bundle as
-//! the CPU encoder.
+//! The tamis encoder on the GPU: the BERT (MiniLM) and XLM-RoBERTa (multilingual-e5)
+//! architectures as WGSL compute shaders run by [wgpu](https://wgpu.rs), reading their weights
+//! from the same model bundle as the CPU encoder.
 //!
-//! Weights stay int8 on the GPU (a quarter of the memory and bandwidth of f32), dequantized
-//! inside the kernels with their per-column (per-row for the embedding tables) scales;
-//! activations are f32. Buffers for activations grow to the largest batch seen and are
+//! Weights stay in the bundle's format on the GPU: MiniLM's int8 (a quarter of the memory and
+//! bandwidth of f32) with per-column (per-row for the word table) scales, e5's 4-bit Q4_0
+//! blocks exactly as its file stores them; both are dequantized inside the kernels.
+//! Activations are f32. Buffers for activations grow to the largest batch seen and are
 //! reused, so GPU memory stays flat across calls.
 //!
 //! ```no_run
@@ -27,14 +28,13 @@ mod auto;
 mod backend;
 mod forward;
 mod kernels;
+mod model;
 mod select;
 
 use std::sync::Mutex;
 
 use tamis_core::{l2_normalize, Embedding};
-use tamis_model::{
-    Architecture, BatchPlan, Batching, BertWeights, ModelBundle, ModelError, TextTokenizer,
-};
+use tamis_model::{Architecture, BatchPlan, Batching, Conventions, ModelBundle, ModelError};
 use thiserror::Error;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -42,6 +42,7 @@ pub use auto::AutoEncoder;
 pub use backend::{BackendKind, BackendPreference, SelectionReason, UnknownBackend};
 use forward::{Forward, Workspace};
 use kernels::{Kernels, Weights};
+use model::{ModelWeights, Tokenizer};
 pub use select::{choose, Choice, Selection};
 
 /// Why the GPU encoder cannot start or could not finish a call.
@@ -102,7 +103,8 @@ pub struct GpuEncoder {
     kernels: Kernels,
     weights: Weights,
     workspace: Mutex<Option<Workspace>>,
-    tokenizer: TextTokenizer,
+    tokenizer: Tokenizer,
+    conventions: Conventions,
     dimension: usize,
     options: GpuOptions,
 }
@@ -120,10 +122,13 @@ impl GpuEncoder {
         pollster::block_on(Self::create(bundle, options))
     }
 
-    /// Whether this encoder runs models of `architecture`: BERT's; XLM-RoBERTa's 4-bit blocks
-    /// have no shaders yet.
+    /// Whether this encoder runs models of `architecture`: BERT's (int8 weights) and
+    /// XLM-RoBERTa's (4-bit blocks). An architecture added to tamis runs on the CPU until its
+    /// kernels are written here.
     pub fn runs(architecture: Architecture) -> bool {
-        architecture == Architecture::Bert
+        match architecture {
+            Architecture::Bert | Architecture::XlmRoberta => true,
+        }
     }
 
     /// [`GpuEncoder::with_options`] for async callers; the only constructor in a browser,
@@ -133,24 +138,27 @@ impl GpuEncoder {
         if !Self::runs(manifest.architecture) {
             return Err(GpuError::Architecture(manifest.architecture));
         }
-        let tokenizer = TextTokenizer::from_bundle(bundle)?;
-        let model = BertWeights::from_bundle(bundle)?;
-        if model.hidden != manifest.dimension {
+        let model = ModelWeights::from_bundle(bundle)?;
+        let shape = model.shape();
+        if shape.hidden != manifest.dimension {
             return Err(ModelError::UnsupportedModel(format!(
                 "its hidden size is {}, the manifest's dimension is {}",
-                model.hidden, manifest.dimension
+                shape.hidden, manifest.dimension
             ))
             .into());
         }
-        tokenizer.expect_vocabulary(model.token_embeddings.rows)?;
-        if manifest.max_tokens > model.position_embeddings.rows {
+        let tokenizer = Tokenizer::from_bundle(bundle, model.vocab_rows())?;
+        let conventions = manifest.architecture.conventions();
+        let positions_read = conventions.first_position + manifest.max_tokens;
+        if positions_read > model.position_rows() {
             return Err(ModelError::UnsupportedModel(format!(
-                "{} positions, fewer than the manifest's max_tokens {}",
-                model.position_embeddings.rows, manifest.max_tokens
+                "{} positions, fewer than the {positions_read} the manifest's max_tokens {} reads",
+                model.position_rows(),
+                manifest.max_tokens
             ))
             .into());
         }
-        let kernels = Kernels::new(&model).await?;
+        let kernels = Kernels::new(&shape).await?;
         // The largest activation buffer (a full batch of the longest texts through the
         // feed-forward layer) must fit one storage binding of this adapter.
         let widest = (options.batch_size.max(1) * manifest.max_tokens).next_power_of_two() as u64
@@ -169,7 +177,8 @@ impl GpuEncoder {
             weights,
             workspace: Mutex::new(None),
             tokenizer,
-            dimension: model.hidden,
+            conventions,
+            dimension: shape.hidden,
             options,
         })
     }
@@ -218,7 +227,7 @@ impl GpuEncoder {
             max_texts: self.options.batch_size,
             max_extra_tokens: usize::MAX,
         };
-        let plan = BatchPlan::new(&self.tokenizer, texts, batching)?;
+        let plan = BatchPlan::from_tokenized(self.tokenizer.tokenize(texts)?, batching);
         let mut vectors = Vec::new();
         for batch in plan.batches() {
             let ids: Vec<&[u32]> = batch.iter().map(|text| text.ids.as_slice()).collect();
@@ -239,6 +248,7 @@ impl GpuEncoder {
         let result = Forward {
             kernels: &self.kernels,
             weights: &self.weights,
+            conventions: self.conventions,
         }
         .run(&mut workspace, ids)
         .await;

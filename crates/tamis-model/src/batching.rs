@@ -59,10 +59,15 @@ impl BatchPlan {
         texts: &[&str],
         batching: Batching,
     ) -> Result<Self, ModelError> {
-        let tokenized = tokenizer.tokenize(texts)?;
+        Ok(Self::from_tokenized(tokenizer.tokenize(texts)?, batching))
+    }
+
+    /// Groups texts tokenized elsewhere (by a tokenizer that is not a [`TextTokenizer`], such
+    /// as [`crate::XlmRobertaTokenizer`]) as `batching` says.
+    pub fn from_tokenized(tokenized: Vec<TokenizedText>, batching: Batching) -> Self {
         let lengths: Vec<usize> = tokenized.iter().map(|t| t.ids.len()).collect();
         let buckets = length_buckets(&lengths, batching);
-        Ok(Self { tokenized, buckets })
+        Self { tokenized, buckets }
     }
 
     /// The batches, in the order [`BatchPlan::assemble`] expects their vectors.

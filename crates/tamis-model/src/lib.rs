@@ -40,4 +40,6 @@ pub use priors::{built_in_priors, priors_path};
 pub use tokenize::{TextTokenizer, TokenizedText};
 pub use tract::{EncoderOptions, TractEncoder};
 pub use weights::{BertWeights, Dense, EncoderLayer, LayerNorm, QuantizedMatrix};
-pub use xlm_roberta::{XlmRobertaEncoder, XlmRobertaTokenizer};
+pub use xlm_roberta::{
+    Q4Dense, XlmRobertaEncoder, XlmRobertaLayer, XlmRobertaTokenizer, XlmRobertaWeights,
+};

@@ -6,13 +6,6 @@
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-// erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7); WGSL has none.
-fn erf(v: f32) -> f32 {
-    let t = 1.0 / (1.0 + 0.3275911 * abs(v));
-    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-    return sign(v) * (1.0 - poly * exp(-v * v));
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let column = id.x;
@@ -27,9 +20,5 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         let xs = vec4<f32>(x[x_start + 4u * i], x[x_start + 4u * i + 1u], x[x_start + 4u * i + 2u], x[x_start + 4u * i + 3u]);
         sum += dot(xs, vec4<f32>(int8_at(word, 0u), int8_at(word, 1u), int8_at(word, 2u), int8_at(word, 3u)));
     }
-    var value = sum * scales[column] + bias[column];
-    if (p.flag == 1u) {
-        value = 0.5 * value * (1.0 + erf(value * 0.70710678118654752));
-    }
-    y[row * p.n + column] = value;
+    y[row * p.n + column] = activate(sum * scales[column] + bias[column]);
 }
