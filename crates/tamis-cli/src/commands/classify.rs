@@ -10,7 +10,7 @@ use crate::error::{CliError, IoAction};
 use crate::input::{as_strs, read_texts_or_samples, InputFormat};
 
 /// The policy `tamis classify` uses when none is given.
-const SAMPLE_POLICY: &str = include_str!("../../samples/policy.json");
+pub(crate) const SAMPLE_POLICY: &str = include_str!("../../samples/policy.json");
 
 #[derive(Args)]
 pub struct ClassifyArgs {

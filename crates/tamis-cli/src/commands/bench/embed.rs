@@ -1,8 +1,9 @@
-//! `tamis bench embed`: embedding speed on real texts, single thread.
+//! `tamis bench embed`: embedding speed on real texts, one thread and optionally several.
 //!
 //! The main rows run the bundle's [`CpuEncoder`] (tract for BERT, tamis's own forward pass for
 //! e5), as the CLI and the wasm module run it; BERT bundles add rows for tract's variants.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Instant;
 
@@ -20,6 +21,8 @@ use crate::error::{CliError, IoAction};
 pub struct BenchRow {
     pub setting: &'static str,
     pub batch: usize,
+    /// Threads each call is split over ([`CpuEncoder::set_threads`]).
+    pub threads: usize,
     pub ms_per_text: f64,
 }
 
@@ -85,36 +88,49 @@ fn in_calls_of(
     })
 }
 
-/// Measures load time and ms per text on `texts`, one per call and `per_call` per call, then,
-/// for BERT bundles, tract's variants; peak memory is read while the default encoder alone is
-/// loaded.
+/// Measures load time and ms per text on `texts`, one per call and `per_call` per call, the
+/// same with each call split over `threads` threads when that is more than one, then, for BERT
+/// bundles, tract's variants; peak memory is read while the default encoder alone is loaded.
 pub fn bench_embed(
     model_dir: &Path,
     texts: &[String],
     per_call: usize,
+    threads: NonZeroUsize,
 ) -> Result<BenchReport, CliError> {
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let start = Instant::now();
     let bundle = ModelBundle::read_dir(model_dir)?;
-    let encoder = CpuEncoder::new(&bundle)?;
+    let mut encoder = CpuEncoder::new(&bundle)?;
     let load_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let mut rows = vec![
-        BenchRow {
-            setting: "one text per call",
-            batch: 1,
-            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&encoder, texts, 1))?,
-        },
-        BenchRow {
-            setting: "texts per call grouped in runs of similar length (the default)",
-            batch: per_call,
-            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&encoder, texts, per_call))?,
-        },
-        BenchRow {
-            setting: "all texts in one call, grouped in runs of similar length",
-            batch: texts.len(),
-            ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&encoder, texts, texts.len()))?,
-        },
-    ];
+    let mut rows = Vec::new();
+    let thread_counts = [NonZeroUsize::MIN, threads];
+    let thread_counts = if threads == NonZeroUsize::MIN {
+        &thread_counts[..1]
+    } else {
+        &thread_counts[..]
+    };
+    for &threads in thread_counts {
+        encoder.set_threads(threads);
+        let settings = [
+            ("one text per call", 1),
+            (
+                "texts per call grouped in runs of similar length (the default)",
+                per_call,
+            ),
+            (
+                "all texts in one call, grouped in runs of similar length",
+                texts.len(),
+            ),
+        ];
+        for (setting, batch) in settings {
+            rows.push(BenchRow {
+                setting,
+                batch,
+                threads: threads.get(),
+                ms_per_text: ms_per_text(&texts, |texts| in_calls_of(&encoder, texts, batch))?,
+            });
+        }
+    }
     let peak_rss_mib = peak_rss_mib();
     drop(encoder);
     let architecture = bundle.manifest.architecture;
@@ -198,6 +214,7 @@ fn tract_variant_rows(
         rows.push(BenchRow {
             setting,
             batch,
+            threads: 1,
             ms_per_text: ms_per_text(texts, |texts| in_calls_of(&variant, texts, batch))?,
         });
     }
@@ -207,24 +224,67 @@ fn tract_variant_rows(
 /// Tokens per text, counted by the bundle's own tokenizer with what its encoder puts in front
 /// (e5's query prefix), so that two engines can be compared per token.
 fn mean_tokens(bundle: &ModelBundle, texts: &[&str]) -> Result<f64, CliError> {
-    let counts: Vec<usize> = match bundle.manifest.architecture {
-        Architecture::Bert => TextTokenizer::from_bundle(bundle)?
-            .tokenize(texts)?
-            .iter()
-            .map(|t| t.ids.len())
-            .collect(),
-        Architecture::XlmRoberta => {
-            let manifest = &bundle.manifest;
-            let tokenizer =
-                XlmRobertaTokenizer::from_model_file(&bundle.model, manifest.max_tokens)?;
-            let prefix = manifest.prefixes.as_ref().map_or("", |p| p.query.as_str());
-            texts
-                .iter()
-                .map(|text| tokenizer.tokenize(prefix, text).ids.len())
-                .collect()
-        }
-    };
+    let counter = TokenCounter::new(bundle)?;
+    let counts = (texts.iter())
+        .map(|text| Ok(counter.count(text)?.tokens))
+        .collect::<Result<Vec<usize>, CliError>>()?;
     Ok(counts.iter().sum::<usize>() as f64 / counts.len().max(1) as f64)
+}
+
+/// A text's tokens as the bundle's encoder counts them.
+pub(crate) struct TokenCount {
+    /// Special tokens and e5's query prefix included.
+    pub tokens: usize,
+    /// The text was cut to the model's window.
+    pub truncated: bool,
+}
+
+/// The bundle's own tokenizer, with what its encoder puts in front of each text.
+pub(crate) enum TokenCounter {
+    Bert(Box<TextTokenizer>),
+    XlmRoberta {
+        tokenizer: Box<XlmRobertaTokenizer>,
+        prefix: String,
+    },
+}
+
+impl TokenCounter {
+    pub(crate) fn new(bundle: &ModelBundle) -> Result<Self, CliError> {
+        let manifest = &bundle.manifest;
+        Ok(match manifest.architecture {
+            Architecture::Bert => Self::Bert(Box::new(TextTokenizer::from_bundle(bundle)?)),
+            Architecture::XlmRoberta => Self::XlmRoberta {
+                tokenizer: Box::new(XlmRobertaTokenizer::from_model_file(
+                    &bundle.model,
+                    manifest.max_tokens,
+                )?),
+                prefix: manifest
+                    .prefixes
+                    .as_ref()
+                    .map_or("", |p| p.query.as_str())
+                    .to_string(),
+            },
+        })
+    }
+
+    pub(crate) fn count(&self, text: &str) -> Result<TokenCount, CliError> {
+        Ok(match self {
+            Self::Bert(tokenizer) => {
+                let tokenized = tokenizer.tokenize(&[text])?.remove(0);
+                TokenCount {
+                    tokens: tokenized.ids.len(),
+                    truncated: tokenized.truncated,
+                }
+            }
+            Self::XlmRoberta { tokenizer, prefix } => {
+                let tokenized = tokenizer.tokenize(prefix, text);
+                TokenCount {
+                    tokens: tokenized.ids.len(),
+                    truncated: tokenized.truncated,
+                }
+            }
+        })
+    }
 }
 
 /// `VmHWM` of `/proc/self/status`, in MiB.
@@ -244,16 +304,16 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "tamis bench embed: {} texts, {:.1} tokens on average, {} encoder, one thread",
+            "tamis bench embed: {} texts, {:.1} tokens on average, {} encoder",
             self.texts, self.mean_tokens, self.architecture
         )?;
-        writeln!(f, "| setting | batch | ms per text |")?;
-        writeln!(f, "|---|---:|---:|")?;
+        writeln!(f, "| setting | batch | threads | ms per text |")?;
+        writeln!(f, "|---|---:|---:|---:|")?;
         for row in &self.rows {
             writeln!(
                 f,
-                "| {} | {} | {:.2} |",
-                row.setting, row.batch, row.ms_per_text
+                "| {} | {} | {} | {:.2} |",
+                row.setting, row.batch, row.threads, row.ms_per_text
             )?;
         }
         writeln!(f, "model load: {:.0} ms", self.load_ms)?;

@@ -4,17 +4,25 @@ mod embed;
 mod fuse;
 mod gpu;
 mod lengths;
+mod timeline;
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use tamis_core::classify::Policy;
+
+use super::classify::SAMPLE_POLICY;
 use super::{print_lines, print_text, Globals, ReportFormat};
 use crate::data::DataRoot;
-use crate::error::CliError;
+use crate::error::{CliError, IoAction};
 
 /// The texts measured when no `--csv` is given, inside the `--data` folder.
 const DEFAULT_CSV: &str = "harmful/sst2/validation.csv";
+
+/// The home timeline `tamis bench timeline` classifies when no `--csv` is given.
+const TIMELINE_CSV: &str = "harmful/mastodon/mastodon2025-en-shuffled-predicted.csv";
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -29,11 +37,16 @@ pub enum BenchCommand {
         /// runs of similar length).
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
+        /// Also measure one text per call and `--batch-size` per call with each call split
+        /// over this many threads (rows beside the one-thread ones).
+        #[arg(long, default_value_t = NonZeroUsize::MIN)]
+        threads: NonZeroUsize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
-    /// ms per token on texts of 16, 32, 64, 128 and 256 tokens cut from real posts, one per
-    /// call and `--batch-size` per call, on the CPU encoder.
+    /// ms per token on texts of 16, 32, 64, 128, 256 and 512 tokens (those within the model's
+    /// window) cut from real posts, one per call and `--batch-size` per call, on the CPU
+    /// encoder.
     Lengths {
         #[command(flatten)]
         csv: BenchTexts,
@@ -45,6 +58,35 @@ pub enum BenchCommand {
         sources: usize,
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
+        /// Threads each call is split over.
+        #[arg(long, default_value_t = NonZeroUsize::MIN)]
+        threads: NonZeroUsize,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// From the bundle's bytes to the verdicts on the first `--posts` posts of a timeline
+    /// under a policy: cold (verify, load, fit the policy, classify) and warm (as many new
+    /// posts with the model loaded and the policy fitted), on the CPU encoder.
+    Timeline {
+        /// CSV file with a `text` column; the data folder's Mastodon posts
+        /// (harmful/mastodon/mastodon2025-en-shuffled-predicted.csv) when absent.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataRoot,
+        /// The policy JSON; the sample policy (four categories: spam, toxic, negative,
+        /// spoilers) when absent.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Posts classified cold; the warm run classifies the next as many.
+        #[arg(long, default_value_t = 40)]
+        posts: usize,
+        /// Cold starts measured (in this process), reported as the median.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Threads each call is split over.
+        #[arg(long, default_value_t = NonZeroUsize::MIN)]
+        threads: NonZeroUsize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -86,11 +128,32 @@ pub struct BenchTexts {
 impl BenchTexts {
     /// The first `count` texts.
     fn read(&self, count: usize) -> Result<Vec<String>, CliError> {
-        let path = match &self.csv {
-            Some(path) => path.clone(),
-            None => self.data.dir_with(DEFAULT_CSV)?.join(DEFAULT_CSV),
-        };
-        embed::read_csv_texts(&path, count)
+        read_texts(self.csv.as_ref(), &self.data, DEFAULT_CSV, count)
+    }
+}
+
+/// The first `count` texts of `csv`, or of `default` inside the data folder.
+fn read_texts(
+    csv: Option<&PathBuf>,
+    data: &DataRoot,
+    default: &str,
+    count: usize,
+) -> Result<Vec<String>, CliError> {
+    let path = match csv {
+        Some(path) => path.clone(),
+        None => data.dir_with(default)?.join(default),
+    };
+    embed::read_csv_texts(&path, count)
+}
+
+/// Prints a report as a table or as JSON.
+fn print_report(
+    report: &(impl std::fmt::Display + serde::Serialize),
+    format: ReportFormat,
+) -> Result<(), CliError> {
+    match format {
+        ReportFormat::Table => print_text(&report.to_string()),
+        ReportFormat::Json => print_lines([serde_json::to_string(report).map_err(CliError::Json)?]),
     }
 }
 
@@ -100,21 +163,19 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             csv,
             texts,
             batch_size,
+            threads,
             format,
         } => {
-            let report = embed::bench_embed(&globals.model_dir(), &csv.read(texts)?, batch_size)?;
-            match format {
-                ReportFormat::Table => print_text(&report.to_string()),
-                ReportFormat::Json => {
-                    print_lines([serde_json::to_string(&report).map_err(CliError::Json)?])
-                }
-            }
+            let texts = csv.read(texts)?;
+            let report = embed::bench_embed(&globals.model_dir(), &texts, batch_size, threads)?;
+            print_report(&report, format)
         }
         BenchCommand::Lengths {
             csv,
             texts,
             sources,
             batch_size,
+            threads,
             format,
         } => {
             let report = lengths::bench_lengths(
@@ -122,13 +183,31 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
                 &csv.read(sources)?,
                 texts,
                 batch_size,
+                threads,
             )?;
-            match format {
-                ReportFormat::Table => print_text(&report.to_string()),
-                ReportFormat::Json => {
-                    print_lines([serde_json::to_string(&report).map_err(CliError::Json)?])
-                }
-            }
+            print_report(&report, format)
+        }
+        BenchCommand::Timeline {
+            csv,
+            data,
+            policy,
+            posts,
+            runs,
+            threads,
+            format,
+        } => {
+            let policy = match policy {
+                Some(path) => Policy::from_json(
+                    &std::fs::read_to_string(&path)
+                        .map_err(|e| CliError::io(IoAction::Read, &path, e))?,
+                )?,
+                None => Policy::from_json(SAMPLE_POLICY)?,
+            };
+            // The cold posts, then as many new ones for the warm run.
+            let texts = read_texts(csv.as_ref(), &data, TIMELINE_CSV, 2 * posts)?;
+            let bytes = timeline::BundleBytes::read(&globals.model_dir())?;
+            let report = timeline::bench_timeline(&bytes, &policy, &texts, runs, threads)?;
+            print_report(&report, format)
         }
         BenchCommand::Gpu {
             csv,
