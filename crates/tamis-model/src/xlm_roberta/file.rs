@@ -383,10 +383,22 @@ fn read_vocabulary<'a>(
             blob.len()
         )));
     }
-    for (index, range) in offsets.windows(2).enumerate() {
-        if std::str::from_utf8(&blob[range[0] as usize..range[1] as usize]).is_err() {
-            return Err(invalid(format!("piece {index} is not valid UTF-8")));
-        }
+    // Every piece is valid UTF-8 exactly when the pieces' bytes are and every offset falls on
+    // a character boundary: one pass over the bytes instead of 250,000 short checks. The piece
+    // at fault is looked for only in a damaged file.
+    let all_valid = is_utf8(blob)
+        && offsets.iter().all(|&offset| {
+            blob.get(offset as usize)
+                .is_none_or(|&byte| !is_utf8_continuation(byte))
+        });
+    if !all_valid {
+        let piece = offsets.windows(2).position(|range| {
+            std::str::from_utf8(&blob[range[0] as usize..range[1] as usize]).is_err()
+        });
+        return Err(invalid(piece.map_or_else(
+            || "the pieces' bytes are not valid UTF-8".to_owned(),
+            |index| format!("piece {index} is not valid UTF-8"),
+        )));
     }
     if let Some(index) = scores.iter().position(|score| !score.is_finite()) {
         return Err(invalid(format!(
@@ -402,6 +414,31 @@ fn read_vocabulary<'a>(
         specials,
         normalization,
     })
+}
+
+/// Whether `bytes` are UTF-8, checked 16 KB at a time: a wasm engine swaps a function's
+/// baseline code for optimized code only between two calls, and one call over e5-small's
+/// 2.5 MB of pieces ran as baseline code throughout.
+fn is_utf8(bytes: &[u8]) -> bool {
+    const CHUNK_BYTES: usize = 16 * 1024;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let chunk = &rest[..rest.len().min(CHUNK_BYTES)];
+        match std::str::from_utf8(chunk) {
+            Ok(_) => rest = &rest[chunk.len()..],
+            // A character cut by the chunk's end: the next chunk starts with it.
+            Err(error) if error.error_len().is_none() && chunk.len() < rest.len() => {
+                rest = &rest[error.valid_up_to()..];
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Whether `byte` continues a UTF-8 character rather than starting one.
+pub(crate) fn is_utf8_continuation(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
 }
 
 fn read_normalization(reader: &mut Reader<'_>) -> Result<NormalizationMap, ModelError> {
@@ -849,6 +886,29 @@ mod tests {
         let mut damaged = bytes.clone();
         damaged[offsets_at + 4..offsets_at + 8].copy_from_slice(&1000u32.to_le_bytes());
         assert!(reason(E5sFile::parse(&damaged)).contains("piece offsets"));
+        // Valid bytes, but the boundary of pieces 7 and 8 cuts "é" in two.
+        let mut damaged = bytes.clone();
+        let boundary = offsets_at + 8 * 4;
+        let cut = u32::from_le_bytes(damaged[boundary..boundary + 4].try_into().unwrap()) + 1;
+        damaged[boundary..boundary + 4].copy_from_slice(&cut.to_le_bytes());
+        assert!(reason(E5sFile::parse(&damaged)).contains("piece 7 is not valid UTF-8"));
+    }
+
+    #[test]
+    fn utf8_is_checked_across_chunk_boundaries() {
+        // 16,384 bytes is not a whole number of 2- or 3-byte characters.
+        for character in ["é", "€", "😀"] {
+            let text = character.repeat(20_000);
+            assert!(is_utf8(text.as_bytes()));
+            let cut = &text.as_bytes()[..text.len() - 1];
+            assert!(!is_utf8(cut), "{character}: a final character cut short");
+            let mut damaged = text.clone().into_bytes();
+            damaged[20_000] = 0xff;
+            assert!(
+                !is_utf8(&damaged),
+                "{character}: a bad byte in a later chunk"
+            );
+        }
     }
 
     #[test]

