@@ -57,6 +57,17 @@ pub struct Prefixes {
     pub passage: String,
 }
 
+/// What a text is to the model that embeds it: models trained with prefixes (e5) give each
+/// role its own ([`Manifest::prefix`]); for the others the roles embed alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextRole {
+    /// A query, or a text compared with others of its kind (classification, tamis's default).
+    #[default]
+    Query,
+    /// A document that queries retrieve.
+    Passage,
+}
+
 /// One file of the bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -84,6 +95,23 @@ impl Manifest {
             .map_err(|e| ModelError::InvalidManifest(e.to_string()))?;
         manifest.validate()?;
         Ok(manifest)
+    }
+
+    /// The text put before every text of `role`: [`Prefixes::query`] or
+    /// [`Prefixes::passage`], empty for a model trained without prefixes.
+    ///
+    /// ```
+    /// use tamis_model::{Manifest, TextRole};
+    ///
+    /// let manifest = Manifest::from_json(&std::fs::read("../../models/e5-small-q4/manifest.json")?)?;
+    /// assert_eq!(manifest.prefix(TextRole::Passage), "passage: ");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prefix(&self, role: TextRole) -> &str {
+        self.prefixes.as_ref().map_or("", |prefixes| match role {
+            TextRole::Query => prefixes.query.as_str(),
+            TextRole::Passage => prefixes.passage.as_str(),
+        })
     }
 
     fn validate(&self) -> Result<(), ModelError> {

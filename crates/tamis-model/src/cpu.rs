@@ -4,7 +4,9 @@ use std::num::NonZeroUsize;
 
 use tamis_core::{Embedding, Encoder};
 
-use crate::{Architecture, Manifest, ModelBundle, ModelError, TractEncoder, XlmRobertaEncoder};
+use crate::{
+    Architecture, Manifest, ModelBundle, ModelError, TextRole, TractEncoder, XlmRobertaEncoder,
+};
 
 /// Runs a bundle on the CPU, natively or in wasm, with the encoder its architecture needs:
 /// tract for BERT's ONNX graphs, tamis's own forward pass for XLM-RoBERTa's 4-bit weights.
@@ -24,15 +26,24 @@ pub enum CpuEncoder {
 }
 
 impl CpuEncoder {
-    /// Loads a verified bundle.
+    /// Loads a verified bundle to embed texts as queries ([`TextRole::Query`]): the role of
+    /// every text tamis embeds outside retrieval evaluations (e5's card asks for the query
+    /// prefix on both sides of symmetric tasks such as classification).
     pub fn new(bundle: &ModelBundle) -> Result<Self, ModelError> {
+        Self::for_role(bundle, TextRole::Query)
+    }
+
+    /// Loads a verified bundle to embed texts of `role`, each behind the manifest's prefix for
+    /// it ([`Manifest::prefix`]): [`TextRole::Passage`] for the documents of a retrieval
+    /// evaluation.
+    pub fn for_role(bundle: &ModelBundle, role: TextRole) -> Result<Self, ModelError> {
         match bundle.manifest.architecture {
             Architecture::Bert => Ok(Self::Bert(Box::new(TractEncoder::new(bundle)?))),
             Architecture::XlmRoberta => {
                 let manifest = &bundle.manifest;
                 let encoder = XlmRobertaEncoder::from_model_file(
                     &bundle.model,
-                    query_prefix(manifest),
+                    manifest.prefix(role),
                     manifest.max_tokens,
                 )?;
                 Self::xlm_roberta(encoder, manifest)
@@ -40,7 +51,7 @@ impl CpuEncoder {
         }
     }
 
-    /// Loads a verified bundle, taking it over so that its bytes are freed as soon as the
+    /// [`CpuEncoder::new`], taking the bundle over so that its bytes are freed as soon as the
     /// encoder no longer needs them (in wasm, where memory never shrinks, that is a smaller
     /// module memory for good).
     pub fn from_bundle(bundle: ModelBundle) -> Result<Self, ModelError> {
@@ -52,7 +63,7 @@ impl CpuEncoder {
                 } = bundle;
                 let encoder = XlmRobertaEncoder::from_owned_model_file(
                     model,
-                    query_prefix(&manifest),
+                    manifest.prefix(TextRole::Query),
                     manifest.max_tokens,
                 )?;
                 Self::xlm_roberta(encoder, &manifest)
@@ -98,12 +109,6 @@ impl CpuEncoder {
             Self::XlmRoberta(_) => Architecture::XlmRoberta,
         }
     }
-}
-
-/// The prefix tamis puts before each text: classification and fusion compare texts with each
-/// other, and e5's card asks for the query prefix on both sides of such symmetric tasks.
-fn query_prefix(manifest: &Manifest) -> &str {
-    manifest.prefixes.as_ref().map_or("", |p| p.query.as_str())
 }
 
 impl Encoder for CpuEncoder {

@@ -33,7 +33,9 @@ mod xlm_roberta;
 
 pub use architecture::{Architecture, Conventions};
 pub use batching::{embed_in_batches, length_buckets, BatchPlan, Batching};
-pub use bundle::{FileEntry, Manifest, ModelBundle, Prefixes, SourcePackage, PREPARE_COMMAND};
+pub use bundle::{
+    FileEntry, Manifest, ModelBundle, Prefixes, SourcePackage, TextRole, PREPARE_COMMAND,
+};
 pub use cpu::CpuEncoder;
 pub use error::ModelError;
 pub use priors::{built_in_priors, priors_path};
