@@ -2,13 +2,19 @@
 // texts, each engine in a process of its own so that peak memory is its own:
 //
 //   npm run build && npm run bench [-- --texts 256 --cold-starts 7 --data ../shared/data/harmful/sst2/validation.csv]
-//                                     [--docs docs/speed-wasm.md]
+//                                     [--docs docs/speed-wasm.md] [--no-timeline] [--timeline-runs 3]
 //
 // Unless --no-e5, the e5 bundle (models/e5-small-q4: multilingual-e5-small, 4-bit weights, run
 // by tamis's own forward pass) on the same texts: ms per text at batch 1 and 32 and cold start
 // beside tamis's MiniLM and transformers.js's MiniLM, the module's memory (WebAssembly.Memory)
 // after the load and after embedding beside the bundle's size, and the .wasm's size gzipped:
 // the figures issue 17 sets goals for.
+//
+// Unless --no-timeline, issue 19's timeline for each model: from the bundle's bytes (read from
+// disk first) to the verdicts on the first 40 posts of --timeline-data (the Mastodon posts) under
+// the sample policy of four categories (the demo's default), phase by phase, and 40 new posts
+// warm; --timeline-runs fresh processes per model, the median run. (The demo's own figure, in
+// Chromium, is `npm run bench:browser`.)
 //
 // A cold start varies by a hundred milliseconds from one process to the next on a busy
 // machine, so it is measured in `--cold-starts` fresh processes per engine (alternating
@@ -37,10 +43,20 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: new URL('models/minilm-l6-int8/', root).pathname },
     'e5-model': { type: 'string', default: new URL('models/e5-small-q4/', root).pathname },
     'no-e5': { type: 'boolean', default: false },
+    timeline: { type: 'boolean', default: false },
+    'timeline-data': {
+      type: 'string',
+      default: new URL('../shared/data/harmful/mastodon/mastodon2025-en-shuffled-predicted.csv', root).pathname,
+    },
+    'timeline-runs': { type: 'string', default: '3' },
+    'no-timeline': { type: 'boolean', default: false },
     wheels: { type: 'string', default: `${homedir()}/.cache/tamis/wheels` },
     docs: { type: 'string' },
   },
 });
+/** The posts of the timeline figure: the first 40 for the cold start, the next 40 for warm. */
+const TIMELINE_POSTS = 40;
+
 const coldStartRuns = Number(args['cold-starts']);
 // Other work on the machine slows both engines: the report says how busy it was.
 const loadAtStart = loadavg()[0];
@@ -115,7 +131,9 @@ async function transformersEngine(texts) {
   return { coldStart, embed: (batch) => extractor(batch, options), backend: 'onnxruntime-web wasm' };
 }
 
-if (args.engine) {
+if (args.engine && args.timeline) {
+  console.log(JSON.stringify(await timelineRun(args.engine === 'tamis-e5' ? args['e5-model'] : args.model)));
+} else if (args.engine) {
   const texts = readCsv(args.data, Number(args.texts)).map((row) => row.text);
   const engines = {
     tamis: () => tamisEngine(texts, args.model),
@@ -143,7 +161,7 @@ if (args.engine) {
   const run = (engine, ...extra) =>
     JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--engine', engine,
       '--texts', args.texts, '--data', args.data, '--model', args.model, '--e5-model', args['e5-model'],
-      '--wheels', args.wheels, ...extra],
+      '--wheels', args.wheels, '--timeline-data', args['timeline-data'], ...extra],
     { encoding: 'utf8' }).trim().split('\n').at(-1));
   const withE5 = !args['no-e5'] && existsSync(new URL('manifest.json', `file://${args['e5-model']}/`));
   const engineNames = ['tamis', 'transformers', ...(withE5 ? ['tamis-e5'] : [])];
@@ -180,6 +198,7 @@ if (args.engine) {
   else if (!args['no-e5']) {
     report.push('', `e5 left out: no bundle at ${args['e5-model']} (python3 scripts/prepare-model.py --model e5-small-q4)`);
   }
+  if (!args['no-timeline']) report.push('', ...timelineReport(run, withE5));
   console.log(report.join('\n'));
   if (args.docs) {
     const command = ['npm run bench --', ...process.argv.slice(2)].join(' ');
@@ -232,5 +251,65 @@ function e5Report(results, coldStarts, median, spread) {
       `${mb(gzipSync(module, { level: 9 }).byteLength, 2)} gzipped (gzip -9)`,
     'goals of issue 17: e5 / MiniLM at most 2.5x per text, an advantage over transformers.js above 1x, ' +
       'cold start at most 1000 ms, memory at most 1.6x the bundle, the .wasm under 3 MB gzipped',
+  ];
+}
+
+/**
+ * Issue 19's timeline in this process: the bundle in `folder` read from disk first, then from
+ * its bytes to the verdicts on the first 40 posts of --timeline-data under the sample policy
+ * (four categories), phase by phase (the .wasm compiled and the model loaded, the policy
+ * embedded and fitted, the posts classified), then 40 new posts with everything loaded.
+ */
+async function timelineRun(folder) {
+  const { Tamis, ARCHITECTURE_FILES } = await import('tamis');
+  const read = (name) => readFileSync(new URL(name, `file://${folder}/`));
+  const manifest = read('manifest.json');
+  const names = ARCHITECTURE_FILES[JSON.parse(new TextDecoder().decode(manifest)).architecture];
+  const files = { manifest, model: read(names.model), ...(names.tokenizer && { tokenizer: read(names.tokenizer) }) };
+  const policy = readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8');
+  const posts = readCsv(args['timeline-data'], 2 * TIMELINE_POSTS).map((row) => row.text);
+  const [first, next] = [posts.slice(0, TIMELINE_POSTS), posts.slice(TIMELINE_POSTS)];
+  const start = performance.now();
+  const tamis = await Tamis.load(files);
+  const loaded = performance.now();
+  const classifier = await tamis.classifier(policy);
+  await classifier.classify([]);
+  const fitted = performance.now();
+  const verdicts = await classifier.classify(first);
+  const classified = performance.now();
+  await classifier.classify(next);
+  const warm = performance.now() - classified;
+  return {
+    model: JSON.parse(new TextDecoder().decode(manifest)).id,
+    categories: JSON.parse(policy).categories.length,
+    load: loaded - start, fit: fitted - loaded, classify: classified - fitted, cold: classified - start, warm,
+    filtered: verdicts.filter((verdict) => verdict.action).length,
+  };
+}
+
+/** The timeline figure for each model: --timeline-runs fresh processes each, the median run. */
+function timelineReport(run, withE5) {
+  const runs = Number(args['timeline-runs']);
+  const rows = (withE5 ? ['tamis', 'tamis-e5'] : ['tamis']).map((engine) => {
+    const results = Array.from({ length: runs }, () => run(engine, '--timeline'));
+    results.sort((a, b) => a.cold - b.cold);
+    const median = results[results.length >> 1];
+    const warm = results.map((r) => r.warm).sort((a, b) => a - b)[results.length >> 1];
+    const [fastest, slowest] = [results[0].cold, results.at(-1).cold];
+    return `| ${median.model} | ${median.load.toFixed(0)} | ${median.fit.toFixed(0)} | ${median.classify.toFixed(0)} | ` +
+      `**${median.cold.toFixed(0)}** (${fastest.toFixed(0)}-${slowest.toFixed(0)}) | **${warm.toFixed(0)}** | ` +
+      `${median.filtered} of ${TIMELINE_POSTS} |`;
+  });
+  return [
+    `Timeline (issue 19): the first ${TIMELINE_POSTS} posts of \`${args['timeline-data'].split('/').at(-1)}\` under the ` +
+      'sample policy (crates/tamis-cli/samples/policy.json, the demo\'s default: spam, toxic, negative, spoilers), ' +
+      `tamis-wasm in Node, one thread; median of ${runs} fresh processes`,
+    '',
+    '| model | .wasm and model loaded from the bytes, ms | policy embedded and fitted, ms | ' +
+      `${TIMELINE_POSTS} posts classified, ms | **cold: bytes to verdicts**, ms | **warm: ${TIMELINE_POSTS} new posts**, ms | filtered |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    'goal of issue 19 (in Chromium, `npm run bench:browser`): warm within 1.0 s with MiniLM, 2.0 s with e5',
   ];
 }
