@@ -1,5 +1,7 @@
 //! `tamis eval fusion`: three retrievers on Cranfield and every classical fuser over their
-//! runs, scored with nDCG@10, MAP and Recall@100; runs written in TREC format.
+//! runs, scored with nDCG@10, MAP and Recall@100; runs written in TREC format. The dense
+//! retriever and the content scorer embed the queries and the documents each with its encoder,
+//! so that a model trained with prefixes (e5) gives each side its own.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -50,6 +52,19 @@ fn lexical_run(
     }
 }
 
+/// The model a dense retriever and content scorer run on: one encoder for the queries and one
+/// for the documents (the same one, or one with the model's passage prefix, as
+/// `tamis_model::CpuEncoder::for_role` makes).
+pub struct DenseModel<'a, Q, D> {
+    pub queries: &'a Q,
+    pub documents: &'a D,
+    /// The model's name (the manifest's id): names its section and its TREC runs' folder.
+    pub name: String,
+    /// Names the documents' cached embeddings (`documents-{checksum}.f32`): the model file's
+    /// sha256, short.
+    pub checksum: String,
+}
+
 /// Embeddings of the documents and queries, the documents cached in `out` per model.
 struct Embedded {
     documents: Vec<Vec<f32>>,
@@ -64,12 +79,12 @@ impl Embedded {
     }
 }
 
-fn embed_collection<E: EvalEncoder>(
+fn embed_collection<Q: EvalEncoder, D: EvalEncoder>(
     collection: &Collection,
-    encoder: &E,
+    model: &DenseModel<Q, D>,
     cache: &Path,
 ) -> Result<Embedded, EvalError> {
-    let dimension = encoder.dimension();
+    let dimension = model.documents.dimension();
     let cached = std::fs::read(cache)
         .ok()
         .filter(|bytes| bytes.len() == collection.documents.len() * dimension * 4);
@@ -87,7 +102,8 @@ fn embed_collection<E: EvalEncoder>(
             for chunk in collection.documents.chunks(100) {
                 let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
                 documents.extend(
-                    encoder
+                    model
+                        .documents
                         .embed(&texts)
                         .map_err(EvalError::encoder)?
                         .into_iter()
@@ -112,7 +128,8 @@ fn embed_collection<E: EvalEncoder>(
         }
     };
     let queries: Vec<&str> = collection.queries.iter().map(|(_, q)| q.as_str()).collect();
-    let queries = encoder
+    let queries = model
+        .queries
         .embed(&queries)
         .map_err(EvalError::encoder)?
         .into_iter()
@@ -280,13 +297,11 @@ fn write_trec(run: &Run, collection: &Collection, out: &Path) -> Result<(), Eval
     std::fs::write(&path, text).map_err(|source| EvalError::Write { path, source })
 }
 
-/// Runs the whole evaluation and returns the markdown table.
 /// The three retrievers' runs (BM25, TF-IDF cosine, dense) and the collection's embeddings,
 /// the document embeddings cached in `out` per model.
-fn retrieve<E: EvalEncoder>(
+fn retrieve<Q: EvalEncoder, D: EvalEncoder>(
     collection: &Collection,
-    encoder: &E,
-    model_id: &str,
+    model: &DenseModel<Q, D>,
     depth: usize,
     out: &Path,
 ) -> Result<(Vec<Run>, Embedded), EvalError> {
@@ -296,8 +311,8 @@ fn retrieve<E: EvalEncoder>(
     })?;
     let embedded = embed_collection(
         collection,
-        encoder,
-        &out.join(format!("documents-{model_id}.f32")),
+        model,
+        &out.join(format!("documents-{}.f32", model.checksum)),
     )?;
     let texts: Vec<&str> = collection
         .documents
@@ -315,15 +330,14 @@ fn retrieve<E: EvalEncoder>(
 
 /// The demo's fusion data: for the first `queries` queries, the three retrievers' top `depth`
 /// documents, the judged documents' gains, and the texts of the documents listed, as JSON.
-pub fn retriever_lists<E: EvalEncoder>(
+pub fn retriever_lists<Q: EvalEncoder, D: EvalEncoder>(
     collection: &Collection,
-    encoder: &E,
-    model_id: &str,
+    model: &DenseModel<Q, D>,
     queries: usize,
     depth: usize,
     out: &Path,
 ) -> Result<serde_json::Value, EvalError> {
-    let (retrievers, _) = retrieve(collection, encoder, model_id, depth, out)?;
+    let (retrievers, _) = retrieve(collection, model, depth, out)?;
     let texts: HashMap<&str, &str> = collection
         .documents
         .iter()
@@ -374,14 +388,30 @@ fn content_name(settings: ContentFusion) -> String {
     )
 }
 
-pub fn eval_fusion<E: EvalEncoder>(
+/// One model's evaluation: its tables, and the figures of its runs for the side-by-side
+/// summary ([`side_by_side`]).
+pub struct FusionReport {
+    /// The model's tables, markdown.
+    pub tables: String,
+    /// The runs of its first table, each with its nDCG@10, MAP and Recall@100 over every
+    /// query.
+    pub runs: Vec<(String, [f64; 3])>,
+}
+
+/// Runs the whole evaluation on `model`: the document embeddings are cached in `out`, the TREC
+/// runs written to `out/{model name}/`.
+pub fn eval_fusion<Q: EvalEncoder, D: EvalEncoder>(
     collection: &Collection,
-    encoder: &E,
-    model_id: &str,
+    model: &DenseModel<Q, D>,
     depth: usize,
     out: &Path,
-) -> Result<String, EvalError> {
-    let (retrievers, embedded) = retrieve(collection, encoder, model_id, depth, out)?;
+) -> Result<FusionReport, EvalError> {
+    let (retrievers, embedded) = retrieve(collection, model, depth, out)?;
+    let runs_out = out.join(&model.name);
+    std::fs::create_dir_all(&runs_out).map_err(|source| EvalError::Write {
+        path: runs_out.clone(),
+        source,
+    })?;
     let mut fused = Vec::new();
     for (name, method) in FusionMethod::NAMED {
         fused.push(fused_run(name, &retrievers, method, depth)?);
@@ -423,10 +453,12 @@ pub fn eval_fusion<E: EvalEncoder>(
         &["run", "nDCG@10", "MAP", "Recall@100"],
     );
     let shown = content.iter().filter(|run| run.name == default_name);
+    let mut figures = Vec::new();
     for run in retrievers.iter().chain(&fused).chain(shown) {
         let [ndcg, map, recall] = evaluate(run, collection, Split::All);
         runs_table.row([run.name.clone(), fourth(ndcg), fourth(map), fourth(recall)]);
-        write_trec(run, collection, out)?;
+        figures.push((run.name.clone(), [ndcg, map, recall]));
+        write_trec(run, collection, &runs_out)?;
     }
     page.push_str(&runs_table.to_string());
     let mut chosen_table = Table::new(
@@ -484,8 +516,45 @@ pub fn eval_fusion<E: EvalEncoder>(
     page.push_str(
         &personalization(&retrievers, default_run, collection, &embedded, depth)?.to_string(),
     );
-    let _ = writeln!(page, "TREC runs written to `{}`.", out.display());
-    Ok(page)
+    let _ = writeln!(page, "TREC runs written to `{}`.\n", runs_out.display());
+    Ok(FusionReport {
+        tables: page,
+        runs: figures,
+    })
+}
+
+/// The side-by-side summary: each run (a row, in the first model's order) with its nDCG@10,
+/// MAP and Recall@100 under each model (three columns per model; blank where a model has no
+/// such run).
+pub fn side_by_side(models: &[(String, FusionReport)]) -> Table {
+    const METRICS: [&str; 3] = ["nDCG@10", "MAP", "Recall@100"];
+    let header: Vec<String> = std::iter::once("run".to_string())
+        .chain(models.iter().flat_map(|(model, _)| {
+            METRICS
+                .iter()
+                .map(move |metric| format!("{model} {metric}"))
+        }))
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = Table::new("Summary: the models side by side", &header).with_note(
+        "Every run of the sections below over all the queries, each model as the dense \
+         retriever and as the content scorer (BM25 and TF-IDF do not depend on it).",
+    );
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _) in models.iter().flat_map(|(_, report)| &report.runs) {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    for name in names {
+        let cells = models.iter().flat_map(|(_, report)| {
+            let figures = report.runs.iter().find(|(run, _)| run == name);
+            (0..METRICS.len())
+                .map(move |metric| figures.map_or_else(String::new, |(_, f)| fourth(f[metric])))
+        });
+        table.row(std::iter::once(name.to_string()).chain(cells));
+    }
+    table
 }
 
 /// nDCG, MAP and recall figures with four decimals.
@@ -582,4 +651,44 @@ fn personalization(
         &fourth(ndcg_without_liked(&personalized)),
     ]);
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(runs: &[(&str, [f64; 3])]) -> FusionReport {
+        FusionReport {
+            tables: String::new(),
+            runs: runs
+                .iter()
+                .map(|(name, figures)| (name.to_string(), *figures))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn side_by_side_puts_each_run_of_each_model_on_one_row() {
+        let models = [
+            (
+                "a".to_string(),
+                report(&[("bm25", [0.35, 0.28, 0.73]), ("dense", [0.37, 0.31, 0.77])]),
+            ),
+            (
+                "b".to_string(),
+                report(&[("dense", [0.41, 0.33, 0.8]), ("rrf", [0.4, 0.32, 0.79])]),
+            ),
+        ];
+        let table = side_by_side(&models).to_string();
+        let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(
+            rows,
+            [
+                "| run | a nDCG@10 | a MAP | a Recall@100 | b nDCG@10 | b MAP | b Recall@100 |",
+                "| bm25 | 0.3500 | 0.2800 | 0.7300 |  |  |  |",
+                "| dense | 0.3700 | 0.3100 | 0.7700 | 0.4100 | 0.3300 | 0.8000 |",
+                "| rrf |  |  |  | 0.4000 | 0.3200 | 0.7900 |",
+            ]
+        );
+    }
 }

@@ -4,13 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use tamis_core::classify::Priors;
+use tamis_core::{Embedding, Encoder};
 use tamis_eval::classify::{side_by_side, Evaluation, Headline};
+use tamis_eval::fusion::DenseModel;
 use tamis_eval::germeval::GermanTasks;
 use tamis_eval::store::CachedEncoder;
-use tamis_eval::{cranfield, fusion, harmful, page, EvalEncoder};
-use tamis_model::ModelBundle;
+use tamis_eval::{cranfield, fusion, harmful, page, EvalEncoder, EvalError};
+use tamis_gpu::{AutoEncoder, GpuError};
+use tamis_model::{CpuEncoder, ModelBundle, TextRole};
 
 use super::{print_text, Globals};
 use crate::data::DataRoot;
@@ -38,10 +41,8 @@ pub enum EvalCommand {
         /// (`f1-by-shots-minilm-l6-int8.svg`).
         #[arg(long, default_value = "target/eval/harmful/f1-by-shots.svg")]
         plot: PathBuf,
-        /// The models evaluated, side by side, each a bundle name or folder as `--model`
-        /// takes (`--models minilm-l6-int8,e5-small-q4`); `--model`'s alone by default.
-        #[arg(long, value_delimiter = ',', num_args = 1..)]
-        models: Vec<PathBuf>,
+        #[command(flatten)]
+        models: Models,
         /// Where embeddings are cached between runs.
         #[arg(long, default_value = "target/eval/harmful")]
         cache: PathBuf,
@@ -54,17 +55,21 @@ pub enum EvalCommand {
         test_limit: Option<usize>,
     },
     /// BM25, TF-IDF and dense retrieval on the data's ir/cranfield, and every classical fuser
-    /// of their runs.
+    /// of their runs; each model as the dense retriever and the content scorer, its tables
+    /// under a summary of the models side by side (printed, and written to the --page file).
     Fusion {
         #[command(flatten)]
         data: DataRoot,
         /// The page the tables are written to.
         #[arg(long, default_value = "docs/fusion.md")]
         page: PathBuf,
+        #[command(flatten)]
+        models: Models,
         /// Documents kept per query and run.
         #[arg(long, default_value_t = 100)]
         depth: usize,
-        /// Where the TREC run files go.
+        /// Where the document embeddings are cached (one file per model) and the TREC run
+        /// files go (a folder per model).
         #[arg(long, default_value = "target/eval/cranfield")]
         out: PathBuf,
     },
@@ -86,6 +91,47 @@ pub enum EvalCommand {
         #[arg(long, default_value = "target/eval/cranfield/demo-lists.json")]
         out: PathBuf,
     },
+}
+
+/// `--models`, of every evaluation that compares models.
+#[derive(Args)]
+pub struct Models {
+    /// The models evaluated, side by side, each a bundle name or folder as `--model` takes
+    /// (`--models minilm-l6-int8,e5-small-q4`); `--model`'s alone by default.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    models: Vec<PathBuf>,
+}
+
+impl Models {
+    /// Each model's bundle, all read and checked before the first model's long run.
+    fn bundles(&self, globals: &Globals) -> Result<Vec<ModelBundle>, CliError> {
+        if self.models.is_empty() {
+            return Ok(vec![globals.bundle()?]);
+        }
+        self.models
+            .iter()
+            .map(|model| {
+                Globals {
+                    model: model.clone(),
+                    backend: globals.backend,
+                }
+                .bundle()
+            })
+            .collect()
+    }
+
+    /// `command` (which regenerates a page) with these models.
+    fn command(&self, command: &str) -> String {
+        if self.models.is_empty() {
+            return command.to_string();
+        }
+        let names: Vec<String> = self
+            .models
+            .iter()
+            .map(|m| m.display().to_string())
+            .collect();
+        format!("{command} --models {}", names.join(","))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,20 +175,11 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
                 data,
                 only: &only,
             };
-            let model_paths = if models.is_empty() {
-                vec![globals.model.clone()]
-            } else {
-                models.clone()
-            };
             // Every bundle and its priors are checked before the first model's long run.
-            let bundles = model_paths
+            let bundles = models
+                .bundles(globals)?
                 .into_iter()
-                .map(|model| {
-                    let bundle = Globals {
-                        model,
-                        backend: globals.backend,
-                    }
-                    .bundle()?;
+                .map(|bundle| {
                     let priors = evaluation_priors(&bundle)?;
                     Ok((bundle, priors))
                 })
@@ -157,13 +194,7 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
             }
             let tables = format!("{}{body}", side_by_side(&measured));
             if only.is_empty() && test_limit.is_none() {
-                let command = if models.is_empty() {
-                    CLASSIFY_COMMAND.to_string()
-                } else {
-                    let names: Vec<String> =
-                        models.iter().map(|m| m.display().to_string()).collect();
-                    format!("{CLASSIFY_COMMAND} --models {}", names.join(","))
-                };
+                let command = models.command(CLASSIFY_COMMAND);
                 page::write_page(&page, "Accuracy", &command, &tables)?;
                 eprintln!("wrote {}", page.display());
             }
@@ -172,13 +203,31 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
         EvalCommand::Fusion {
             data,
             page,
+            models,
             depth,
             out,
         } => {
             let collection = cranfield::read_cranfield(data.dir_with(cranfield::CRANFIELD_DIR)?)?;
-            let (model_id, encoder) = model_id_and_encoder(globals)?;
-            let tables = fusion::eval_fusion(&collection, &encoder, &model_id, depth, &out)?;
-            page::write_page(&page, "Rank fusion", FUSION_COMMAND, &tables)?;
+            let mut reports = Vec::new();
+            for bundle in models.bundles(globals)? {
+                let name = bundle.manifest.id.clone();
+                let started = std::time::Instant::now();
+                let report = with_dense_model(globals, bundle, |model| {
+                    fusion::eval_fusion(&collection, model, depth, &out)
+                })?;
+                eprintln!("{name}: {:.0} s", started.elapsed().as_secs_f64());
+                reports.push((name, report));
+            }
+            let mut tables = fusion::side_by_side(&reports).to_string();
+            for (name, report) in &reports {
+                tables.push_str(&format!("## {name}\n\n{}", report.tables));
+            }
+            page::write_page(
+                &page,
+                "Rank fusion",
+                &models.command(FUSION_COMMAND),
+                &tables,
+            )?;
             eprintln!("wrote {}", page.display());
             print_text(&tables)
         }
@@ -190,9 +239,9 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
             out,
         } => {
             let collection = cranfield::read_cranfield(data.dir_with(cranfield::CRANFIELD_DIR)?)?;
-            let (model_id, encoder) = model_id_and_encoder(globals)?;
-            let lists =
-                fusion::retriever_lists(&collection, &encoder, &model_id, queries, depth, &cache)?;
+            let lists = with_dense_model(globals, globals.bundle()?, |model| {
+                fusion::retriever_lists(&collection, model, queries, depth, &cache)
+            })?;
             std::fs::write(&out, lists.to_string())
                 .map_err(|e| CliError::io(IoAction::Write, &out, e))?;
             print_text(&format!("wrote {}\n", out.display()))
@@ -200,11 +249,59 @@ pub fn run(globals: &Globals, command: EvalCommand) -> Result<(), CliError> {
     }
 }
 
-/// The model's short id (naming cached embeddings) and the `--backend` encoder.
-fn model_id_and_encoder(globals: &Globals) -> Result<(String, tamis_gpu::AutoEncoder), CliError> {
-    let bundle = globals.bundle()?;
-    let model_id = bundle.model_sha256()[..16].to_string();
-    Ok((model_id, globals.encoder(bundle)?))
+/// Runs `evaluate` on `bundle`'s model as a dense retriever: the queries on the `--backend`
+/// encoder, the documents on it too or, for a model with a passage prefix of its own (e5),
+/// on a CPU encoder that puts that prefix before each document.
+fn with_dense_model<T>(
+    globals: &Globals,
+    bundle: ModelBundle,
+    evaluate: impl FnOnce(&DenseModel<AutoEncoder, DocumentEncoder>) -> Result<T, EvalError>,
+) -> Result<T, CliError> {
+    let manifest = &bundle.manifest;
+    let passages = (manifest.prefix(TextRole::Passage) != manifest.prefix(TextRole::Query))
+        .then(|| CpuEncoder::for_role(&bundle, TextRole::Passage))
+        .transpose()?;
+    let name = manifest.id.clone();
+    let checksum = bundle.model_sha256()[..16].to_string();
+    let queries = globals.encoder(bundle)?;
+    let documents = match passages {
+        Some(encoder) => DocumentEncoder::Passages(encoder),
+        None => DocumentEncoder::AsQueries(&queries),
+    };
+    let model = DenseModel {
+        queries: &queries,
+        documents: &documents,
+        name,
+        checksum,
+    };
+    Ok(evaluate(&model)?)
+}
+
+/// The encoder of a retrieval evaluation's documents (see [`with_dense_model`]).
+enum DocumentEncoder<'a> {
+    /// The queries' encoder: the model has no passage prefix.
+    AsQueries(&'a AutoEncoder),
+    /// A CPU encoder with the model's passage prefix (the `--backend` encoder puts the query
+    /// prefix before every text).
+    Passages(CpuEncoder),
+}
+
+impl Encoder for DocumentEncoder<'_> {
+    type Error = GpuError;
+
+    fn dimension(&self) -> usize {
+        match self {
+            Self::AsQueries(encoder) => encoder.dimension(),
+            Self::Passages(encoder) => encoder.dimension(),
+        }
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
+        match self {
+            Self::AsQueries(encoder) => encoder.embed(texts),
+            Self::Passages(encoder) => Ok(encoder.embed(texts)?),
+        }
+    }
 }
 
 /// The evaluation embedding cache file of this model under `dir`.
