@@ -11,6 +11,7 @@ import {
   type BundleFiles,
   type BytesSource,
   loadBytes,
+  loadBytesChecking,
   LoadRun,
   locateBundle,
   manifestSource,
@@ -296,7 +297,7 @@ export class Tamis implements TamisApi {
   /**
    * Loads the wasm module and the model: the manifest first, then the files its architecture
    * names (`model.onnx` and `tokenizer.json`, or `model.e5s`), each checked against the
-   * manifest's sha256 before the model is built.
+   * manifest's sha256 while the model is built: files that do not match fail the load.
    *
    * @example
    * ```ts
@@ -328,21 +329,34 @@ export class Tamis implements TamisApi {
         const names = ARCHITECTURE_FILES[manifest.architecture];
         const sha256 = (name: string | null) => (name === null ? undefined : manifest.files[name]?.sha256);
         const [model, tokenizer] = await Promise.all([
-          loadBytes(sources.model, 'model', fetchOptions, sha256(names.model)),
+          loadBytesChecking(sources.model, 'model', fetchOptions, sha256(names.model)),
           sources.tokenizer === undefined
             ? undefined
-            : loadBytes(sources.tokenizer, 'tokenizer', fetchOptions, sha256(names.tokenizer)),
+            : loadBytesChecking(sources.tokenizer, 'tokenizer', fetchOptions, sha256(names.tokenizer)),
         ]);
-        return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer?.bytes };
+        const verified = Promise.all([model.verified, tokenizer?.verified]);
+        verified.catch(() => undefined); // awaited below, after the build
+        return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer?.bytes, verified };
       })();
       const [, bytes] = await Promise.all([
         ensureWasm(options.wasm ?? currentPlatform().wasm(), run.onProgress),
         modelFiles,
       ]);
-      // The files were checked against the manifest above, with Web Crypto (10x faster than
-      // hashing inside wasm), so the module skips its own check.
+      // The module builds the model while Web Crypto (10x faster than hashing inside wasm)
+      // checks the files against the manifest, so it skips its own check; the model is used
+      // only once they match, and a mismatch is the error even where the build failed too.
+      // (The module's parsers take any bytes without panicking: fuzzed.)
       const backend = options.backend ?? 'auto';
-      const model = await guardAsync(() => Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend));
+      const model = await guardAsync(() =>
+        Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend),
+      ).catch(async (error: unknown) => {
+        await bytes.verified;
+        throw error;
+      });
+      await bytes.verified.catch((error: unknown) => {
+        model.free();
+        throw error;
+      });
       const tamis = new Tamis(model);
       run.onProgress({ status: 'ready', backend: tamis.backend });
       return tamis;
