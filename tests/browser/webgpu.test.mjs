@@ -80,6 +80,22 @@ test('on SwiftShader, gpu embeddings match cpu (cosine >= 0.999) and verdicts ar
   assertSameVerdicts(gpu.verdicts, wasm.verdicts);
 });
 
+test('on SwiftShader, e5 (4-bit blocks dequantized in WGSL) matches wasm: cosine >= 0.9999 per text', async (t) => {
+  // e5's reference texts: 14 languages and scripts, emoji and ZWJ sequences, one of about 360 tokens.
+  const texts = read('crates/tamis-model/tests/support/e5-reference/texts.txt').split('\n').filter(Boolean);
+  // The short texts in one call (batched), the long one in its own (it would pad them all).
+  const groups = [texts.filter((text) => text.length < 200), texts.filter((text) => text.length >= 200)];
+  const gpu = await withWebGpu.evaluate((groups) => window.embedE5On('gpu', groups), groups);
+  const wasm = await withWebGpu.evaluate((groups) => window.embedE5On('cpu', groups), groups);
+  assert.equal(gpu.backend, 'gpu');
+  assert.equal(wasm.backend, 'cpu');
+  assert.deepEqual(gpu.tokens, wasm.tokens);
+  assert.ok(Math.max(...gpu.tokens) > 300);
+  const cosines = gpu.vectors.map((vector, i) => cosine(vector, wasm.vectors[i]));
+  t.diagnostic(`e5: lowest cosine over ${cosines.length} texts: ${Math.min(...cosines)}`);
+  cosines.forEach((c, i) => assert.ok(c >= 0.9999, `text ${i}: cosine ${c}`));
+});
+
 test('WebGPU reports its adapter; auto skips a software adapter and says why', async () => {
   const gpu = await withWebGpu.evaluate(() => window.loadOn('gpu'));
   assert.equal(gpu.backend, 'gpu');
