@@ -225,11 +225,10 @@ impl Workspace {
             )
         };
         let w = weights;
-        let embed_buffers: Vec<&wgpu::Buffer> =
-            [&ids, &position_ids, &w.positions, &w.token_type, &input]
-                .into_iter()
-                .chain(&w.words)
-                .collect();
+        let embed_buffers: Vec<&wgpu::Buffer> = [&ids, &position_ids, &w.token_type, &input]
+            .into_iter()
+            .chain(&w.tables)
+            .collect();
         let mut dispatches = vec![
             bind(Step::Embed, &kernels.embed, &embed_buffers),
             norm(Step::EmbeddingNorm, &input, &input, &w.embedding_norm, &x),

@@ -53,7 +53,7 @@ impl Kernels {
                 available.max_storage_buffer_binding_size
             )));
         }
-        // The embedding kernel binds 7 storage buffers (the downlevel default allows 4); the
+        // The embedding kernel binds 8 storage buffers (the downlevel default allows 4); the
         // largest bindings (token table, intermediate activations) get what the adapter has.
         let limits = wgpu::Limits {
             max_storage_buffers_per_shader_stage: 8,
@@ -107,11 +107,14 @@ impl Kernels {
         };
         let (embed, matmul) = match model.format {
             WeightFormat::Int8 => (
-                pipeline("embed", &[include_str!("shaders/words_int8.wgsl"), EMBED]),
+                pipeline("embed", &[include_str!("shaders/tables_int8.wgsl"), EMBED]),
                 pipeline("matmul", &[DENSE, include_str!("shaders/matmul_int8.wgsl")]),
             ),
             WeightFormat::Q4_0 => (
-                pipeline("embed", &[Q4, include_str!("shaders/words_q4.wgsl"), EMBED]),
+                pipeline(
+                    "embed",
+                    &[Q4, include_str!("shaders/tables_q4.wgsl"), EMBED],
+                ),
                 pipeline(
                     "matmul",
                     &[Q4, DENSE, include_str!("shaders/matmul_q4.wgsl")],
@@ -248,10 +251,10 @@ pub(crate) struct GpuLayer {
 
 /// The model's parameters in GPU buffers.
 pub(crate) struct Weights {
-    /// The word table's buffers, bound by the format's embedding kernel after the others.
-    pub words: Vec<wgpu::Buffer>,
-    /// Positions x hidden, f32.
-    pub positions: wgpu::Buffer,
+    /// The word and position tables' buffers, bound by the format's embedding kernel after
+    /// the others (int8: words, their scales, positions, their scales; Q4_0: the word blocks,
+    /// the f32 positions).
+    pub tables: Vec<wgpu::Buffer>,
     pub token_type: wgpu::Buffer,
     pub embedding_norm: GpuNorm,
     pub layers: Vec<GpuLayer>,
@@ -331,50 +334,50 @@ macro_rules! upload_layer {
 }
 
 impl Weights {
-    /// Uploads the parameters; matrices keep their format (int8 or 4-bit), the position
-    /// table is f32 (BERT's int8 rows dequantized here, the same products as in a shader).
+    /// Uploads the parameters as the bundle stores them: int8 or 4-bit matrices and tables,
+    /// f32 biases, norms and (e5's) position table.
     pub fn upload(kernels: &Kernels, model: &ModelWeights<'_>) -> Self {
         let up = &mut Uploader { kernels, bytes: 0 };
-        let (layers, words, positions, token_type, embedding_norm) = match model {
+        let (layers, tables, token_type, embedding_norm) = match model {
             ModelWeights::Bert(model) => {
-                let table = &model.token_embeddings;
-                let words = vec![
-                    up.storage("token table", &pack_int8(table.values.iter().copied())),
-                    up.storage("token scales", &floats(&table.scales)),
+                let mut table = |label: &str, matrix: &QuantizedMatrix| {
+                    [
+                        up.storage(label, &pack_int8(matrix.values.iter().copied())),
+                        up.storage(label, &floats(&matrix.scales)),
+                    ]
+                };
+                let tables = [
+                    table("token table", &model.token_embeddings),
+                    table("position table", &model.position_embeddings),
                 ];
-                let positions = &model.position_embeddings;
-                let dequantized: Vec<f32> = (positions.values.chunks(positions.columns))
-                    .zip(&positions.scales)
-                    .flat_map(|(row, &scale)| row.iter().map(move |&v| f32::from(v) * scale))
-                    .collect();
                 let layers: Vec<GpuLayer> = (model.layers.iter())
                     .map(|l| upload_layer!(up, l))
                     .collect();
                 (
                     layers,
-                    words,
-                    dequantized,
+                    tables.into_iter().flatten().collect(),
                     &model.token_type_embedding,
                     &model.embedding_norm,
                 )
             }
             ModelWeights::XlmRoberta(model) => {
-                let words = vec![up.storage("token table", &q4_words(model.word_embeddings))];
+                let tables = vec![
+                    up.storage("token table", &q4_words(model.word_embeddings)),
+                    up.storage("position table", &floats(&model.position_embeddings)),
+                ];
                 let layers: Vec<GpuLayer> = (model.layers.iter())
                     .map(|l| upload_layer!(up, l))
                     .collect();
                 (
                     layers,
-                    words,
-                    model.position_embeddings.clone(),
+                    tables,
                     &model.token_type_embedding,
                     &model.embedding_norm,
                 )
             }
         };
         Self {
-            words,
-            positions: up.storage("position table", &floats(&positions)),
+            tables,
             token_type: up.storage("token type", &floats(token_type)),
             embedding_norm: up.norm(embedding_norm),
             layers,
