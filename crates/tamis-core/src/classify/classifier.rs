@@ -35,7 +35,12 @@ pub struct ClassifierOptions {
     pub lexical: bool,
     /// Undo obfuscation (see [`normalize_text`]) before anything else.
     pub normalize: bool,
-    /// Fit of a category without a prior.
+    /// Fit of a category without a prior: the embedding alone, with a moderate pull
+    /// towards zero. Measured on renamed categories with e5 (`tamis eval classify`, 400 test
+    /// texts per dataset, k = 8 harmful examples and 8 keep texts): fitting the hashed n-grams
+    /// too let a handful of examples be told apart by their words (F1 .821 / .800 / .663 on
+    /// SMS spam / TextDetox / SST-2, against .900 / .896 / .736 without), and an almost free
+    /// fit (l2 1e-5) was below a plain probe on the embeddings.
     pub fit: FitOptions,
     /// Fit of a category anchored on its prior: a stronger pull keeps the prior's knowledge.
     pub prior_fit: FitOptions,
@@ -69,7 +74,8 @@ impl Default for ClassifierOptions {
             lexical: true,
             normalize: true,
             fit: FitOptions {
-                l2: 1e-5,
+                l2: 1e-3,
+                lexical: false,
                 ..FitOptions::default()
             },
             prior_fit: FitOptions {

@@ -65,6 +65,8 @@ pub struct FitOptions {
     /// Full-batch Adam steps.
     pub iterations: usize,
     pub learning_rate: f32,
+    /// Fit the lexical weights too; without, they stay the anchor's.
+    pub lexical: bool,
 }
 
 impl Default for FitOptions {
@@ -73,6 +75,7 @@ impl Default for FitOptions {
             l2: 1e-3,
             iterations: 300,
             learning_rate: 0.05,
+            lexical: true,
         }
     }
 }
@@ -169,7 +172,9 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
         let t = t as i32;
         let rate = options.learning_rate;
         adam_embedding.step(&mut model.embedding, &gradient_embedding, rate, t);
-        adam_lexical.step(&mut model.lexical, &gradient_lexical, rate, t);
+        if options.lexical {
+            adam_lexical.step(&mut model.lexical, &gradient_lexical, rate, t);
+        }
         adam_bias.step(
             std::slice::from_mut(&mut model.bias),
             &[gradient_bias],

@@ -212,8 +212,15 @@ impl<'a> Reader<'a> {
 }
 
 /// Summarizes benign texts as `clusters` weighted points: spherical k-means on the
-/// embeddings (deterministic seeding: evenly spaced texts), each centre carrying the mean
-/// of its members' lexical features, cut to the `lexical_entries` largest.
+/// embeddings (deterministic seeding: evenly spaced texts), each cluster represented by its
+/// member nearest the centre (its medoid) with that text's lexical features, cut to the
+/// `lexical_entries` largest, and weighted by the cluster's share of the texts.
+///
+/// Real texts, not the centres themselves: a centre is an average, closer to every text
+/// than single texts are to each other, so a definition or an example measured against
+/// centres looked ordinary (`tamis eval classify`: with e5, a toxicity definition was closer
+/// to the centres than to any test text, and the definition alone flagged nothing), and a
+/// category fitted against them with no keep texts was calibrated for averages.
 pub fn summarize_background(
     texts: &[TextFeatures],
     clusters: usize,
@@ -245,48 +252,44 @@ pub fn summarize_background(
         }
     }
     centres
-        .into_iter()
+        .iter()
         .enumerate()
-        .filter_map(|(c, embedding)| {
-            let members: Vec<&TextFeatures> = texts
-                .iter()
-                .zip(&assignment)
-                .filter(|(_, &a)| a == c)
-                .map(|(t, _)| t)
-                .collect();
-            if members.is_empty() {
-                return None;
-            }
-            let share = 1.0 / members.len() as f32;
-            let mut lexical = SparseVector::from_pairs(
-                members
-                    .iter()
-                    .flat_map(|m| m.lexical.iter().map(|(i, v)| (i as u32, v * share)))
-                    .collect(),
-            );
+        .filter_map(|(c, centre)| {
+            let members = texts.iter().zip(&assignment).filter(|(_, &a)| a == c);
+            let size = members.clone().count();
+            let medoid = members
+                .map(|(text, _)| text)
+                .max_by(|a, b| dot(centre, &a.embedding).total_cmp(&dot(centre, &b.embedding)))?;
+            let lexical = &medoid.lexical;
             let mut order: Vec<usize> = (0..lexical.indices.len()).collect();
             order.sort_by(|&a, &b| lexical.values[b].total_cmp(&lexical.values[a]));
             order.truncate(lexical_entries);
-            lexical = SparseVector::from_pairs(
+            let lexical = SparseVector::from_pairs(
                 order
                     .into_iter()
                     .map(|k| (lexical.indices[k], lexical.values[k]))
                     .collect(),
             );
             Some(BackgroundPoint {
-                features: TextFeatures { embedding, lexical },
-                weight: members.len() as f32 / texts.len() as f32,
+                features: TextFeatures {
+                    embedding: medoid.embedding.clone(),
+                    lexical,
+                },
+                weight: size as f32 / texts.len() as f32,
             })
         })
         .collect()
 }
 
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
 fn nearest_centre(embedding: &[f32], centres: &[Vec<f32>]) -> usize {
-    let dot = |centre: &Vec<f32>| -> f32 { centre.iter().zip(embedding).map(|(a, b)| a * b).sum() };
     centres
         .iter()
         .enumerate()
-        .max_by(|(_, a), (_, b)| dot(a).total_cmp(&dot(b)))
+        .max_by(|(_, a), (_, b)| dot(a, embedding).total_cmp(&dot(b, embedding)))
         .map_or(0, |(c, _)| c)
 }
 
@@ -301,6 +304,33 @@ mod tests {
             embedding,
             lexical: SparseVector::from_pairs(lexical.to_vec()),
         }
+    }
+
+    #[test]
+    fn the_background_is_made_of_real_texts_weighted_by_their_clusters() {
+        let texts = [
+            point(1.0, &[(3, 0.5), (7, 0.25)]),
+            point(0.9, &[(4, 1.0)]),
+            point(0.95, &[(5, 1.0)]),
+            point(0.0, &[(6, 1.0)]),
+        ];
+        let background = summarize_background(&texts, 2, 1);
+        assert_eq!(background.len(), 2);
+        for point in &background {
+            // A medoid: one of the texts, with its own strongest lexical entry.
+            let text = texts
+                .iter()
+                .find(|t| t.embedding == point.features.embedding)
+                .expect("a background point is one of the texts");
+            assert_eq!(point.features.lexical.indices.len(), 1);
+            assert!(text
+                .lexical
+                .indices
+                .contains(&point.features.lexical.indices[0]));
+        }
+        let mut weights: Vec<f32> = background.iter().map(|p| p.weight).collect();
+        weights.sort_by(f32::total_cmp);
+        assert_eq!(weights, [0.25, 0.75]);
     }
 
     #[test]
