@@ -301,7 +301,7 @@ mod tests {
         // Held-out logits -1 and -3, balanced: their spread is 1, so the standardized logit
         // is the logit itself; at ten times the scale, one tenth of it.
         for factor in [1.0, 10.0] {
-            let mut scored = held_out(&[-1.0 * factor], true);
+            let mut scored = held_out(&[-factor], true);
             scored.extend(held_out(&[-3.0 * factor], false));
             let pulled = platt(&scored, 1e4);
             assert!(
