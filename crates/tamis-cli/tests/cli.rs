@@ -281,6 +281,8 @@ fn a_missing_data_folder_names_the_option_and_where_the_data_comes_from() {
         &["eval", "lists", "--data", data],
         &["prior", "fit", "--data", data],
         &["bench", "embed", "--data", data],
+        &["bench", "lengths", "--data", data],
+        &["bench", "timeline", "--data", data],
     ] {
         let output = tamis(command, b"");
         assert!(!output.status.success(), "{command:?}");
