@@ -50,6 +50,8 @@ const { server, origin } = await startServer({
     ...demoData(Math.max(posts - multilingual.length, 1)),
     // The phases' posts: the cold run's, then the warm run's.
     '/bench/posts.json': JSON.stringify(demoPosts(2 * posts)),
+    // The phases' timing, shared with bench-wasm.mjs --timeline.
+    '/bench/timeline.mjs': readFileSync(new URL('scripts/bench-timeline.mjs', root)),
     '/bench.html': '<!doctype html><meta charset="utf-8"><title>tamis timeline bench</title>',
   },
 });
@@ -62,6 +64,7 @@ async function phases(model) {
   await page.goto(`${origin}/bench.html`);
   const result = await page.evaluate(async ({ model, posts }) => {
     const { TamisWorker } = await import('/dist/client.js');
+    const { timeClassification } = await import('/bench/timeline.mjs');
     const get = async (path) => new Uint8Array(await (await fetch(path)).arrayBuffer());
     const manifest = await get(`/models/${model}/manifest.json`);
     const { architecture } = JSON.parse(new TextDecoder().decode(manifest));
@@ -75,18 +78,12 @@ async function phases(model) {
     const worker = new Worker('/dist/worker.js', { type: 'module' });
     const tamis = await TamisWorker.load(worker, files);
     const loaded = performance.now();
-    const classifier = await tamis.classifier(policy);
-    await classifier.classify([]);
-    const fitted = performance.now();
-    const verdicts = await classifier.classify(first);
-    const classified = performance.now();
-    await classifier.classify(next);
-    const warm = performance.now() - classified;
+    const { fitted, classified, warm, filtered } = await timeClassification(tamis, policy, first, next);
     const { backend } = await tamis.diagnostics();
     worker.terminate();
     return {
       backend, load: loaded - start, fit: fitted - loaded, classify: classified - fitted,
-      cold: classified - start, warm, filtered: verdicts.filter((verdict) => verdict.action).length,
+      cold: classified - start, warm, filtered,
     };
   }, { model, posts });
   await page.context().close();

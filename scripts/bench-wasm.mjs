@@ -30,6 +30,7 @@ import { availableParallelism, homedir, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { readCsv } from '../tests/support/csv.mjs';
+import { timeClassification } from './bench-timeline.mjs';
 
 const here = new URL('./bench-wasm/', import.meta.url);
 const root = new URL('../', import.meta.url);
@@ -288,18 +289,12 @@ async function timelineRun(folder) {
   const start = performance.now();
   const tamis = await Tamis.load(files);
   const loaded = performance.now();
-  const classifier = await tamis.classifier(policy);
-  await classifier.classify([]);
-  const fitted = performance.now();
-  const verdicts = await classifier.classify(first);
-  const classified = performance.now();
-  await classifier.classify(next);
-  const warm = performance.now() - classified;
+  const { fitted, classified, warm, filtered } = await timeClassification(tamis, policy, first, next);
   return {
     model: JSON.parse(new TextDecoder().decode(manifest)).id,
     categories: JSON.parse(policy).categories.length,
     load: loaded - start, fit: fitted - loaded, classify: classified - fitted, cold: classified - start, warm,
-    filtered: verdicts.filter((verdict) => verdict.action).length,
+    filtered,
   };
 }
 
