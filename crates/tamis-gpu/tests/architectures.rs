@@ -7,6 +7,8 @@ use tamis_core::{cosine, Encoder};
 use tamis_gpu::{AutoEncoder, BackendKind, BackendPreference, GpuEncoder, SelectionReason};
 use tamis_model::{Architecture, ModelBundle};
 
+mod common;
+
 fn e5_bundle() -> ModelBundle {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/e5-small-q4");
     ModelBundle::read_dir(dir).unwrap_or_else(|e| panic!("{e}"))
@@ -20,22 +22,7 @@ fn every_architecture_runs_on_the_gpu() {
 #[test]
 fn auto_selects_a_backend_for_e5_as_for_minilm() {
     let encoder = AutoEncoder::new(e5_bundle(), BackendPreference::Auto).expect("loads");
-    let selection = encoder.selection();
-    let adapter = selection
-        .adapter
-        .clone()
-        .expect("lavapipe or a GPU is found");
-    if adapter.fallback {
-        assert_eq!(selection.backend, BackendKind::Cpu);
-        assert_eq!(
-            selection.reason,
-            SelectionReason::SoftwareAdapter {
-                adapter: adapter.name
-            }
-        );
-    } else {
-        assert_eq!(selection.backend, BackendKind::Gpu);
-    }
+    common::assert_auto_follows_the_adapter(&encoder.selection());
     assert_eq!(encoder.embed(&["ein Beitrag"]).expect("embeds").len(), 1);
 }
 

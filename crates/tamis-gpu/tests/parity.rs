@@ -12,6 +12,8 @@ use tamis_gpu::{
 };
 use tamis_model::{built_in_priors, ModelBundle, ModelError, TractEncoder};
 
+mod common;
+
 fn bundle() -> &'static ModelBundle {
     ModelBundle::default_for_tests()
 }
@@ -150,22 +152,7 @@ fn classification_verdicts_are_the_same_on_both_encoders() {
 #[test]
 fn auto_selection_reports_its_choice_and_falls_back_when_the_gpu_is_lost() {
     let auto = AutoEncoder::new(bundle().clone(), BackendPreference::Auto).expect("auto");
-    let selection = auto.selection();
-    let adapter = selection
-        .adapter
-        .clone()
-        .expect("lavapipe or a GPU is found");
-    if adapter.fallback {
-        assert_eq!(selection.backend, BackendKind::Cpu);
-        assert_eq!(
-            selection.reason,
-            SelectionReason::SoftwareAdapter {
-                adapter: adapter.name
-            }
-        );
-    } else {
-        assert_eq!(selection.backend, BackendKind::Gpu);
-    }
+    common::assert_auto_follows_the_adapter(&auto.selection());
 
     let forced = AutoEncoder::new(bundle().clone(), BackendPreference::Gpu).expect("gpu");
     assert_eq!(forced.selection().backend, BackendKind::Gpu);
