@@ -148,8 +148,8 @@ impl XlmRobertaEncoder {
         // times the file's bytes besides the word embeddings for e5-small (22.9 of 17.6 MB).
         reserve_heap((bytes.len() - words.len()) / 4 * 5);
         let hidden = config.hidden;
-        let type_zero = &floats(&file, "emb.type")?[..hidden];
-        let mut positions = floats(&file, "emb.pos")?;
+        let type_zero = &file.floats("emb.type")?[..hidden];
+        let mut positions = file.floats("emb.pos")?;
         positions.drain(..first_position * hidden);
         positions.truncate(max_tokens * hidden);
         for row in positions.chunks_exact_mut(hidden) {
@@ -480,23 +480,10 @@ fn invalid(reason: String) -> ModelError {
     }
 }
 
-/// An f32 tensor's values (the file's bytes are little-endian and possibly unaligned).
-fn floats(file: &E5sFile<'_>, name: &str) -> Result<Vec<f32>, ModelError> {
-    let view = file.tensor(name)?;
-    if view.dtype != TensorDtype::F32 {
-        return Err(invalid(format!("tensor {name} is not f32")));
-    }
-    Ok(view
-        .bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
-}
-
 fn norm(file: &E5sFile<'_>, prefix: &str) -> Result<Norm, ModelError> {
     Ok(Norm {
-        weight: floats(file, &format!("{prefix}.w"))?,
-        bias: floats(file, &format!("{prefix}.b"))?,
+        weight: file.floats(&format!("{prefix}.w"))?,
+        bias: file.floats(&format!("{prefix}.b"))?,
     })
 }
 
@@ -510,7 +497,7 @@ fn dense(file: &E5sFile<'_>, names: &[String], inputs: usize) -> Result<Dense, M
             return Err(invalid(format!("tensor {name}.w is not q4_0")));
         }
         weights.push(view.bytes);
-        bias.extend(floats(file, &format!("{name}.b"))?);
+        bias.extend(file.floats(&format!("{name}.b"))?);
     }
     let weights = Q4Matrix::from_q4_0(&weights, bias.len(), inputs).ok_or_else(|| {
         invalid(format!(

@@ -218,6 +218,20 @@ impl<'a> E5sFile<'a> {
             })
     }
 
+    /// The values of the f32 tensor called `name` (the file's bytes are little-endian and
+    /// possibly unaligned, so they are copied out).
+    pub fn floats(&self, name: &str) -> Result<Vec<f32>, ModelError> {
+        let view = self.tensor(name)?;
+        if view.dtype != TensorDtype::F32 {
+            return Err(invalid(format!("tensor {name} is not f32")));
+        }
+        Ok(view
+            .bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+
     fn expect_tensor(
         &self,
         name: &str,

@@ -68,7 +68,7 @@ impl<'a> XlmRobertaWeights<'a> {
         let file = E5sFile::parse(bytes)?;
         let config = file.config;
         let (hidden, intermediate) = (config.hidden, config.intermediate);
-        let mut token_type_embedding = floats(&file, "emb.type")?;
+        let mut token_type_embedding = file.floats("emb.type")?;
         token_type_embedding.truncate(hidden);
         let layers = (0..config.layers)
             .map(|layer| {
@@ -95,7 +95,7 @@ impl<'a> XlmRobertaWeights<'a> {
             layer_norm_epsilon: config.layer_norm_eps,
             vocab_rows: config.vocab_rows,
             word_embeddings: file.tensor("emb.word")?.bytes,
-            position_embeddings: floats(&file, "emb.pos")?,
+            position_embeddings: file.floats("emb.pos")?,
             token_type_embedding,
             embedding_norm: layer_norm(&file, "emb.ln")?,
             layers,
@@ -103,22 +103,10 @@ impl<'a> XlmRobertaWeights<'a> {
     }
 }
 
-/// An f32 tensor's values. [`E5sFile::parse`] checked every tensor's dtype and size against
-/// the header, so a dtype other than the expected one cannot reach here.
-fn floats(file: &E5sFile<'_>, name: &str) -> Result<Vec<f32>, ModelError> {
-    let view = file.tensor(name)?;
-    debug_assert_eq!(view.dtype, TensorDtype::F32, "{name}");
-    Ok(view
-        .bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
-}
-
 fn layer_norm(file: &E5sFile<'_>, prefix: &str) -> Result<LayerNorm, ModelError> {
     Ok(LayerNorm {
-        gamma: floats(file, &format!("{prefix}.w"))?,
-        beta: floats(file, &format!("{prefix}.b"))?,
+        gamma: file.floats(&format!("{prefix}.w"))?,
+        beta: file.floats(&format!("{prefix}.b"))?,
     })
 }
 
@@ -134,7 +122,7 @@ fn q4_dense<'a>(
         outputs,
         inputs,
         blocks: weights.bytes,
-        bias: floats(file, &format!("{name}.b"))?,
+        bias: file.floats(&format!("{name}.b"))?,
     })
 }
 
