@@ -2,7 +2,7 @@
 //! in the layout the bundle stores them, and the weight format that decides the kernels.
 
 use tamis_model::{
-    Architecture, BertWeights, ModelBundle, ModelError, TextTokenizer, TokenizedText,
+    Architecture, BertWeights, ModelBundle, ModelError, TextRole, TextTokenizer, TokenizedText,
     XlmRobertaTokenizer, XlmRobertaWeights,
 };
 
@@ -114,10 +114,10 @@ impl Tokenizer {
                     XlmRobertaTokenizer::from_model_file(&bundle.model, manifest.max_tokens)?;
                 // The file's parser refuses more pieces than embedding rows; fewer are fine.
                 debug_assert!(tokenizer.vocab_size() <= vocab_rows);
-                let prefix = manifest.prefixes.as_ref().map_or("", |p| p.query.as_str());
+                // Texts to classify are queries, as on the CPU (tamis_model::CpuEncoder).
                 Ok(Self::XlmRoberta {
                     tokenizer: Box::new(tokenizer),
-                    prefix: prefix.to_owned(),
+                    prefix: manifest.prefix(TextRole::Query).to_owned(),
                 })
             }
         }
