@@ -1,14 +1,19 @@
 //! The `tamis` binary on the real prepared model.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use tamis_model::ModelBundle;
 
 fn tamis(args: &[&str], stdin: &[u8]) -> Output {
+    tamis_with_model(&ModelBundle::default_dir_for_tests(), args, stdin)
+}
+
+fn tamis_with_model(model: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tamis"))
         .arg("--model")
-        .arg(ModelBundle::default_dir_for_tests())
+        .arg(model)
         .args(args)
         .env_remove("TAMIS_DATA")
         .stdin(Stdio::piped())
@@ -269,6 +274,37 @@ fn the_backend_that_runs_is_reported_and_gives_the_same_verdicts() {
     };
     assert_eq!(verdicts(&on_cpu), verdicts(&on_gpu));
     assert!(!verdicts(&on_cpu).is_empty());
+}
+
+#[test]
+fn threads_give_the_same_verdicts_as_one() {
+    // e5 splits every matrix product over the threads, MiniLM the runs of similar length.
+    let e5 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/e5-small-q4");
+    for model in [ModelBundle::default_dir_for_tests(), e5] {
+        let classify = |threads: &str| {
+            let args = [
+                "--backend",
+                "cpu",
+                "--threads",
+                threads,
+                "classify",
+                "--output",
+                "json",
+            ];
+            let output = tamis_with_model(&model, &args, b"");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).expect("utf-8")
+        };
+        let one = classify("1");
+        let posts = include_str!("../samples/posts.txt").lines().count();
+        assert_eq!(one.lines().count(), posts, "one verdict per sample post");
+        // The same embeddings bit for bit, so the same scores to the last digit.
+        assert_eq!(classify("2"), one, "{}", model.display());
+    }
 }
 
 #[test]

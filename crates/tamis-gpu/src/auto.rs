@@ -1,6 +1,7 @@
 //! Natively, an encoder on the selected backend ([`crate::choose`]) that falls back to the CPU
 //! for the rest of the session when the GPU is lost during use.
 
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 use tamis_core::{Embedding, Encoder};
@@ -31,6 +32,8 @@ pub struct AutoEncoder {
     active: Mutex<(Active, Selection)>,
     /// Kept for a CPU encoder made when the GPU is lost.
     bundle: ModelBundle,
+    /// Threads each call of a CPU encoder is split over, the fallback's included.
+    cpu_threads: NonZeroUsize,
     dimension: usize,
 }
 
@@ -49,7 +52,22 @@ impl AutoEncoder {
             dimension: bundle.manifest.dimension,
             active: Mutex::new((active, selection)),
             bundle,
+            cpu_threads: NonZeroUsize::MIN,
         })
+    }
+
+    /// Splits each call on the CPU over `threads` threads ([`CpuEncoder::set_threads`]; one by
+    /// default, same embeddings bit for bit): now if the CPU runs, and on the CPU encoder that
+    /// takes over when the GPU is lost. The GPU encoder does not use it.
+    pub fn set_cpu_threads(&mut self, threads: NonZeroUsize) {
+        self.cpu_threads = threads;
+        let active = self
+            .active
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Active::Cpu(encoder) = &mut active.0 {
+            encoder.set_threads(threads);
+        }
     }
 
     /// The backend running now and why; after a GPU loss, the CPU and the loss.
@@ -92,7 +110,8 @@ impl Encoder for AutoEncoder {
                 result => return result,
             },
         };
-        let cpu = CpuEncoder::new(&self.bundle)?;
+        let mut cpu = CpuEncoder::new(&self.bundle)?;
+        cpu.set_threads(self.cpu_threads);
         let embeddings = cpu.embed(texts)?;
         let selection = active.1.after_gpu_failure(&failure);
         *active = (Active::Cpu(Box::new(cpu)), selection);

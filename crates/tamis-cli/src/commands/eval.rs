@@ -113,7 +113,7 @@ impl Models {
             .map(|model| {
                 Globals {
                     model: model.clone(),
-                    backend: globals.backend,
+                    ..*globals
                 }
                 .bundle()
             })

@@ -9,6 +9,7 @@ pub mod neighbours;
 pub mod prior;
 
 use std::io::{BufWriter, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,6 +43,10 @@ pub struct Globals {
         value_parser = backend_preferences()
     )]
     pub backend: BackendPreference,
+    /// Threads each embedding call on the CPU is split over (same embeddings, bit for bit);
+    /// the GPU does not use it.
+    #[arg(long, global = true, default_value_t = NonZeroUsize::MIN)]
+    pub threads: NonZeroUsize,
 }
 
 /// `--backend`'s values: tamis-gpu's names, listed in `--help`.
@@ -67,10 +72,11 @@ impl Globals {
         Ok(ModelBundle::read_dir(self.model_dir())?)
     }
 
-    /// The encoder `--backend` selects, saying on stderr which backend runs and why. Every
-    /// command that embeds makes its encoder here.
+    /// The encoder `--backend` selects, on the CPU with `--threads` threads, saying on stderr
+    /// which backend runs and why. Every command that embeds makes its encoder here.
     pub fn encoder(&self, bundle: ModelBundle) -> Result<AutoEncoder, CliError> {
-        let encoder = AutoEncoder::new(bundle, self.backend)?;
+        let mut encoder = AutoEncoder::new(bundle, self.backend)?;
+        encoder.set_cpu_threads(self.threads);
         let selection = encoder.selection();
         eprintln!("backend: {} ({})", selection.backend, selection.reason);
         Ok(encoder)

@@ -6,7 +6,6 @@ mod gpu;
 mod lengths;
 mod timeline;
 
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -26,7 +25,8 @@ const TIMELINE_CSV: &str = "harmful/mastodon/mastodon2025-en-shuffled-predicted.
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// ms per text at batch 1 and 32, model load time and peak memory, on the CPU encoder.
+    /// ms per text at batch 1 and 32, model load time and peak memory, on the CPU encoder;
+    /// with `--threads` above one, also rows with each call split over that many threads.
     Embed {
         #[command(flatten)]
         csv: BenchTexts,
@@ -37,10 +37,6 @@ pub enum BenchCommand {
         /// runs of similar length).
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
-        /// Also measure one text per call and `--batch-size` per call with each call split
-        /// over this many threads (rows beside the one-thread ones).
-        #[arg(long, default_value_t = NonZeroUsize::MIN)]
-        threads: NonZeroUsize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -58,9 +54,6 @@ pub enum BenchCommand {
         sources: usize,
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
-        /// Threads each call is split over.
-        #[arg(long, default_value_t = NonZeroUsize::MIN)]
-        threads: NonZeroUsize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -84,9 +77,6 @@ pub enum BenchCommand {
         /// Cold starts measured (in this process), reported as the median.
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Threads each call is split over.
-        #[arg(long, default_value_t = NonZeroUsize::MIN)]
-        threads: NonZeroUsize,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -163,11 +153,11 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             csv,
             texts,
             batch_size,
-            threads,
             format,
         } => {
             let texts = csv.read(texts)?;
-            let report = embed::bench_embed(&globals.model_dir(), &texts, batch_size, threads)?;
+            let report =
+                embed::bench_embed(&globals.model_dir(), &texts, batch_size, globals.threads)?;
             print_report(&report, format)
         }
         BenchCommand::Lengths {
@@ -175,7 +165,6 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             texts,
             sources,
             batch_size,
-            threads,
             format,
         } => {
             let report = lengths::bench_lengths(
@@ -183,7 +172,7 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
                 &csv.read(sources)?,
                 texts,
                 batch_size,
-                threads,
+                globals.threads,
             )?;
             print_report(&report, format)
         }
@@ -193,7 +182,6 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             policy,
             posts,
             runs,
-            threads,
             format,
         } => {
             let policy = match policy {
@@ -206,7 +194,7 @@ pub fn run(globals: &Globals, command: BenchCommand) -> Result<(), CliError> {
             // The cold posts, then as many new ones for the warm run.
             let texts = read_texts(csv.as_ref(), &data, TIMELINE_CSV, 2 * posts)?;
             let bytes = timeline::BundleBytes::read(&globals.model_dir())?;
-            let report = timeline::bench_timeline(&bytes, &policy, &texts, runs, threads)?;
+            let report = timeline::bench_timeline(&bytes, &policy, &texts, runs, globals.threads)?;
             print_report(&report, format)
         }
         BenchCommand::Gpu {
