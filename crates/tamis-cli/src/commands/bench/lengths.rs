@@ -137,10 +137,7 @@ fn cut_text(
 
 impl std::fmt::Display for LengthsReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let threads = match self.threads {
-            1 => "one thread".to_string(),
-            n => format!("{n} threads"),
-        };
+        let threads = super::threads_in_words(self.threads);
         writeln!(
             f,
             "tamis bench lengths: {} ({} encoder), {threads}",

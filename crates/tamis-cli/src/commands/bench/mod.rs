@@ -136,6 +136,14 @@ fn read_texts(
     embed::read_csv_texts(&path, count)
 }
 
+/// "one thread" or "N threads", for a report's heading.
+fn threads_in_words(threads: usize) -> String {
+    match threads {
+        1 => "one thread".to_string(),
+        n => format!("{n} threads"),
+    }
+}
+
 /// Prints a report as a table or as JSON.
 fn print_report(
     report: &(impl std::fmt::Display + serde::Serialize),

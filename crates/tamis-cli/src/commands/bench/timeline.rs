@@ -139,10 +139,7 @@ pub fn bench_timeline(
 
 impl std::fmt::Display for TimelineReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let threads = match self.threads {
-            1 => "one thread".to_string(),
-            n => format!("{n} threads"),
-        };
+        let threads = super::threads_in_words(self.threads);
         writeln!(
             f,
             "tamis bench timeline: {} ({} encoder), {} posts of {:.1} tokens on average, a \
