@@ -134,10 +134,16 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
         return model;
     }
     let mut adam_embedding = Adam::new(model.embedding.len());
-    let mut adam_lexical = Adam::new(model.lexical.len());
     let mut adam_bias = Adam::new(1);
     let mut gradient_embedding = vec![0.0; model.embedding.len()];
-    let mut gradient_lexical = vec![0.0; model.lexical.len()];
+    // Without a lexical fit its weights stay the anchor's: no gradient is computed for them.
+    let lexical_len = if options.lexical {
+        model.lexical.len()
+    } else {
+        0
+    };
+    let mut adam_lexical = Adam::new(lexical_len);
+    let mut gradient_lexical = vec![0.0; lexical_len];
     for t in 1..=options.iterations {
         for ((g, w), a) in gradient_embedding
             .iter_mut()
@@ -164,8 +170,10 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
             {
                 *g += error * x;
             }
-            for (i, x) in sample.features.lexical.iter() {
-                gradient_lexical[i] += error * x;
+            if options.lexical {
+                for (i, x) in sample.features.lexical.iter() {
+                    gradient_lexical[i] += error * x;
+                }
             }
             gradient_bias += error;
         }
