@@ -436,7 +436,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             &[
                 "dataset",
                 "k",
-                "F1 renamed",
+                "F1 renamed (± sd across seeds)",
                 "F1 standard",
                 "ECE renamed",
                 "ECE standard",
@@ -464,7 +464,11 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                     calibration.row([
                         task.dataset.to_string(),
                         k.to_string(),
-                        figure(with_keep.f1),
+                        format!(
+                            "{} ± {}",
+                            figure(with_keep.f1),
+                            figure(with_keep.f1_deviation)
+                        ),
                         figure(standard.f1),
                         ece(&with_keep),
                         ece(&standard),
@@ -525,13 +529,19 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
 
         let mut multi = self.table(
             format!("Renamed categories together: one binary policy with the three renamed categories, harmful vs benign over the union of the test sets, mean of {SEEDS} seeds"),
-            &metric_header(&["k harmful examples and keep texts per category"]),
-        );
-        for k in [8, 32] {
-            let runs = (0..SEEDS)
-                .map(|seed| self.multi_task_run(k, false, seed, Method::Tamis, true))
-                .collect::<Result<Vec<_>, _>>()?;
-            multi.row(labelled(&[&k.to_string()], &MeanMetrics::of(&runs)));
+            &metric_header(&["method", "k harmful examples and keep texts per category"]),
+        )
+        .with_note("The linear probe fits each category on the embeddings alone, uncalibrated, with the same texts: the scale of what the embeddings tell apart.");
+        for method in [Method::Tamis, Method::EmbeddingProbe] {
+            for k in [8, 32] {
+                let runs = (0..SEEDS)
+                    .map(|seed| self.multi_task_run(k, false, seed, method, true))
+                    .collect::<Result<Vec<_>, _>>()?;
+                multi.row(labelled(
+                    &[method.name(), &k.to_string()],
+                    &MeanMetrics::of(&runs),
+                ));
+            }
         }
         out.push_str(&multi.to_string());
         Ok(())
@@ -656,28 +666,34 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         };
         let mut block = self.table(
             format!("Personalization: block \"negative\" on top of a policy blocking spam and toxic (32 examples each), mean of {SEEDS} seeds"),
-            &["category name", "examples", "definition", "recall on negative", "FPR on benign"],
+            &["category name", "examples", "definition", "its own keep texts", "recall on negative", "FPR on benign"],
         )
-        .with_note("Recall: SST-2 negative test texts now hidden. FPR: benign test texts of all three datasets hidden. `negative` is a standard category (its prior applies); `gloomy` is the same category under a new name, so only the examples or the definition describe it.");
-        let variants: Vec<(&str, usize, bool)> = [("negative", true), ("gloomy", false)]
+        .with_note("Recall: SST-2 negative test texts now hidden. FPR: benign test texts of all three datasets hidden (three in four are SST-2's positive reviews). `negative` is a standard category (its prior applies); `gloomy` is the same category under a new name, so only the examples or the definition describe it. The policy's keep texts are SMS and comments: against them, negative film reviews differ from the rest by their topic as much as by their tone. \"Its own keep texts\": positive reviews added as the new category's keep texts, the contrast that tells tone from topic.");
+        let variants: Vec<(&str, usize, bool, usize)> = [("negative", true), ("gloomy", false)]
             .iter()
             .flat_map(|&(name, _)| {
                 [0, 1, 2, 4, 8]
                     .into_iter()
-                    .map(move |n| (name, n, false))
-                    .chain([(name, 0, true), (name, 8, true)])
+                    .map(move |n| (name, n, false, 0))
+                    .chain([(name, 0, true, 0), (name, 8, true, 0), (name, 8, false, 8)])
             })
             .collect();
-        for (name, n, with_definition) in variants {
+        for (name, n, with_definition, own_keep) in variants {
             let (mut recall, mut fpr) = (0.0, 0.0);
             for seed in 0..SEEDS {
                 let (categories, keep) = self.base_policy(&others, seed, false);
                 let mut classifier =
                     self.classifier(policy(Mode::Binary, categories, keep), Method::Tamis)?;
                 if n > 0 || with_definition {
-                    let (examples, _) = self.draw(negative, n, seed + 100);
+                    let (examples, positive_reviews) = self.draw(negative, n, seed + 100);
                     let definition = with_definition.then_some(self.tasks[negative].definition);
-                    classifier.edit(|p| p.add_category(category(name, examples, definition)))?;
+                    classifier.edit(|p| {
+                        p.add_category(category(name, examples, definition))?;
+                        positive_reviews
+                            .iter()
+                            .take(own_keep)
+                            .try_for_each(|text| p.add_keep(Some(name), text))
+                    })?;
                 }
                 recall += share_harmful(&mut classifier, &negative_texts)?;
                 fpr += share_harmful(&mut classifier, &benign_texts)?;
@@ -691,6 +707,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                 shown_name.to_string(),
                 n.to_string(),
                 yes_no(with_definition).to_string(),
+                own_keep.to_string(),
                 figure(recall / SEEDS as f64),
                 figure(fpr / SEEDS as f64),
             ]);

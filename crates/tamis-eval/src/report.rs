@@ -74,6 +74,8 @@ pub struct MeanMetrics {
     pub recall: f64,
     pub false_positive_rate: f64,
     pub f1: f64,
+    /// Standard deviation of F1 across the runs: how far apart seeds' draws of examples land.
+    pub f1_deviation: f64,
     pub accuracy: f64,
     /// Expected calibration error of the scores, where scores were kept.
     pub calibration_error: Option<f64>,
@@ -84,11 +86,13 @@ impl MeanMetrics {
         let n = runs.len().max(1) as f64;
         let mean = |f: fn(&Counts) -> f64| runs.iter().map(|(c, _)| f(c)).sum::<f64>() / n;
         let errors: Vec<f64> = runs.iter().filter_map(|(_, e)| *e).collect();
+        let f1 = mean(Counts::f1);
         MeanMetrics {
             precision: mean(Counts::precision),
             recall: mean(Counts::recall),
             false_positive_rate: mean(Counts::false_positive_rate),
-            f1: mean(Counts::f1),
+            f1,
+            f1_deviation: (runs.iter().map(|(c, _)| (c.f1() - f1).powi(2)).sum::<f64>() / n).sqrt(),
             accuracy: mean(Counts::accuracy),
             calibration_error: (!errors.is_empty())
                 .then(|| errors.iter().sum::<f64>() / errors.len() as f64),
