@@ -20,7 +20,7 @@ use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 use super::custom_op::{values, values_mut, Custom, TamisOp};
 use super::graph::{node, remove_unused_nodes, scalar_initializer, GraphIndex};
 use crate::onnx_data::i64_values;
-use kernel::{attend, Heads, Mask};
+pub(crate) use kernel::{attend, Heads, Mask};
 
 mod kernel;
 

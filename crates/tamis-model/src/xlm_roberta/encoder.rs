@@ -6,8 +6,9 @@
 //! A call's texts are concatenated into one token matrix, so every 4-bit weight streams from
 //! memory once per call whatever the number of texts, and attention runs per text: no padding,
 //! and a text's embedding is the same alone or in any batch. Every float operation is in a
-//! fixed order with no library call whose result differs between targets (`libm` for `exp`,
-//! tamis's own `erf`), so native and wasm embeddings are bit-identical.
+//! fixed order with no library call whose result differs between targets (tamis's own `exp`
+//! in the attention kernel it shares with MiniLM, and its own `erf`), so native and wasm
+//! embeddings are bit-identical.
 
 use std::num::NonZeroUsize;
 
@@ -16,7 +17,7 @@ use tamis_core::{l2_normalize, Embedding, Encoder};
 use super::file::{E5sFile, TensorDtype, XlmRobertaConfig};
 use super::kernels::{dequantize_q4_0, multiply, Q4Matrix, BLOCK, BLOCK_BYTES};
 use super::tokenizer::XlmRobertaTokenizer;
-use crate::tract::erf;
+use crate::tract::{attend, erf, Heads, Mask};
 use crate::{Architecture, ModelError};
 
 /// Tokens per forward pass at most: bounds the activations' memory (about 20 KB per token)
@@ -348,29 +349,32 @@ impl Encoder for XlmRobertaEncoder {
     }
 }
 
-/// Scratch space for attention, sized once per forward pass for its longest text.
+/// Self-attention per text with the MiniLM path's attention kernel ([`attend`]: vectorized for
+/// the host, the same bits on every target), which takes the queries, keys and values as three
+/// matrices: scratch space for one text's, sized once per forward pass for its longest text.
 struct Attention {
     hidden: usize,
     heads: usize,
     head_dim: usize,
     scale: f32,
-    /// One head's keys of one text, transposed: `[dimension][token]`, so that a query's scores
-    /// against every key are sums of whole rows (vectorized across keys).
+    queries: Vec<f32>,
     keys: Vec<f32>,
-    scores: Vec<f32>,
+    values: Vec<f32>,
 }
 
 impl Attention {
     fn new(config: &XlmRobertaConfig, texts: &[&[u32]]) -> Self {
         let longest = texts.iter().map(|ids| ids.len()).max().unwrap_or(0);
         let head_dim = config.head_dim();
+        let scratch = vec![0f32; longest * config.hidden];
         Self {
             hidden: config.hidden,
             heads: config.heads,
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
-            keys: vec![0f32; head_dim * longest],
-            scores: vec![0f32; longest],
+            queries: scratch.clone(),
+            keys: scratch.clone(),
+            values: scratch,
         }
     }
 
@@ -382,45 +386,32 @@ impl Attention {
         segment: std::ops::Range<usize>,
         context: &mut [f32],
     ) {
-        let (hidden, head_dim) = (self.hidden, self.head_dim);
+        let hidden = self.hidden;
         let len = segment.len();
         let rows = &query_key_value[segment.start * 3 * hidden..segment.end * 3 * hidden];
-        let keys = &mut self.keys[..head_dim * len];
-        let scores = &mut self.scores[..len];
-        for head in 0..self.heads {
-            let offset = head * head_dim;
-            for (token, row) in rows.chunks_exact(3 * hidden).enumerate() {
-                let key = &row[hidden + offset..][..head_dim];
-                for (dimension, &k) in key.iter().enumerate() {
-                    keys[dimension * len + token] = k;
-                }
-            }
-            for (token, row) in rows.chunks_exact(3 * hidden).enumerate() {
-                let query = &row[offset..][..head_dim];
-                scores.fill(0.0);
-                for (&q, keys) in query.iter().zip(keys.chunks_exact(len)) {
-                    scores.iter_mut().zip(keys).for_each(|(s, k)| *s += q * k);
-                }
-                let mut largest = f32::NEG_INFINITY;
-                for score in scores.iter_mut() {
-                    *score *= self.scale;
-                    largest = if *score > largest { *score } else { largest };
-                }
-                for score in scores.iter_mut() {
-                    *score = libm::expf(*score - largest);
-                }
-                let inverse = 1.0 / sum_in_lanes(scores);
-                let out = &mut context[(segment.start + token) * hidden + offset..][..head_dim];
-                out.fill(0.0);
-                for (&score, row) in scores.iter().zip(rows.chunks_exact(3 * hidden)) {
-                    let weight = score * inverse;
-                    let value = &row[2 * hidden + offset..][..head_dim];
-                    out.iter_mut()
-                        .zip(value)
-                        .for_each(|(o, v)| *o += weight * v);
-                }
-            }
+        let (queries, keys, values) = (
+            &mut self.queries[..len * hidden],
+            &mut self.keys[..len * hidden],
+            &mut self.values[..len * hidden],
+        );
+        for (token, row) in rows.chunks_exact(3 * hidden).enumerate() {
+            let columns = token * hidden..(token + 1) * hidden;
+            queries[columns.clone()].copy_from_slice(&row[..hidden]);
+            keys[columns.clone()].copy_from_slice(&row[hidden..2 * hidden]);
+            values[columns].copy_from_slice(&row[2 * hidden..]);
         }
+        let heads = Heads {
+            query: queries,
+            key: keys,
+            value: values,
+            batch: 1,
+            tokens: len,
+            heads: self.heads,
+            head_dim: self.head_dim,
+            scale: self.scale,
+        };
+        let context = &mut context[segment.start * hidden..segment.end * hidden];
+        attend(&heads, &Mask::none(), context);
     }
 }
 

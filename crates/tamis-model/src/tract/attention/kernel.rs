@@ -25,7 +25,7 @@ const LANES: usize = 16;
 const QUERIES: usize = 4;
 
 /// `q`, `k`, `v` of one call: batch x tokens x (heads x head_dim), row-major.
-pub(super) struct Heads<'a> {
+pub(crate) struct Heads<'a> {
     pub query: &'a [f32],
     pub key: &'a [f32],
     pub value: &'a [f32],
@@ -39,12 +39,20 @@ pub(super) struct Heads<'a> {
 
 /// The additive mask: its values and where element (b, h, i, j) of its broadcast to batch x
 /// heads x tokens x tokens lies among them.
-pub(super) struct Mask<'a> {
+pub(crate) struct Mask<'a> {
     values: &'a [f32],
     strides: [usize; 4],
 }
 
 impl<'a> Mask<'a> {
+    /// No mask: every query attends to every key of its text.
+    pub(crate) fn none() -> Self {
+        Self {
+            values: &[0.0],
+            strides: [0; 4],
+        }
+    }
+
     /// Each mask axis must be 1 (broadcast) or the full size.
     pub(super) fn new(values: &'a [f32], shape: &[usize], full: [usize; 4]) -> TractResult<Self> {
         ensure!(
@@ -76,7 +84,7 @@ impl<'a> Mask<'a> {
 
 /// Writes `softmax(q kᵀ + mask) v` of every head into `output` (the layout of `q`); NaN outputs
 /// (a row of NaN or -inf scores) read as 0, as the ONNX graph's NaN guard has it.
-pub(super) fn attend(heads: &Heads, mask: &Mask, output: &mut [f32]) {
+pub(crate) fn attend(heads: &Heads, mask: &Mask, output: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
