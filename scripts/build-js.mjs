@@ -13,17 +13,30 @@ rmSync(path('dist'), { recursive: true, force: true });
 // .d.ts leave out what is @internal, so the public types never reach the wasm glue's .d.ts
 // (it uses Symbol.dispose, which a user's `lib: ["ES2022", "DOM"]` does not declare).
 execFileSync(path('node_modules/.bin/tsc'), ['-p', path('tsconfig.json')], { stdio: 'inherit' });
-cpSync(path('js/src/wasm'), path('dist/wasm'), {
-  recursive: true,
-  filter: (source) => !/(\.gitignore|package\.json)$/.test(source),
-});
+// The single-thread module, and the threaded one (scripts/build-wasm.sh --threads) with the
+// worker script of its pool (under snippets/).
+for (const folder of ['wasm', 'wasm-threads']) {
+  cpSync(path(`js/src/${folder}`), path(`dist/${folder}`), {
+    recursive: true,
+    filter: (source) => !/(\.gitignore|package\.json)$/.test(source),
+  });
+}
 
+// A classic script cannot import the threaded module's ES modules (nor may an extension's
+// service worker call import()): its bundles take threaded.classic.ts, which says so.
+const withoutThreadedModule = {
+  name: 'without-threaded-module',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/threaded\.js$/ }, () => ({ path: path('js/src/threaded.classic.ts') }));
+  },
+};
 // In a classic script the default module URL is the script's own location.
 const classic = {
   bundle: true,
   format: 'iife',
   target: 'es2022',
   define: { 'import.meta.url': 'self.location.href' },
+  plugins: [withoutThreadedModule],
   logLevel: 'warning',
 };
 await build({ ...classic, entryPoints: [path('js/src/worker.ts')], outfile: path('dist/worker.classic.js') });
@@ -33,6 +46,6 @@ await build({
   outfile: path('dist/tamis.classic.js'),
   globalName: 'tamis',
 });
-for (const file of ['index.js', 'worker.classic.js', 'tamis.classic.js', 'wasm/tamis_wasm_bg.wasm']) {
+for (const file of ['index.js', 'worker.classic.js', 'tamis.classic.js', 'wasm/tamis_wasm_bg.wasm', 'wasm-threads/tamis_wasm_bg.wasm']) {
   console.log(`dist/${file}: ${(statSync(path(`dist/${file}`)).size / 1e3).toFixed(0)} kB`);
 }

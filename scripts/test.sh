@@ -22,7 +22,9 @@ step "system packages: Chromium, lavapipe"
 scripts/install-system-packages.sh
 step "cargo test"
 cargo test --workspace
-step "the npm package (npm run build)"
+# Both wasm modules: the single-thread one and the threaded one (nightly, build-std), each
+# rebuilt only when its sources changed.
+step "the npm package (npm run build: both wasm modules)"
 npm ci --no-audit --no-fund
 npm run build
 step "node tests of the package"

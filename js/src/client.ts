@@ -157,6 +157,7 @@ export class TamisWorker implements TamisApi {
     const sent: WorkerLoadOptions = {
       backend: options.backend,
       cache: options.cache,
+      threads: options.threads,
       wasm: options.wasm === undefined ? undefined : forWorker(options.wasm, transfer),
       ...bundle,
     };

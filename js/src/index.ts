@@ -7,7 +7,8 @@
  * @packageDocumentation
  */
 import { setPlatform } from './platform.js';
+import { threadedModule } from './threaded.js';
 
-setPlatform({ wasm: () => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url) });
+setPlatform({ wasm: () => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url), threaded: threadedModule });
 
 export * from './api.js';

@@ -55,6 +55,7 @@ setPlatform({
     return URL_SCHEME.test(location) ? new URL(location) : pathToFileURL(resolvePath(location));
   },
   readFile: readLocalFile,
+  threaded: 'node',
 });
 env.baseUrl = 'models';
 

@@ -1,9 +1,5 @@
-import initWasm, {
-  fuse as wasmFuse,
-  Model,
-  PolicyClassifier as WasmClassifier,
-  takePanicMessage,
-} from './wasm/tamis_wasm.js';
+import * as singleThreadGlue from './wasm/tamis_wasm.js';
+import type { Model, PolicyClassifier as WasmClassifier } from './wasm/tamis_wasm.js';
 import { checkObject, checkTexts, describe, EDIT_EXAMPLE, FUSION_EXAMPLE, policyJson } from './arguments.js';
 import { asTamisError, type InternalCode, TamisError, unexpectedError } from './errors.js';
 import {
@@ -20,6 +16,7 @@ import {
   parseManifest,
 } from './load.js';
 import { currentPlatform } from './platform.js';
+import { type Glue, threadsAsked, type ThreadsOption, threadsPlan } from './threads.js';
 import type {
   Backend,
   BackendPreference,
@@ -30,6 +27,7 @@ import type {
   Policy,
   PolicyEdit,
   RankedCandidate,
+  ThreadsReason,
   Verdict,
 } from './types.js';
 
@@ -45,6 +43,16 @@ export interface LoadSettings {
   cache?: boolean;
   /** The tamis `.wasm` module; by default the one shipped beside this file. */
   wasm?: BytesSource;
+  /**
+   * Threads to split each call over on the CPU: 1 (default), a count, or `auto` (the cores,
+   * at most 4). More than one runs the threaded module (`wasm-threads/`, beside this file) on
+   * a pool of Web Workers: only in a worker of a cross-origin isolated page or extension (COOP
+   * `same-origin` and COEP `require-corp`), and not in Node or the classic-script bundles.
+   * Elsewhere tamis runs on one thread; `diagnostics().threads` says how many run and why.
+   * Results are the same bits whatever the count. The first load of a context decides the
+   * module and its pool: later loads use them.
+   */
+  threads?: ThreadsOption;
   /** Called as files arrive; never after `load()` rejected or was aborted. */
   onProgress?: (progress: LoadProgress) => void;
   /** Aborts the load: its downloads stop and `load()` rejects with code `aborted`. */
@@ -135,8 +143,21 @@ export interface ClassifierApi {
   dispose(): Promise<void>;
 }
 
-let wasmReady: Promise<void> | undefined;
-let wasmMemory: WebAssembly.Memory | undefined;
+/** A compiled wasm module: its glue and its memory. */
+interface WasmModule {
+  glue: Glue;
+  memory: WebAssembly.Memory;
+  /** Why its models run on the threads they run on, when they ask for more than one. */
+  threads: ThreadsReason;
+}
+
+/**
+ * The module of this context, once compiling: the single-thread one, or the threaded one with
+ * its pool of workers started. The first load decides.
+ */
+let wasmReady: Promise<WasmModule> | undefined;
+/** The module compiled, for what runs after a load (panic messages, memory). */
+let loadedModule: WasmModule | undefined;
 /** Set once the wasm module trapped: its memory may be inconsistent, so nothing runs again. */
 let broken: string | undefined;
 
@@ -178,7 +199,7 @@ function reported(error: unknown): TamisError {
   if (!(error instanceof WebAssembly.RuntimeError)) return asTamisError(error);
   let panic: string | undefined;
   try {
-    panic = takePanicMessage();
+    panic = loadedModule?.glue.takePanicMessage();
   } catch {
     // The module is past reading its own state; the trap's message has to do.
   }
@@ -238,21 +259,53 @@ class ModelRunner {
 }
 
 /**
- * Compiles the module once per JavaScript context. Its download is shared by every load that
- * waits for it, so one load's signal does not cancel it (an aborted load stops waiting).
+ * Compiles the module once per JavaScript context: the threaded one, with its pool of
+ * `threads` workers, where `threads` is more than one and this context can run it (else the
+ * single-thread one, and why). Its download is shared by every load that waits for it, so one
+ * load's signal does not cancel it (an aborted load stops waiting).
  */
-async function ensureWasm(source: BytesSource, onProgress: (p: LoadProgress) => void): Promise<void> {
-  wasmReady ??= (async () => {
-    const options = { cache: false, signal: new AbortController().signal, onProgress };
-    const { bytes } = await loadBytes(source, 'wasm', options);
-    wasmMemory = (await initWasm({ module_or_path: bytes as Uint8Array<ArrayBuffer> })).memory;
-  })().catch((error: unknown) => {
-    wasmReady = undefined;
-    throw asTamisError(error);
-  });
+async function ensureWasm(
+  source: BytesSource | undefined,
+  threads: number,
+  onProgress: (p: LoadProgress) => void,
+): Promise<WasmModule> {
+  wasmReady ??= compileModule(source, threads, onProgress).then(
+    (module) => (loadedModule = module),
+    (error: unknown) => {
+      wasmReady = undefined;
+      throw asTamisError(error);
+    },
+  );
   return wasmReady;
 }
 
+async function compileModule(
+  source: BytesSource | undefined,
+  threads: number,
+  onProgress: (p: LoadProgress) => void,
+): Promise<WasmModule> {
+  const options = { cache: false, signal: new AbortController().signal, onProgress };
+  const compile = async (glue: Glue, wasm: BytesSource): Promise<WebAssembly.Memory> => {
+    const { bytes } = await loadBytes(wasm, 'wasm', options);
+    return (await glue.default({ module_or_path: bytes as Uint8Array<ArrayBuffer> })).memory;
+  };
+  const reason = threadsPlan(threads);
+  const { threaded } = currentPlatform();
+  if (reason !== 'asked' || typeof threaded === 'string') {
+    const glue = singleThreadGlue;
+    return { glue, memory: await compile(glue, source ?? currentPlatform().wasm()), threads: reason };
+  }
+  const { glue, wasm } = await threaded();
+  const memory = await compile(glue, wasm);
+  try {
+    await glue.startThreads(threads);
+  } catch (error) {
+    // The module runs on the calling thread instead; the console keeps the cause.
+    console.warn('tamis: the threaded module\'s workers did not start:', error);
+    return { glue, memory, threads: 'pool_failed' };
+  }
+  return { glue, memory, threads: 'asked' };
+}
 /** Throws when `owner` was disposed. */
 function live<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new TamisError('disposed', `this ${what} was disposed; create a new one`);
@@ -280,7 +333,10 @@ export class Tamis implements TamisApi {
   readonly dimension: number;
   readonly hasPriors: boolean;
 
-  private constructor(model: Model) {
+  readonly #module: WasmModule;
+
+  private constructor(model: Model, module: WasmModule) {
+    this.#module = module;
     this.#runner = new ModelRunner(model);
     this.#backend = model.backend as Backend;
     this.dimension = model.dimension;
@@ -318,6 +374,7 @@ export class Tamis implements TamisApi {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TamisError('invalid_argument', `${method}: options.signal is ${describe(signal)}, not an AbortSignal`);
     }
+    const threads = threadsAsked(options.threads, method);
     const run = new LoadRun(signal, options.onProgress);
     return run.run(async () => {
       const fetchOptions = { cache: options.cache ?? true, signal: run.signal, onProgress: run.onProgress };
@@ -338,17 +395,16 @@ export class Tamis implements TamisApi {
         verified.catch(() => undefined); // awaited below, after the build
         return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer?.bytes, verified };
       })();
-      const [, bytes] = await Promise.all([
-        ensureWasm(options.wasm ?? currentPlatform().wasm(), run.onProgress),
-        modelFiles,
-      ]);
+      const [module, bytes] = await Promise.all([ensureWasm(options.wasm, threads, run.onProgress), modelFiles]);
       // The module builds the model while Web Crypto (10x faster than hashing inside wasm)
       // checks the files against the manifest, so it skips its own check; the model is used
       // only once they match, and a mismatch is the error even where the build failed too.
       // (The module's parsers take any bytes without panicking: fuzzed.)
       const backend = options.backend ?? 'auto';
+      // A load asking one thread of a threaded module runs on one; else as the module allows.
+      const threadsReason = threads === 1 ? 'one_asked' : module.threads;
       const model = await guardAsync(() =>
-        Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend),
+        module.glue.Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend, threadsReason),
       ).catch(async (error: unknown) => {
         await bytes.verified;
         throw error;
@@ -357,7 +413,7 @@ export class Tamis implements TamisApi {
         model.free();
         throw error;
       });
-      const tamis = new Tamis(model);
+      const tamis = new Tamis(model, module);
       run.onProgress({ status: 'ready', backend: tamis.backend });
       return tamis;
     }, (tamis) => tamis.dispose());
@@ -374,7 +430,7 @@ export class Tamis implements TamisApi {
   async classifier(policy: Policy | string): Promise<Classifier> {
     const json = policyJson(policy, 'tamis.classifier(policy)');
     const runner = live(this.#runner, 'Tamis');
-    const wasmClassifier = guard(() => new WasmClassifier(runner.model, json));
+    const wasmClassifier = guard(() => new this.#module.glue.PolicyClassifier(runner.model, json));
     const classifier = new Classifier(runner, wasmClassifier, this.#classifiers);
     this.#classifiers.add(classifier);
     return classifier;
@@ -386,7 +442,7 @@ export class Tamis implements TamisApi {
   }
 
   async memoryBytes(): Promise<number> {
-    return wasmMemory?.buffer.byteLength ?? 0;
+    return this.#module.memory.buffer.byteLength;
   }
 
   async diagnostics(): Promise<Diagnostics> {
@@ -461,6 +517,6 @@ export class Classifier implements ClassifierApi {
  */
 export async function fuseLists(request: FusionRequest, wasm?: BytesSource): Promise<RankedCandidate[]> {
   checkObject(request, 'fuseLists(request)', FUSION_EXAMPLE);
-  await ensureWasm(wasm ?? currentPlatform().wasm(), () => undefined);
-  return guard(() => wasmFuse(request) as RankedCandidate[]);
+  const { glue } = await ensureWasm(wasm, 1, () => undefined);
+  return guard(() => glue.fuse(request) as RankedCandidate[]);
 }

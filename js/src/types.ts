@@ -21,6 +21,39 @@ export type BackendPreference =
   | 'cpu'
   | 'gpu';
 
+/**
+ * Which wasm module runs: `single_thread` (the default, runs anywhere) or `threaded` (shared
+ * memory and a pool of Web Workers; `Tamis.load`'s `threads` option, in cross-origin isolated
+ * workers). The same names as `tamis_wasm::ThreadsModule`; a test keeps them equal.
+ */
+export type ThreadsModule =
+  | 'single_thread'
+  | 'threaded';
+
+/**
+ * Why a model runs on the threads it runs on (`diagnostics().threads.code`). The same names as
+ * `tamis_wasm::ThreadsReason`; a test keeps them equal.
+ */
+export type ThreadsReason =
+  /** The threaded module runs its pool of Web Workers. */
+  | 'asked'
+  /** `threads: 1`, the default. */
+  | 'one_asked'
+  /** Not cross-origin isolated: the page (or extension) needs COOP and COEP. */
+  | 'not_cross_origin_isolated'
+  /** No `SharedArrayBuffer` in this host. */
+  | 'no_shared_memory'
+  /** A page's main thread cannot wait on `Atomics`: load tamis in a worker. */
+  | 'main_thread'
+  /** A context without a `Worker` constructor (a service worker). */
+  | 'no_workers'
+  /** Node.js: no Web Workers for the pool. */
+  | 'node'
+  /** The classic-script bundles cannot import the threaded module. */
+  | 'classic_script'
+  /** The threaded module's workers did not start. */
+  | 'pool_failed';
+
 /** Which backend runs and why: `tamis.diagnostics()`. */
 export interface Diagnostics {
   backend: Backend;
@@ -38,6 +71,15 @@ export interface Diagnostics {
     /** The storage-buffer binding limit the model's device was asked for, in bytes. */
     maxStorageBufferBinding: number;
   } | null;
+  /** The threads a call's work is split over on the CPU, and why (`Tamis.load`'s `threads`). */
+  threads: {
+    /** 1, or the threaded module's Web Workers. */
+    count: number;
+    module: ThreadsModule;
+    code: ThreadsReason;
+    /** e.g. `1 thread: the page is not cross-origin isolated (needs COOP/COEP headers: ...)`. */
+    reason: string;
+  };
 }
 
 export interface Category {

@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 import { setPlatform } from './platform.js';
+import { threadedModule } from './threaded.js';
 import { serve } from './serve.js';
 
-setPlatform({ wasm: () => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url) });
+setPlatform({ wasm: () => new URL('./wasm/tamis_wasm_bg.wasm', import.meta.url), threaded: threadedModule });
 serve(self as unknown as Parameters<typeof serve>[0]);

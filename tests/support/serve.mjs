@@ -22,16 +22,17 @@ const TYPES = {
 /**
  * A static server on 127.0.0.1. `routes` maps URL prefixes to folders of the repository (the
  * first match wins), `generated` maps exact paths to bodies (JSON under /api/, as Mastodon's
- * API). `requests` counts every path asked for, so tests can tell what was fetched.
+ * API), `headers` are sent with every response (COOP and COEP, for a cross-origin isolated
+ * page). `requests` counts every path asked for, so tests can tell what was fetched.
  */
-export async function startServer({ routes, generated = {}, port = 0 }) {
+export async function startServer({ routes, generated = {}, headers = {}, port = 0 }) {
   const requests = new Map();
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
     requests.set(path, (requests.get(path) ?? 0) + 1);
     if (path in generated) {
       const type = TYPES[extname(path)] ?? (path.startsWith('/api/') ? TYPES['.json'] : 'text/plain');
-      response.writeHead(200, { 'content-type': type }).end(generated[path]);
+      response.writeHead(200, { ...headers, 'content-type': type }).end(generated[path]);
       return;
     }
     const route = Object.keys(routes).find((prefix) => path.startsWith(prefix));
@@ -42,6 +43,7 @@ export async function startServer({ routes, generated = {}, port = 0 }) {
       const file = new URL(relative, root);
       const { size } = await stat(file);
       response.writeHead(200, {
+        ...headers,
         'content-type': TYPES[extname(relative)] ?? 'application/octet-stream',
         'content-length': size,
         'cache-control': 'no-store',

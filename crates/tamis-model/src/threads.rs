@@ -3,10 +3,12 @@
 //! The encoders split work whose every result is computed alone (a product's output columns, a
 //! run of texts), so any number of threads gives the same bits as one. Threads are scoped to
 //! the call: no pool outlives it, and nothing runs in the background between calls.
+//!
+//! The threaded wasm module (built with atomics) cannot start threads itself: there the items
+//! run on rayon's pool of Web Workers, which the JavaScript side starts once
+//! (`initThreadPool`, from wasm-bindgen-rayon) with as many workers as the encoder's threads.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// `work` applied to every item, on up to `threads` threads (the calling one included),
 /// results in the order of `items`. Each thread takes the next item not yet taken, so items of
@@ -22,6 +24,36 @@ pub(crate) fn map_in_threads<T: Send, R: Send>(
     if helpers == 0 {
         return items.into_iter().map(work).collect();
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    {
+        map_on_worker_pool(items, work)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+    {
+        map_on_scoped_threads(items, helpers, work)
+    }
+}
+
+/// The threaded wasm module's `map_in_threads`: the calling worker waits (`Atomics.wait`) while
+/// rayon's pool runs the items, one whole item per task, and collects the results in item
+/// order, so the bits are those of one thread. The pool must have been started (by
+/// `initThreadPool`): rayon's default pool would try to spawn threads, which wasm cannot.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+fn map_on_worker_pool<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+    items.into_par_iter().with_max_len(1).map(&work).collect()
+}
+
+/// `map_in_threads` on `helpers` scoped threads besides the calling one.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+fn map_on_scoped_threads<T: Send, R: Send>(
+    items: Vec<T>,
+    helpers: usize,
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
     let count = items.len();
     let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
     let next = AtomicUsize::new(0);

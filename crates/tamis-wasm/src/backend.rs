@@ -17,6 +17,7 @@ use tamis_core::{Embedding, Encoder};
 use tamis_gpu::{AdapterReport, GpuEncoder, GpuError, Selection};
 use tamis_model::{CpuEncoder, ModelBundle, ModelError};
 
+use crate::threads::{threads_for, ThreadsDiagnostics, ThreadsReason};
 use crate::{Coded, ErrorCode};
 
 /// What `tamis.diagnostics` reports: the backend that runs, why, and the adapter found.
@@ -27,6 +28,8 @@ pub struct Diagnostics {
     pub backend: &'static str,
     pub reason: String,
     pub adapter: Option<AdapterDiagnostics>,
+    /// The threads the CPU encoder splits a call over, the module that runs, and why.
+    pub threads: ThreadsDiagnostics,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,13 +43,22 @@ pub struct AdapterDiagnostics {
 }
 
 impl Diagnostics {
-    pub fn of(selection: &Selection) -> Self {
+    pub fn of(state: &State) -> Self {
+        let selection = &state.selection;
         Self {
             backend: selection.backend.name(),
             reason: selection.reason.to_string(),
             adapter: selection.adapter.as_ref().map(AdapterDiagnostics::of),
+            threads: ThreadsDiagnostics::of(state.threads),
         }
     }
+}
+
+/// `encoder`, splitting each call over the threads of this module's pool where the load asked
+/// for threads (one thread otherwise). Every CPU encoder the bindings make goes through here.
+pub fn on_pool(mut encoder: CpuEncoder, threads: ThreadsReason) -> Box<CpuEncoder> {
+    encoder.set_threads(threads_for(threads));
+    Box::new(encoder)
 }
 
 impl AdapterDiagnostics {
@@ -79,6 +91,8 @@ pub enum Backend {
 pub struct State {
     pub backend: Backend,
     pub selection: Selection,
+    /// Why the CPU encoder runs on the threads it runs on, as the JS wrapper decided.
+    pub threads: ThreadsReason,
 }
 
 impl GpuState {
@@ -95,6 +109,7 @@ impl GpuState {
     /// way switches `state` to the CPU encoder for the rest of the session; the call's next
     /// round then runs there, so the request is not lost.
     pub async fn embed_pending(state: Rc<RefCell<State>>) -> Result<(), GpuError> {
+        let threads = state.borrow().threads;
         let (encoder, texts) = match &state.borrow().backend {
             Backend::Gpu(gpu) => (gpu.encoder.clone(), gpu.pending.take()),
             Backend::Cpu(_) => return Ok(()),
@@ -102,16 +117,18 @@ impl GpuState {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let result = encoder.embed_async(&refs).await;
         let mut state = state.borrow_mut();
-        let State { backend, selection } = &mut *state;
+        let State {
+            backend, selection, ..
+        } = &mut *state;
         let Backend::Gpu(gpu) = backend else {
             return Ok(());
         };
         match result {
             Ok(embeddings) => gpu.staged.extend(texts.into_iter().zip(embeddings)),
             Err(failure @ GpuError::Lost(_)) => {
-                let cpu = CpuEncoder::new(&gpu.bundle)?;
+                let cpu = on_pool(CpuEncoder::new(&gpu.bundle)?, threads);
                 *selection = selection.after_gpu_failure(&failure);
-                *backend = Backend::Cpu(Box::new(cpu));
+                *backend = Backend::Cpu(cpu);
             }
             Err(error) => return Err(error),
         }

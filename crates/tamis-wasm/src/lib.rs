@@ -7,16 +7,19 @@
 mod architecture;
 mod backend;
 mod error_code;
+mod threads;
 #[cfg(test)]
 mod typescript;
 
 pub use error_code::ErrorCode;
+pub use threads::{ThreadsModule, ThreadsReason};
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use backend::{ActiveEncoder, Backend, Diagnostics, GpuState, State};
+use backend::{on_pool, ActiveEncoder, Backend, Diagnostics, GpuState, State};
+use threads::UnknownThreadsReason;
 
 use serde::Serialize;
 use tamis_core::classify::{
@@ -217,8 +220,13 @@ impl Model {
         dimension: usize,
         backend: Backend,
         selection: Selection,
+        threads: ThreadsReason,
     ) -> Model {
-        let state = State { backend, selection };
+        let state = State {
+            backend,
+            selection,
+            threads,
+        };
         Model {
             state: Rc::new(RefCell::new(state)),
             priors,
@@ -226,7 +234,11 @@ impl Model {
         }
     }
 
-    fn on_cpu(bundle: ModelBundle, reason: SelectionReason) -> Result<Model, JsValue> {
+    fn on_cpu(
+        bundle: ModelBundle,
+        reason: SelectionReason,
+        threads: ThreadsReason,
+    ) -> Result<Model, JsValue> {
         let selection = Selection {
             backend: BackendKind::Cpu,
             reason,
@@ -234,8 +246,11 @@ impl Model {
         };
         // The model's own errors come first: priors fitted for another model file say less.
         let (priors, dimension) = (priors_for(&bundle), bundle.manifest.dimension);
-        let backend = Backend::Cpu(Box::new(CpuEncoder::from_bundle(bundle).map_err(to_js)?));
-        Ok(Self::on_backend(priors?, dimension, backend, selection))
+        let encoder = CpuEncoder::from_bundle(bundle).map_err(to_js)?;
+        let backend = Backend::Cpu(on_pool(encoder, threads));
+        Ok(Self::on_backend(
+            priors?, dimension, backend, selection, threads,
+        ))
     }
 
     /// Runs one synchronous round of a call on the current backend (see [`backend`]).
@@ -257,40 +272,52 @@ impl Model {
         checked: bool,
     ) -> Result<Model, JsValue> {
         let bundle = read_bundle(manifest, model, tokenizer, checked)?;
-        Self::on_cpu(bundle, SelectionReason::Asked(BackendKind::Cpu))
+        let threads = ThreadsReason::OneAsked;
+        Self::on_cpu(bundle, SelectionReason::Asked(BackendKind::Cpu), threads)
     }
 
     /// Loads the model on `backend`, a [`BackendPreference`] name: `"cpu"`, `"gpu"` (an error
     /// with code `backend_unavailable` when WebGPU cannot run it) or `"auto"` (the GPU on a
     /// hardware adapter where the shaders compile, the CPU otherwise; `diagnostics` says why).
+    /// `threads`: a [`ThreadsReason`] name, why the CPU encoder runs on the threads of this
+    /// module's pool (started by `startThreads` in the threaded module) or on one.
     pub async fn load(
         manifest: Vec<u8>,
         model: Vec<u8>,
         tokenizer: Option<Vec<u8>>,
         checked: bool,
         backend: String,
+        threads: String,
     ) -> Result<Model, JsValue> {
         let preference: BackendPreference = backend
             .parse()
             .map_err(|e: UnknownBackend| js_error(ErrorCode::InvalidArgument, &e.to_string()))?;
+        let threads: ThreadsReason = threads.parse().map_err(|e: UnknownThreadsReason| {
+            js_error(ErrorCode::InvalidArgument, &e.to_string())
+        })?;
         let bundle = read_bundle(&manifest, model, tokenizer, checked)?;
         if preference != BackendPreference::Cpu && !host_has_webgpu() {
             let reason = SelectionReason::NoWebGpu;
             if preference == BackendPreference::Gpu {
                 return Err(js_error(ErrorCode::BackendUnavailable, &reason.to_string()));
             }
-            return Self::on_cpu(bundle, reason);
+            return Self::on_cpu(bundle, reason, threads);
         }
         let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
             .await
             .map_err(to_js)?;
         let (priors, dimension) = (priors_for(&bundle), bundle.manifest.dimension);
         let backend = match choice {
-            Choice::Cpu => Backend::Cpu(Box::new(CpuEncoder::from_bundle(bundle).map_err(to_js)?)),
+            Choice::Cpu => {
+                let encoder = CpuEncoder::from_bundle(bundle).map_err(to_js)?;
+                Backend::Cpu(on_pool(encoder, threads))
+            }
             // The GPU state keeps the bundle to make the CPU encoder should the GPU be lost.
             Choice::Gpu(encoder) => Backend::Gpu(Box::new(GpuState::new(*encoder, bundle))),
         };
-        Ok(Self::on_backend(priors?, dimension, backend, selection))
+        Ok(Self::on_backend(
+            priors?, dimension, backend, selection, threads,
+        ))
     }
 
     /// The backend that runs the model now, a [`BackendKind`] name: `"cpu"` or `"gpu"`.
@@ -299,10 +326,11 @@ impl Model {
         self.state.borrow().selection.backend.name().to_string()
     }
 
-    /// `{backend, reason, adapter: {name, fallback, maxStorageBufferBinding} | null}`.
+    /// `{backend, reason, adapter: {name, fallback, maxStorageBufferBinding} | null,
+    /// threads: {count, module, code, reason}}`.
     #[wasm_bindgen(getter)]
     pub fn diagnostics(&self) -> Result<JsValue, JsValue> {
-        serialize(&Diagnostics::of(&self.state.borrow().selection))
+        serialize(&Diagnostics::of(&self.state.borrow()))
     }
 
     /// Length of every embedding.
