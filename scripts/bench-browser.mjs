@@ -16,8 +16,14 @@
 //   ones), with the model picked: the load and classification times its status line reports
 //   (from the network, to one decimal of a second).
 //
+// - Threads: on a cross-origin isolated page (the server sends COOP and COEP), a worker loading
+//   each model with threads: 1 (the single-thread module) and threads: 2 (the threaded module on
+//   two Web Workers), in the same run: ms per Mastodon post at 32 posts per call and at one
+//   post per call, and the ratio.
+//
 // The goal of issue 19: verdicts within 1.0 s warm with MiniLM, 2.0 s with e5, on a 2-core
-// machine. Other work on the machine slows every figure: the load average is printed with them.
+// machine; two threads at least 1.7x faster than one. Other work on the machine slows every
+// figure: the load average is printed with them.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -42,6 +48,10 @@ if (!existsSync(new URL('dist/worker.js', root))) throw new Error('dist/ is miss
 const models = ['minilm-l6-int8', ...(args['no-e5'] ? [] : ['e5-small-q4'])]
   .filter((model) => existsSync(new URL(`models/${model}/manifest.json`, root)));
 
+/** Posts of the threads rows: 32 per call, and the first `THREADS_SINGLE` one per call. */
+const THREADS_POSTS = 96;
+const THREADS_SINGLE = 24;
+
 const multilingual = JSON.parse(readFileSync(new URL('www/multilingual-posts.json', root), 'utf8')).posts;
 const { server, origin } = await startServer({
   routes: DEMO_ROUTES,
@@ -54,6 +64,12 @@ const { server, origin } = await startServer({
     '/bench/timeline.mjs': readFileSync(new URL('scripts/bench-timeline.mjs', root)),
     '/bench.html': '<!doctype html><meta charset="utf-8"><title>tamis timeline bench</title>',
   },
+});
+// The threads rows' page: the same files, cross-origin isolated.
+const isolated = await startServer({
+  routes: DEMO_ROUTES,
+  generated: { '/bench/posts.json': JSON.stringify(demoPosts(THREADS_POSTS)), '/bench.html': '<!doctype html>' },
+  headers: { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' },
 });
 const browser = await chromium.launch(launchOptions);
 const loadAtStart = loadavg()[0];
@@ -104,7 +120,44 @@ async function demoStatus(model) {
   return { load: Number(load) * 1000, count: Number(count), classify: Number(classify) * 1000, shown };
 }
 
+/**
+ * ms per post of `model` with `threads` in a worker of the isolated page: `THREADS_POSTS` posts
+ * 32 per call, then `THREADS_SINGLE` one per call, after a warm-up call; and the threads run.
+ */
+async function threadsSpeed(model, threads) {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${isolated.origin}/bench.html`);
+  const result = await page.evaluate(async ({ model, threads, single }) => {
+    const { TamisWorker } = await import('/dist/client.js');
+    const manifest = await (await fetch(`/models/${model}/manifest.json`)).json();
+    const base = `/models/${model}/`;
+    const files = manifest.architecture === 'xlm-roberta'
+      ? { manifest: base + 'manifest.json', model: base + 'model.e5s' }
+      : { manifest: base + 'manifest.json', model: base + 'model.onnx', tokenizer: base + 'tokenizer.json' };
+    const texts = (await (await fetch('/bench/posts.json')).json()).posts.map((post) => post.text);
+    const worker = new Worker('/dist/worker.js', { type: 'module' });
+    const tamis = await TamisWorker.load(worker, { ...files, threads, cache: false });
+    await tamis.embed(texts.slice(0, 4));
+    const time = async (calls) => {
+      const start = performance.now();
+      for (const call of calls) await tamis.embed(call);
+      return performance.now() - start;
+    };
+    const batched = [];
+    for (let i = 0; i < texts.length; i += 32) batched.push(texts.slice(i, i + 32));
+    const perPost32 = (await time(batched)) / texts.length;
+    const perPost1 = (await time(texts.slice(0, single).map((text) => [text]))) / single;
+    const { threads: running } = await tamis.diagnostics();
+    worker.terminate();
+    return { perPost32, perPost1, running };
+  }, { model, threads, single: THREADS_SINGLE });
+  await page.context().close();
+  if (result.running.count !== threads) throw new Error(`${model}, threads: ${threads}: ${result.running.reason}`);
+  return result;
+}
+
 const ms = (value) => value.toFixed(0);
+const ms2 = (value) => value.toFixed(2);
 const rows = [];
 const demoRows = [];
 for (const model of models) {
@@ -119,8 +172,17 @@ for (const model of models) {
   const demo = await demoStatus(model);
   demoRows.push(`| ${model} | ${demo.shown} | ${ms(demo.load)} | ${ms(demo.classify)} (${demo.count} posts) |`);
 }
+const threadRows = [];
+for (const model of models) {
+  const one = await threadsSpeed(model, 1);
+  const two = await threadsSpeed(model, 2);
+  for (const [perCall, key] of [[32, 'perPost32'], [1, 'perPost1']]) {
+    threadRows.push(`| ${model} | ${perCall} | ${ms2(one[key])} | ${ms2(two[key])} | **${(one[key] / two[key]).toFixed(2)}x** |`);
+  }
+}
 await browser.close();
 server.close();
+isolated.server.close();
 
 console.log([
   `Timeline in headless Chromium (${browser.version()}), ${availableParallelism()} cores, load average ` +
@@ -141,4 +203,14 @@ console.log([
   ...demoRows,
   '',
   'goal of issue 19: warm within 1000 ms with MiniLM, 2000 ms with e5',
+  '',
+  `Threads: a worker of a cross-origin isolated page (COOP/COEP), the first ${THREADS_POSTS} Mastodon posts ` +
+    `32 per call and the first ${THREADS_SINGLE} one per call, after a warm-up call; one thread (the single-thread ` +
+    'module) and two (the threaded module, two Web Workers) in the same run:',
+  '',
+  '| model | posts per call | one thread, ms per post | two threads, ms per post | speed-up |',
+  '|---|---:|---:|---:|---:|',
+  ...threadRows,
+  '',
+  'goal of issue 19: two threads at least 1.7x faster than one',
 ].join('\n'));
