@@ -1,10 +1,41 @@
-// The extension's service worker (a classic script): loads tamis and the chosen model from files
-// packaged in the extension, classifies the texts content scripts send, and follows the stored
-// policy and model.
-importScripts('vendor/tamis.classic.js');
-
-const { Tamis } = self.tamis;
+// The extension's service worker: classifies the texts content scripts send, and follows the
+// stored policy and model. tamis itself runs in a module worker of the offscreen document
+// (offscreen.js): a service worker cannot start workers, and tamis needs one to split each call
+// over the cores with the threaded module. The model and the policy come from files packaged
+// in the extension.
 const file = (name) => chrome.runtime.getURL(`vendor/${name}`);
+
+let offscreenReady;
+/** The offscreen document, made once (it outlives this worker's restarts). */
+async function ensureOffscreen() {
+  offscreenReady ??= (async () => {
+    if (await chrome.offscreen.hasDocument()) return;
+    await chrome.offscreen.createDocument({
+      url: 'offscreen.html',
+      reasons: ['WORKERS'],
+      justification: 'runs the tamis model in Web Workers, over every core',
+    });
+  })();
+  offscreenReady.catch(() => { offscreenReady = undefined; });
+  return offscreenReady;
+}
+
+/** Runs `call` in the offscreen document; its errors come back with their code. */
+async function offscreen(call) {
+  await ensureOffscreen();
+  const reply = await chrome.runtime.sendMessage({ target: 'offscreen', call });
+  if (reply.error) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+  return reply.value;
+}
+
+/** A classifier in the offscreen document, with the calls this worker makes. */
+function remoteClassifier(handle) {
+  return {
+    classify: (texts) => offscreen({ op: 'classify', classifier: handle, texts }),
+    policy: () => offscreen({ op: 'policy', classifier: handle }),
+    dispose: () => offscreen({ op: 'dispose-classifier', classifier: handle }),
+  };
+}
 
 /** The models package.mjs packaged ({ name, description, languages, bytes }), first the default. */
 async function packagedModels() {
@@ -17,9 +48,16 @@ async function storedModel() {
   return models.some((packaged) => packaged.name === model) ? model : models[0].name;
 }
 
-/** Loads the packaged bundle `name` by name: its manifest, then the files it names. */
-function loadModel(name) {
-  return Tamis.load({ model: name, baseUrl: file('models/'), wasm: file('tamis_wasm_bg.wasm'), cache: false });
+/** Loads the packaged bundle `name` by name in the offscreen document: a tamis-like handle. */
+async function loadModel(name) {
+  const { handle, backend, hasPriors } = await offscreen({ op: 'load', model: name });
+  return {
+    backend,
+    hasPriors,
+    classifier: async (policy) => remoteClassifier(await offscreen({ op: 'classifier', model: handle, policy })),
+    diagnostics: () => offscreen({ op: 'diagnostics', model: handle }),
+    dispose: () => offscreen({ op: 'dispose', model: handle }),
+  };
 }
 
 let ready;
@@ -27,6 +65,8 @@ let ready;
 function tamisReady() {
   ready ??= (async () => {
     const model = await storedModel();
+    // Models an earlier life of this worker loaded are unreachable now: free them.
+    await offscreen({ op: 'reset' });
     const tamis = await loadModel(model);
     const classifier = await tamis.classifier(await storedPolicy());
     return { tamis, classifier, model };
@@ -55,6 +95,8 @@ async function answer(message) {
     }
     case 'get-policy':
       return { policy: JSON.stringify(await state.classifier.policy(), null, 2) };
+    case 'get-diagnostics':
+      return { diagnostics: await state.tamis.diagnostics() };
     case 'get-models':
       return { models: await packagedModels(), model: state.model };
     case 'set-model': {

@@ -1,6 +1,7 @@
-// Copies what the extension packages into vendor/ (not committed): the tamis classic script,
-// its wasm module and the model bundles asked for, each from models/<name>/ (its manifest and
-// the files the manifest names), with vendor/models.json listing them for the options page.
+// Copies what the extension packages into vendor/ (not committed): the tamis package's ES
+// modules with its two wasm modules (vendor/tamis/) and the model bundles asked for, each from
+// models/<name>/ (its manifest and the files the manifest names), with vendor/models.json
+// listing them for the options page.
 // Run after `npm run build` and the bundles' preparation (scripts/prepare-model.py):
 //   node examples/browser-extension/package.mjs                          # minilm-l6-int8 only
 //   node examples/browser-extension/package.mjs --model e5-small-q4      # the multilingual one
@@ -26,8 +27,13 @@ for (const name of names) {
 }
 
 mkdirSync(vendor, { recursive: true });
-cpSync(new URL('dist/tamis.classic.js', root), new URL('tamis.classic.js', vendor));
-cpSync(new URL('dist/wasm/tamis_wasm_bg.wasm', root), new URL('tamis_wasm_bg.wasm', vendor));
+// The package's ES modules and both wasm modules, for the offscreen document's worker; no
+// types or source maps. (Earlier versions packaged the classic script instead.)
+for (const old of ['tamis.classic.js', 'tamis_wasm_bg.wasm', 'tamis/']) rmSync(new URL(old, vendor), { recursive: true, force: true });
+cpSync(new URL('dist/', root), new URL('tamis/', vendor), {
+  recursive: true,
+  filter: (source) => !/\.(d\.ts|map)$/.test(source) && !/\.classic\.js$/.test(source),
+});
 // Bundles packaged before and not asked for now leave.
 rmSync(new URL('model/', vendor), { recursive: true, force: true });
 rmSync(new URL('models/', vendor), { recursive: true, force: true });

@@ -2,14 +2,15 @@
 // on a local page that reproduces Mastodon's status markup with posts from the data set: the
 // posts the policy filters are filtered as the SDK says, the others untouched, new statuses
 // too; editing the policy in the options page changes the result; the extension makes no
-// network request. Ends in a screenshot (test-output/extension.png). Packaged with both models,
-// choosing e5-small-q4 in the options page makes the extension filter as the SDK does with e5,
-// the German, Japanese and Spanish posts included (test-output/extension-e5.png).
+// network request; the model runs on every core (at most 4) with the threaded module. Ends in
+// a screenshot (test-output/extension.png). Packaged with both models, choosing e5-small-q4 in
+// the options page makes the extension filter as the SDK does with e5, the German, Japanese
+// and Spanish posts included (test-output/extension-e5.png).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 import { Tamis } from 'tamis';
 import { demoPosts, startServer } from '../support/serve.mjs';
@@ -92,6 +93,14 @@ test('the extension filters Mastodon statuses in place, as the SDK decides', asy
   await options.click('#save');
   await options.waitForSelector('#message[data-state="refused"]');
   assert.match(await options.textContent('#message'), /at least one category/);
+
+  // The extension is cross-origin isolated (manifest.json's COOP/COEP keys): its offscreen
+  // document's worker splits each call over the cores with the threaded module.
+  const { diagnostics } = await options.evaluate(() => chrome.runtime.sendMessage({ type: 'get-diagnostics' }));
+  const cores = Math.min(availableParallelism(), 4);
+  assert.equal(diagnostics.threads.count, cores, diagnostics.threads.reason);
+  assert.equal(diagnostics.threads.code, cores > 1 ? 'asked' : 'one_asked');
+  console.log(`threads in the extension: ${diagnostics.threads.reason}`);
 
   assert.deepEqual(outside, [], 'no request left the machine');
   // The page itself and the browser's own favicon probe; nothing from the extension.
