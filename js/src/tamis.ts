@@ -16,7 +16,7 @@ import {
   parseManifest,
 } from './load.js';
 import { currentPlatform } from './platform.js';
-import { type Glue, threadsAsked, type ThreadsOption, threadsPlan } from './threads.js';
+import { type Glue, threadsAsked, threadsPlan } from './threads.js';
 import type {
   Backend,
   BackendPreference,
@@ -27,6 +27,7 @@ import type {
   Policy,
   PolicyEdit,
   RankedCandidate,
+  ThreadsOption,
   ThreadsReason,
   Verdict,
 } from './types.js';
@@ -279,6 +280,18 @@ async function ensureWasm(
   return wasmReady;
 }
 
+/**
+ * Why a load asking `threads` runs on the threads it runs on, given the context's module: one
+ * when it asks one; the pool of a threaded module; or, on the single-thread module, why this
+ * context cannot run threads, or that an earlier load chose that module here.
+ */
+function loadThreads(module: WasmModule, threads: number): ThreadsReason {
+  if (threads === 1) return 'one_asked';
+  if (module.threads === 'asked' || module.threads === 'pool_failed') return module.threads;
+  const plan = threadsPlan(threads);
+  return plan === 'asked' ? 'first_load' : plan;
+}
+
 async function compileModule(
   source: BytesSource | undefined,
   threads: number,
@@ -401,8 +414,7 @@ export class Tamis implements TamisApi {
       // only once they match, and a mismatch is the error even where the build failed too.
       // (The module's parsers take any bytes without panicking: fuzzed.)
       const backend = options.backend ?? 'auto';
-      // A load asking one thread of a threaded module runs on one; else as the module allows.
-      const threadsReason = threads === 1 ? 'one_asked' : module.threads;
+      const threadsReason = loadThreads(module, threads);
       const model = await guardAsync(() =>
         module.glue.Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend, threadsReason),
       ).catch(async (error: unknown) => {

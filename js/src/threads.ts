@@ -36,9 +36,6 @@ export interface ThreadedModule {
   wasm: URL;
 }
 
-/** `Tamis.load`'s `threads` option: a count, or `auto`. */
-export type ThreadsOption = number | 'auto';
-
 /**
  * Workers `auto` asks for at most: the products of a call are split in as many parts, and past
  * four the parts are small enough that waiting for the slowest worker eats the gain.

@@ -21,6 +21,9 @@ export type BackendPreference =
   | 'cpu'
   | 'gpu';
 
+/** `Tamis.load`'s `threads` option: a count of threads, or `auto` (the cores, at most 4). */
+export type ThreadsOption = number | 'auto';
+
 /**
  * Which wasm module runs: `single_thread` (the default, runs anywhere) or `threaded` (shared
  * memory and a pool of Web Workers; `Tamis.load`'s `threads` option, in cross-origin isolated
@@ -52,7 +55,9 @@ export type ThreadsReason =
   /** The classic-script bundles cannot import the threaded module. */
   | 'classic_script'
   /** The threaded module's workers did not start. */
-  | 'pool_failed';
+  | 'pool_failed'
+  /** An earlier load in this context chose the single-thread module: load in a new worker. */
+  | 'first_load';
 
 /** Which backend runs and why: `tamis.diagnostics()`. */
 export interface Diagnostics {

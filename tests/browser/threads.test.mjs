@@ -92,3 +92,11 @@ test('the classic worker of an isolated page runs one thread and says to use the
   assert.equal(diagnostics.threads.code, 'classic_script');
   assert.match(diagnostics.threads.reason, /^1 thread: the classic-script bundles .* use the module worker/);
 });
+
+test('a worker whose first load asked one thread keeps its module, and says so', async () => {
+  const page = await openPage(isolated);
+  const { diagnostics } = await page.evaluate(() => window.diagnosticsAfterOneThread());
+  assert.equal(diagnostics.threads.count, 1);
+  assert.equal(diagnostics.threads.code, 'first_load');
+  assert.match(diagnostics.threads.reason, /^1 thread: an earlier load in this worker chose the single-thread module/);
+});

@@ -120,6 +120,9 @@ threads_reasons! {
     /// The threaded module loaded but its workers did not start.
     PoolFailed = "pool_failed":
         "the threaded module's Web Workers did not start (see the console); it runs on the calling thread",
+    /// A context runs one module: an earlier load there chose the single-thread one.
+    FirstLoad = "first_load":
+        "an earlier load in this worker chose the single-thread module (its threads option was 1); load tamis with threads in a new worker",
 }
 
 /// A name JavaScript passed that is no [`ThreadsReason`]: a bug in the JS wrapper.
