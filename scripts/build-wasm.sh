@@ -21,7 +21,7 @@ fi
 [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
 target_dir="${CARGO_TARGET_DIR:-target}"
 if $threads; then
-  rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' \
+  rustup component list --toolchain nightly --installed 2>/dev/null | grep '^rust-src' > /dev/null \
     || rustup toolchain install nightly --profile minimal --component rust-src --target wasm32-unknown-unknown
   # Its own target directory: other flags and another compiler share nothing with the default
   # build, and would make cargo rebuild each in turn. The flags replace .cargo/config.toml's
