@@ -15,7 +15,7 @@ use std::num::NonZeroUsize;
 use tamis_core::{l2_normalize, Embedding, Encoder};
 
 use super::file::{E5sFile, TensorDtype, XlmRobertaConfig};
-use super::kernels::{dequantize_q4_0, multiply, Q4Matrix, BLOCK, BLOCK_BYTES};
+use super::kernels::{dequantize_q4_0, multiply, with_wide_vectors, Q4Matrix, BLOCK, BLOCK_BYTES};
 use super::tokenizer::XlmRobertaTokenizer;
 use crate::tract::{attend, erf, Heads, Mask};
 use crate::{Architecture, ModelError};
@@ -280,7 +280,7 @@ impl XlmRobertaEncoder {
             let position = &self.positions[position * hidden..][..hidden];
             row.iter_mut().zip(position).for_each(|(x, p)| *x += p);
         }
-        with_wide_vectors(|| layer_norm(&mut x, None, &self.embedding_norm, config.layer_norm_eps));
+        layer_norm(&mut x, None, &self.embedding_norm, config.layer_norm_eps);
 
         let mut query_key_value = vec![0f32; tokens * 3 * hidden];
         let mut context = vec![0f32; tokens * hidden];
@@ -293,25 +293,21 @@ impl XlmRobertaEncoder {
                 attention.run(&query_key_value, segment.clone(), &mut context);
             }
             product(&layer.attention_output, &context, &mut projected);
-            with_wide_vectors(|| {
-                layer_norm(
-                    &mut x,
-                    Some(&projected),
-                    &layer.attention_norm,
-                    config.layer_norm_eps,
-                )
-            });
+            layer_norm(
+                &mut x,
+                Some(&projected),
+                &layer.attention_norm,
+                config.layer_norm_eps,
+            );
             product(&layer.intermediate, &x, &mut widened);
             with_wide_vectors(|| widened.iter_mut().for_each(|v| *v = gelu(*v)));
             product(&layer.output, &widened, &mut projected);
-            with_wide_vectors(|| {
-                layer_norm(
-                    &mut x,
-                    Some(&projected),
-                    &layer.output_norm,
-                    config.layer_norm_eps,
-                )
-            });
+            layer_norm(
+                &mut x,
+                Some(&projected),
+                &layer.output_norm,
+                config.layer_norm_eps,
+            );
         }
 
         segments
@@ -422,47 +418,14 @@ impl Attention {
     }
 }
 
-/// Runs `pass`, element-wise arithmetic (GELU, the layer norms), compiled for the widest vector
-/// instructions the host has: the baseline x86-64 build has 4-lane SSE2 only. The same
-/// operations in the same order whatever the instructions (Rust never fuses a multiply and an
-/// add), so the same bits as the baseline and wasm builds.
-#[inline(always)]
-fn with_wide_vectors(pass: impl FnOnce()) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") {
-            // SAFETY: AVX-512 F was detected.
-            return unsafe { wide_vectors::avx512(pass) };
-        }
-        if has!("avx2") {
-            // SAFETY: AVX2 was detected.
-            return unsafe { wide_vectors::avx2(pass) };
-        }
-    }
-    pass();
-}
-
-#[cfg(target_arch = "x86_64")]
-mod wide_vectors {
-    /// # Safety
-    /// AVX-512 F must be available.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn avx512(pass: impl FnOnce()) {
-        pass();
-    }
-
-    /// # Safety
-    /// AVX2 must be available.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn avx2(pass: impl FnOnce()) {
-        pass();
-    }
-}
-
-/// `x = layer_norm(x + residual)` per row of `norm.weight.len()` values.
-#[inline(always)]
+/// `x = layer_norm(x + residual)` per row of `norm.weight.len()` values, compiled for the
+/// host's widest vectors.
 fn layer_norm(x: &mut [f32], residual: Option<&[f32]>, norm: &Norm, eps: f32) {
+    with_wide_vectors(|| layer_norm_rows(x, residual, norm, eps));
+}
+
+#[inline(always)]
+fn layer_norm_rows(x: &mut [f32], residual: Option<&[f32]>, norm: &Norm, eps: f32) {
     let hidden = norm.weight.len();
     if let Some(residual) = residual {
         x.iter_mut().zip(residual).for_each(|(x, r)| *x += r);

@@ -200,31 +200,45 @@ fn pack_row(row: &[u8], lane: usize, nibbles: &mut [u8], scales: &mut [f32]) {
 /// pair of activations by. Once per group and call, a tenth of a call on short texts:
 /// compiled for AVX-512 or AVX2 where the host has it.
 fn widen(nibbles: &[u8], widened: &mut [u32]) {
+    with_wide_vectors(|| widen_in_lanes(nibbles, widened));
+}
+
+/// Runs `pass`, code written to vectorize (element-wise arithmetic, integer widening),
+/// compiled for the widest vector instructions the host has: the baseline x86-64 build has
+/// 4-lane SSE2 only. The same operations in the same order whatever the instructions (Rust
+/// never fuses a multiply and an add), so the same bits as the baseline and wasm builds.
+#[inline(always)]
+pub(super) fn with_wide_vectors<R>(pass: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
         if has!("avx512f") && has!("avx512bw") {
             // SAFETY: AVX-512 F and BW were detected.
-            return unsafe { widen_avx512(nibbles, widened) };
+            return unsafe { wide_vectors::avx512(pass) };
         }
         if has!("avx2") {
             // SAFETY: AVX2 was detected.
-            return unsafe { widen_avx2(nibbles, widened) };
+            return unsafe { wide_vectors::avx2(pass) };
         }
     }
-    widen_in_lanes(nibbles, widened);
+    pass()
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn widen_avx512(nibbles: &[u8], widened: &mut [u32]) {
-    widen_in_lanes(nibbles, widened);
-}
+mod wide_vectors {
+    /// # Safety
+    /// AVX-512 F and BW must be available.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn avx512<R>(pass: impl FnOnce() -> R) -> R {
+        pass()
+    }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn widen_avx2(nibbles: &[u8], widened: &mut [u32]) {
-    widen_in_lanes(nibbles, widened);
+    /// # Safety
+    /// AVX2 must be available.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2<R>(pass: impl FnOnce() -> R) -> R {
+        pass()
+    }
 }
 
 /// Integer operations on 32-bit lanes only, so that it vectorizes: `nibble - 8` as a 16-bit
