@@ -62,12 +62,16 @@ async function loadModel(name) {
   showStatus(`Loading ${name}…`);
   const started = performance.now();
   let cached = false;
+  // A module worker: the threaded module's pool needs one (the classic worker runs one thread).
   const worker = new Worker('/dist/worker.js', { type: 'module' });
   let tamis;
   try {
     tamis = await TamisWorker.load(worker, {
       model: name,
       baseUrl: '/models/',
+      // The cores (at most 4) where the page is cross-origin isolated (the demo server sends
+      // COOP/COEP), one thread elsewhere; the status line says which and why.
+      threads: 'auto',
       onProgress: (event) => {
         if (event.status === 'ready' || event.file !== 'model') return;
         cached = event.cached;
@@ -143,13 +147,16 @@ function showView(name) {
   }
 }
 
-/** The backend that runs and why (a GPU lost during use shows here as cpu), with timings. */
+/**
+ * The backend that runs and why (a GPU lost during use shows here as cpu), the threads and why,
+ * with timings.
+ */
 async function showBackendStatus() {
-  const { backend, reason } = await state.tamis.diagnostics();
+  const { backend, reason, threads } = await state.tamis.diagnostics();
   const priors = state.tamis.hasPriors
     ? ''
     : ` ${state.model} has no built-in priors yet: the categories work from your examples and definitions.`;
-  showStatus(`Backend: ${backend} (${reason}). Model loaded in ${(timings.load / 1000).toFixed(1)} s; ` +
+  showStatus(`Backend: ${backend} (${reason}); ${threads.reason}. Model loaded in ${(timings.load / 1000).toFixed(1)} s; ` +
     `${state.posts.length} posts classified in ${(timings.classify / 1000).toFixed(1)} s.${priors}`);
 }
 

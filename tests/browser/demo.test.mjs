@@ -4,25 +4,30 @@
 // (test-output/demo.png). Picking e5-small-q4 loads it, says its load time and re-classifies,
 // the non-English posts included (test-output/demo-e5.png). Its fusion tab fuses the Cranfield
 // lists written by `tamis eval lists` (scripts/test.sh runs it) and re-ranks on "less like
-// this" (test-output/demo-fusion.png).
+// this" (test-output/demo-fusion.png). Served as scripts/demo.sh serves it, cross-origin
+// isolated (COOP and COEP), the demo runs tamis on the machine's cores, and says so; served
+// without those headers it runs one thread and says why.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { existsSync, readFileSync } from 'node:fs';
-import { DEMO_ROUTES, FUSION_LISTS, demoData, startServer } from '../support/serve.mjs';
+import { DEMO_ROUTES, FUSION_LISTS, ISOLATION_HEADERS, demoData, startServer } from '../support/serve.mjs';
 import { launchOptions, outputPath } from './chromium.mjs';
 
-const { server, origin } = await startServer({
-  routes: DEMO_ROUTES,
-  generated: demoData(100),
-});
+const generated = demoData(100);
+const { server, origin } = await startServer({ routes: DEMO_ROUTES, generated, headers: ISOLATION_HEADERS });
+const notIsolated = await startServer({ routes: DEMO_ROUTES, generated });
 const multilingual = JSON.parse(readFileSync(new URL('../../www/multilingual-posts.json', import.meta.url), 'utf8')).posts;
 const timelineLength = 100 + multilingual.length;
 const browser = await chromium.launch(launchOptions);
 after(async () => {
   await browser.close();
   server.close();
+  notIsolated.server.close();
 });
+
+/** The threads `threads: 'auto'` runs on a cross-origin isolated page: the cores, at most 4. */
+const autoThreads = async (page) => Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 4);
 
 test('the demo filters the timeline, follows the user\'s edits and keeps them', async () => {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
@@ -34,7 +39,13 @@ test('the demo filters the timeline, follows the user\'s edits and keeps them', 
   assert.equal(await page.locator('.post').count(), timelineLength);
   assert.equal(await page.getAttribute('body', 'data-model'), 'minilm-l6-int8', 'the default model');
   assert.match(await page.textContent('#models .model[data-model="minilm-l6-int8"]'), /23 MB · English · loaded in \d+\.\d s/);
-  assert.match(await page.textContent('#status'), /Backend: cpu \((no usable GPU|this JavaScript host has no WebGPU).*\)\. Model loaded in/);
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'the server sends COOP and COEP');
+  const threads = await autoThreads(page);
+  assert.ok(threads >= 2, `a machine of ${threads} core runs one thread: this test needs two cores`);
+  assert.match(await page.textContent('#status'), new RegExp(
+    '^Backend: cpu \\((no usable GPU|this JavaScript host has no WebGPU).*\\); ' +
+    `${threads} threads: as asked, on the threaded module's pool of Web Workers\\. Model loaded in`,
+  ));
 
   const actions = await page.$$eval('.post', (posts) => posts.map((p) => p.dataset.action));
   assert.ok(actions.includes('none'), 'some posts pass');
@@ -98,7 +109,10 @@ test('picking e5-small-q4 loads it by name and re-classifies, non-English posts 
   const label = await page.textContent('#models .model[data-model="e5-small-q4"]');
   assert.match(label, /72 MB · about 100 languages · loaded in \d+\.\d s/);
   const status = await page.textContent('#status');
-  assert.match(status, /^Backend: cpu \(.*\)\. Model loaded in [\d.]+ s; \d+ posts classified in [\d.]+ s\./);
+  assert.match(status, new RegExp(
+    `^Backend: cpu \\(.*\\); ${await autoThreads(page)} threads: as asked[^.]*\\. ` +
+    'Model loaded in [\\d.]+ s; \\d+ posts classified in [\\d.]+ s\\.',
+  ));
   assert.doesNotMatch(status, /no built-in priors/, 'e5 has built-in priors');
   console.log(`e5-small-q4 in the demo: ${label.trim()}; ${status}`);
 
@@ -115,6 +129,20 @@ test('picking e5-small-q4 loads it by name and re-classifies, non-English posts 
   await page.waitForSelector('body[data-model="e5-small-q4"][data-ready="true"]', { timeout: 300_000 });
   assert.equal(await page.isChecked('#models input[value="e5-small-q4"]'), true);
   await page.screenshot({ path: outputPath('demo-e5.png'), fullPage: false });
+});
+
+test('served without COOP/COEP, the demo runs one thread and says why', async () => {
+  const page = await (await browser.newContext()).newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${notIsolated.origin}/`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  assert.deepEqual(errors, []);
+  assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+  assert.match(await page.textContent('#status'),
+    /\); 1 thread: the page is not cross-origin isolated \(needs COOP\/COEP headers: .*\)\. Model loaded in [\d.]+ s; \d+ posts classified/);
+  assert.equal(await page.locator('.post').count(), timelineLength);
+  assert.ok((await page.$$eval('.post', (posts) => posts.map((p) => p.dataset.action))).includes('none'), 'verdicts shown');
 });
 
 test('the fusion tab fuses three retrievers\' lists with evidence and re-ranks on a dislike', async () => {

@@ -8,13 +8,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { demoPosts, startServer } from '../support/serve.mjs';
+import { ISOLATION_HEADERS, demoPosts, startServer } from '../support/serve.mjs';
 import { launchOptions } from './chromium.mjs';
 
 const root = new URL('../../', import.meta.url);
 const routes = { '/dist/': 'dist/', '/models/': 'models/', '/tests/browser/': 'tests/browser/' };
-const isolation = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
-const isolated = await startServer({ routes, headers: isolation });
+const isolated = await startServer({ routes, headers: ISOLATION_HEADERS });
 const plain = await startServer({ routes });
 
 const policy = JSON.parse(readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8'));

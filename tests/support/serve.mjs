@@ -1,9 +1,12 @@
 // Serves the demo page (www/) with the npm package (dist/) and the model bundle (models/) on
 // localhost, the posts of its timeline at /data/posts.json (the Mastodon data set's first 800
 // posts when ../shared/data is there, the sample posts otherwise) and the fusion tab's
-// Cranfield lists at /data/fusion.json (written by `tamis eval lists`).
+// Cranfield lists at /data/fusion.json (written by `tamis eval lists`). It sends COOP and COEP,
+// so the demo page is cross-origin isolated and its worker runs tamis's threaded module on the
+// machine's cores (`threads: 'auto'`); --no-isolation serves it without them (tamis then runs one thread and says
+// why on the status line).
 //
-//   node tests/support/serve.mjs [--port 8080]
+//   node tests/support/serve.mjs [--port 8080] [--no-isolation]
 //
 // `startServer` is also what the browser tests serve their pages with.
 import { createServer } from 'node:http';
@@ -57,6 +60,16 @@ export async function startServer({ routes, generated = {}, headers = {}, port =
   return { server, requests, origin: `http://localhost:${server.address().port}` };
 }
 
+/**
+ * The headers that make a page cross-origin isolated, which browsers require before they give it
+ * (and its workers) shared memory, so tamis's threaded module. Every file of the demo comes from
+ * its own origin, which `require-corp` lets through.
+ */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+
 /** The demo's timeline: real Mastodon posts when the evaluation data is there. */
 export function demoPosts(limit = 800) {
   const mastodon = new URL('../shared/data/harmful/mastodon/mastodon2025-en-shuffled-predicted.csv', root);
@@ -97,11 +110,16 @@ export const DEMO_ROUTES = {
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' } } });
+  const { values } = parseArgs({
+    options: { port: { type: 'string', default: '8080' }, 'no-isolation': { type: 'boolean', default: false } },
+  });
+  const isolated = !values['no-isolation'];
   const { origin } = await startServer({
     routes: DEMO_ROUTES,
     generated: demoData(),
+    headers: isolated ? ISOLATION_HEADERS : {},
     port: Number(values.port),
   });
-  console.log(`tamis demo: ${origin}/  (Ctrl-C stops it)`);
+  const threads = isolated ? 'cross-origin isolated: tamis runs threads' : 'not cross-origin isolated: tamis runs one thread';
+  console.log(`tamis demo: ${origin}/  (${threads}; Ctrl-C stops it)`);
 }
