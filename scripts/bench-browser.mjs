@@ -184,8 +184,9 @@ for (const model of models) {
     measured.sort((a, b) => a.cold - b.cold);
     const middle = measured[measured.length >> 1];
     const warm = median(measured.map((r) => r.warm));
+    const range = runs > 1 ? ` (${ms(measured[0].cold)}-${ms(measured.at(-1).cold)})` : '';
     rows.push(`| ${model} | ${threadsCell(threads, middle.running)} | ${middle.backend} | ${ms(middle.load)} | ` +
-      `${ms(middle.fit)} | ${ms(middle.classify)} | **${ms(middle.cold)}** (${ms(measured[0].cold)}-${ms(measured.at(-1).cold)}) | ` +
+      `${ms(middle.fit)} | ${ms(middle.classify)} | **${ms(middle.cold)}**${range} | ` +
       `**${ms(warm)}** | ${middle.filtered} of ${posts} |`);
     if (threads === 'auto' && model in WARM_GOALS) {
       const goal = WARM_GOALS[model];
