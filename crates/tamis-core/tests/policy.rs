@@ -218,5 +218,6 @@ fn a_policy_holds_at_most_max_policy_texts() {
     let mut json: serde_json::Value = serde_json::from_str(&policy.to_json()).unwrap();
     json["categories"][0]["examples"] = (0..10_000).map(|i| format!("text {i}")).collect();
     let error = Policy::from_json(&json.to_string()).unwrap_err();
-    assert!(error.to_string().contains("at most 2000"), "{error}");
+    let limit = format!("at most {MAX_POLICY_TEXTS}");
+    assert!(error.to_string().contains(&limit), "{error}");
 }
