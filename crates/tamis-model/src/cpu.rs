@@ -83,9 +83,9 @@ impl CpuEncoder {
     }
 
     /// Splits the work of each call over `threads` threads (one by default), with the same
-    /// embeddings, bit for bit: for e5 each matrix product's output columns (faster even for
-    /// one text per call), for BERT the call's runs of texts of similar length (faster for
-    /// calls of many texts only).
+    /// embeddings, bit for bit: for e5 each matrix product's output columns, for BERT the
+    /// call's runs of texts of similar length, or each product's output columns when the call
+    /// has fewer runs than threads (one text per call).
     ///
     /// ```no_run
     /// use std::num::NonZeroUsize;

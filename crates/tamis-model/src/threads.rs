@@ -4,23 +4,57 @@
 //! run of texts), so any number of threads gives the same bits as one. Threads are scoped to
 //! the call: no pool outlives it, and nothing runs in the background between calls.
 //!
+//! Splits nest: a [`map_in_threads`] of fewer items than threads lends each item the threads
+//! it leaves idle ([`lent_threads`]), so a call of one run of texts still splits its products
+//! over all of its threads, and a call of many runs does not split them further.
+//!
 //! The threaded wasm module (built with atomics) cannot start threads itself: there the items
 //! run on rayon's pool of Web Workers, which the JavaScript side starts once
 //! (`initThreadPool`, from wasm-bindgen-rayon) with as many workers as the encoder's threads.
 
+use std::cell::Cell;
 use std::num::NonZeroUsize;
+use std::ops::Range;
+
+thread_local! {
+    /// What [`lent_threads`] returns on this thread.
+    static LENT_THREADS: Cell<NonZeroUsize> = const { Cell::new(NonZeroUsize::MIN) };
+}
+
+/// Threads the work running on this thread may split itself over: within an item of
+/// [`map_in_threads`], the call's threads shared out between the items it runs at once (2 for
+/// the only item of a call on 2 threads, 1 for each of many); 1 outside.
+pub(crate) fn lent_threads() -> NonZeroUsize {
+    LENT_THREADS.with(Cell::get)
+}
+
+/// `work()` with [`lent_threads`] = `threads`, the previous value back afterwards (also when
+/// `work` panics).
+fn with_lent_threads<R>(threads: NonZeroUsize, work: impl FnOnce() -> R) -> R {
+    struct Restore(NonZeroUsize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LENT_THREADS.with(|lent| lent.set(self.0));
+        }
+    }
+    let _restore = Restore(LENT_THREADS.with(|lent| lent.replace(threads)));
+    work()
+}
 
 /// `work` applied to every item, on up to `threads` threads (the calling one included),
 /// results in the order of `items`. Each thread takes the next item not yet taken, so items of
 /// uneven cost are shared out evenly. Where a thread cannot be started (wasm32 without
 /// threads, a process out of threads) the calling thread does its share: the results are the
-/// same, only slower.
+/// same, only slower. Each item's `work` may split itself over the [`lent_threads`] its share.
 pub(crate) fn map_in_threads<T: Send, R: Send>(
     items: Vec<T>,
     threads: NonZeroUsize,
     work: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
-    let helpers = threads.get().min(items.len()).saturating_sub(1);
+    let busy = threads.get().min(items.len()).max(1);
+    let lent = NonZeroUsize::new(threads.get() / busy).unwrap_or(NonZeroUsize::MIN);
+    let work = |item| with_lent_threads(lent, || work(item));
+    let helpers = busy - 1;
     if helpers == 0 {
         return items.into_iter().map(work).collect();
     }
@@ -32,6 +66,38 @@ pub(crate) fn map_in_threads<T: Send, R: Send>(
     {
         map_on_scoped_threads(items, helpers, work)
     }
+}
+
+/// `work(groups, columns)` for runs of whole column groups of a product's `output` (rows of
+/// `width` values, row-major; groups of `group` columns, the last maybe narrower), one run per
+/// thread of up to `threads`, as even as whole groups allow: `groups` are the run's group
+/// indices, `columns[row]` the run's values of that row, from its first group's first column
+/// on. Every value is written by one run alone, as one thread would write it.
+pub(crate) fn map_column_groups_in_threads(
+    output: &mut [f32],
+    width: usize,
+    group: usize,
+    threads: NonZeroUsize,
+    work: impl Fn(Range<usize>, &mut [&mut [f32]]) + Sync,
+) {
+    let groups = width.div_ceil(group);
+    let rows = output.len() / width.max(1);
+    let parts = threads.get().min(groups).max(1);
+    let bounds: Vec<usize> = (0..=parts).map(|part| part * groups / parts).collect();
+    let mut shares: Vec<(Range<usize>, Vec<&mut [f32]>)> = (bounds.windows(2))
+        .map(|run| (run[0]..run[1], Vec::with_capacity(rows)))
+        .collect();
+    for mut row in output.chunks_exact_mut(width.max(1)) {
+        for (groups, columns) in &mut shares {
+            let share = (groups.end * group).min(width) - groups.start * group;
+            let (columns_of_row, rest) = std::mem::take(&mut row).split_at_mut(share);
+            columns.push(columns_of_row);
+            row = rest;
+        }
+    }
+    map_in_threads(shares, threads, |(groups, mut columns)| {
+        work(groups, &mut columns)
+    });
 }
 
 /// The threaded wasm module's `map_in_threads`: the calling worker waits (`Atomics.wait`) while
@@ -132,6 +198,46 @@ mod tests {
             part.iter_mut().for_each(|v| *v += 1)
         });
         assert_eq!(out, vec![1; 10]);
+    }
+
+    #[test]
+    fn items_fewer_than_threads_lend_them_the_idle_ones() {
+        assert_eq!(lent_threads(), threads(1), "outside any split");
+        for (items, n, lent) in [(1, 2, 2), (1, 3, 3), (2, 2, 1), (2, 5, 2), (8, 2, 1)] {
+            let seen = map_in_threads(vec![(); items], threads(n), |()| lent_threads());
+            assert_eq!(
+                seen,
+                vec![threads(lent); items],
+                "{items} items, {n} threads"
+            );
+        }
+        assert_eq!(lent_threads(), threads(1), "restored after the split");
+    }
+
+    #[test]
+    fn column_groups_are_shared_out_whole_and_each_value_written_once() {
+        // 3 rows of 37 columns: groups of 8 (the last one 5 wide) over up to 6 threads.
+        for n in [1, 2, 3, 6] {
+            let mut output = vec![0f32; 3 * 37];
+            let runs = std::sync::Mutex::new(Vec::new());
+            map_column_groups_in_threads(&mut output, 37, 8, threads(n), |groups, columns| {
+                assert_eq!(columns.len(), 3);
+                for row in columns.iter_mut() {
+                    assert_eq!(row.len(), (groups.end * 8).min(37) - groups.start * 8);
+                    for (offset, value) in row.iter_mut().enumerate() {
+                        *value += (groups.start * 8 + offset) as f32;
+                    }
+                }
+                runs.lock().unwrap().push(groups);
+            });
+            let mut runs = runs.into_inner().unwrap();
+            runs.sort_by_key(|run| run.start);
+            assert_eq!(runs.len(), n.min(5), "{n} threads");
+            assert!(runs.windows(2).all(|pair| pair[0].end == pair[1].start));
+            assert_eq!((runs[0].start, runs[runs.len() - 1].end), (0, 5));
+            let expected: Vec<f32> = (0..3).flat_map(|_| (0..37).map(|c| c as f32)).collect();
+            assert_eq!(output, expected, "{n} threads");
+        }
     }
 
     #[test]

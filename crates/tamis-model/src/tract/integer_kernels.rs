@@ -10,9 +10,11 @@
 //! around the products are tamis's own deterministic ones ([`super::custom_op`]), so each
 //! rounding sees the same input natively and in wasm.
 
+use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
+use crate::threads::map_column_groups_in_threads;
 use crate::QuantizedMatrix;
 
 /// Output columns per packed group: one AVX-512 register, two AVX2 ones, four wasm ones.
@@ -157,21 +159,48 @@ fn largest_magnitude(row: &[f32]) -> (f32, bool) {
 }
 
 /// `activations` (rows x inputs, row-major) times `weights`, plus `bias` (one per output)
-/// when given: rows x outputs, row-major.
+/// when given: rows x outputs, row-major. With several `threads`, each computes some of the
+/// output columns (whole groups): every value is computed as one thread computes it, so the
+/// bits are the same.
 pub(crate) fn multiply(
     activations: &[f32],
     weights: &PackedWeights,
     bias: Option<&[f32]>,
+    threads: NonZeroUsize,
 ) -> Vec<f32> {
     let quantized = QuantizedRows::new(activations, weights.inputs);
     let rows = quantized.scales.len();
     let mut output = vec![0f32; rows * weights.outputs];
     let kernel = Kernel::detect();
+    map_column_groups_in_threads(
+        &mut output,
+        weights.outputs,
+        GROUP,
+        threads,
+        |groups, columns| multiply_groups(kernel, &quantized, weights, bias, groups, columns),
+    );
+    output
+}
+
+/// The output columns of `groups` for every row: `columns[row]` holds them, from the first
+/// group's first column on.
+fn multiply_groups(
+    kernel: Kernel,
+    quantized: &QuantizedRows,
+    weights: &PackedWeights,
+    bias: Option<&[f32]>,
+    groups: Range<usize>,
+    columns: &mut [&mut [f32]],
+) {
+    let rows = columns.len();
+    let first_column = groups.start * GROUP;
     for first in (0..rows).step_by(kernel.max_rows()) {
         let count = (rows - first).min(kernel.max_rows());
         let tile: Vec<&[i16]> = (first..first + count).map(|r| quantized.row(r)).collect();
-        for group in 0..weights.outputs.div_ceil(GROUP) {
-            let columns = group * GROUP..((group + 1) * GROUP).min(weights.outputs);
+        for group in groups.clone() {
+            let columns_of_group = group * GROUP..((group + 1) * GROUP).min(weights.outputs);
+            let in_share =
+                columns_of_group.start - first_column..columns_of_group.end - first_column;
             let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
             for start in (0..weights.pairs).step_by(CHUNK_PAIRS) {
                 let end = (start + CHUNK_PAIRS).min(weights.pairs);
@@ -185,23 +214,22 @@ pub(crate) fn multiply(
             for (offset, row_sums) in sums[..count].iter().enumerate() {
                 let row = first + offset;
                 let row_scale = quantized.scales[row];
-                let out = &mut output[row * weights.outputs..][columns.clone()];
+                let out = &mut columns[row][in_share.clone()];
                 for ((o, &sum), &scale) in out
                     .iter_mut()
                     .zip(row_sums)
-                    .zip(&weights.scales[columns.clone()])
+                    .zip(&weights.scales[columns_of_group.clone()])
                 {
                     *o = sum * row_scale * scale;
                 }
                 if let Some(bias) = bias {
                     out.iter_mut()
-                        .zip(&bias[columns.clone()])
+                        .zip(&bias[columns_of_group.clone()])
                         .for_each(|(o, b)| *o += b);
                 }
             }
         }
     }
-    output
 }
 
 /// Exact int32 sums of a tile of rows times one packed group, over some input pairs.
@@ -432,7 +460,7 @@ mod tests {
             let packed = PackedWeights::new(&matrix).unwrap();
             let x = activations(rows, inputs);
             let bias: Vec<f32> = (0..outputs).map(|c| c as f32 / 10.0).collect();
-            let got = multiply(&x, &packed, Some(&bias));
+            let got = multiply(&x, &packed, Some(&bias), NonZeroUsize::MIN);
             let expected = float_product(&x, &matrix);
             assert_eq!(got.len(), expected.len());
             for (row, (got, expected)) in got
@@ -483,11 +511,32 @@ mod tests {
     }
 
     #[test]
+    fn threads_give_the_bits_of_one_thread() {
+        // 3 groups, the last one narrow; rows from one to more than a tile.
+        for rows in [1, 3, 11] {
+            let matrix = matrix(385, 40);
+            let packed = PackedWeights::new(&matrix).unwrap();
+            let x = activations(rows, 385);
+            let bias: Vec<f32> = (0..40).map(|c| c as f32 / 10.0).collect();
+            let bits = |threads: usize| -> Vec<u32> {
+                let threads = NonZeroUsize::new(threads).unwrap();
+                let product = multiply(&x, &packed, Some(&bias), threads);
+                product.iter().map(|v| v.to_bits()).collect()
+            };
+            let one_thread = bits(1);
+            // Up to more threads than the matrix has groups.
+            for threads in [2, 3, 4] {
+                assert_eq!(bits(threads), one_thread, "{rows} rows, {threads} threads");
+            }
+        }
+    }
+
+    #[test]
     fn zero_and_non_finite_rows() {
         let matrix = matrix(4, 16);
         let packed = PackedWeights::new(&matrix).unwrap();
         let x = [0.0, 0.0, 0.0, 0.0, 1.0, f32::NAN, 2.0, 3.0];
-        let out = multiply(&x, &packed, None);
+        let out = multiply(&x, &packed, None, NonZeroUsize::MIN);
         assert!(out[..16].iter().all(|&v| v == 0.0));
         assert!(out[16..].iter().all(|v| v.is_nan()));
     }

@@ -23,6 +23,7 @@ use super::dequantize::find_dequantizations;
 use super::graph::{GraphIndex, ONNX_FLOAT};
 use super::integer_kernels::{multiply, PackedWeights};
 use crate::onnx_data::f32_values;
+use crate::threads::lent_threads;
 use crate::QuantizedMatrix;
 
 /// Lets tract's ONNX parser build the nodes [`use_integer_matmuls`] writes.
@@ -149,7 +150,8 @@ fn build(
     Ok((expand(Custom(op)), vec![]))
 }
 
-/// `x W + bias` for the last axis of `x`, `W` int8 with one scale per output.
+/// `x W + bias` for the last axis of `x`, `W` int8 with one scale per output; the output
+/// columns split over the threads this run of texts was lent ([`lent_threads`]).
 #[derive(Debug, Clone)]
 pub(crate) struct IntegerMatMul {
     weights: Arc<PackedWeights>,
@@ -191,10 +193,12 @@ impl TamisOp for IntegerMatMul {
             "{}: expected a last axis of {inputs}, got shape {shape:?}",
             Self::OP_TYPE
         );
+        // One text per call on 2 threads: its run's products split over both.
         let product = multiply(
             values(&input)?,
             &self.weights,
             self.bias.as_deref().map(Vec::as_slice),
+            lent_threads(),
         );
         *shape.last_mut().expect("checked above") = outputs;
         Tensor::from_shape(&shape, &product)

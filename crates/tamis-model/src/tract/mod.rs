@@ -102,7 +102,8 @@ pub struct TractEncoder {
     /// The id shorter texts of a batch are padded with (the architecture's `[PAD]`).
     pad_id: i64,
     options: EncoderOptions,
-    /// Threads a call's runs of texts are shared out over ([`TractEncoder::set_threads`]).
+    /// Threads a call's runs of texts, or its products' columns, are shared out over
+    /// ([`TractEncoder::set_threads`]).
     threads: NonZeroUsize,
 }
 
@@ -205,10 +206,11 @@ impl TractEncoder {
     }
 
     /// Shares each call's runs of texts of similar length ([`EncoderOptions::batch_size`])
-    /// out over `threads` threads (one by default): faster for calls of many texts, no faster
-    /// for one. Each run is computed whole, as one thread computes it, so the embeddings are
-    /// the same bits whatever the number. Where threads cannot be started (wasm32 without
-    /// threads) the work runs on the calling thread.
+    /// out over `threads` threads (one by default); a run that has threads to itself (a call
+    /// of fewer runs than threads, such as one text) splits the output columns of each of its
+    /// int8 products over them. Each run and each column is computed whole, as one thread
+    /// computes it, so the embeddings are the same bits whatever the number. Where threads
+    /// cannot be started (wasm32 without threads) the work runs on the calling thread.
     pub fn set_threads(&mut self, threads: NonZeroUsize) {
         self.threads = threads;
     }

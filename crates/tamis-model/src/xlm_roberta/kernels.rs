@@ -17,7 +17,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
-use crate::threads::map_in_threads;
+use crate::threads::map_column_groups_in_threads;
 use crate::tract::QuantizedRows;
 
 /// Weights per Q4_0 block, each sharing one fp16 scale.
@@ -135,10 +135,6 @@ impl Q4Matrix {
         self.inputs / BLOCK
     }
 
-    fn groups(&self) -> usize {
-        self.outputs.div_ceil(GROUP)
-    }
-
     fn group_nibbles(&self, group: usize) -> &[u8] {
         let len = self.blocks() * PAIRS_PER_BLOCK * GROUP;
         &self.nibbles[group * len..][..len]
@@ -154,7 +150,7 @@ impl Q4Matrix {
     pub(crate) fn dequantize(&self) -> Vec<f32> {
         let mut weights = vec![0f32; self.inputs * self.outputs];
         let mut widened = vec![0u32; self.inputs / 2 * GROUP];
-        for group in 0..self.groups() {
+        for group in 0..self.outputs.div_ceil(GROUP) {
             widen(self.group_nibbles(group), &mut widened);
             let scales = self.group_scales(group);
             for input in 0..self.inputs {
@@ -296,23 +292,8 @@ fn multiply_with(
     assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
     assert_eq!(bias.len(), outputs, "one bias per output");
     let quantized = QuantizedRows::new(activations, inputs);
-    // Each thread's share: a run of groups and, in every output row, their columns.
-    let groups = weights.groups();
-    let parts = threads.get().min(groups).max(1);
-    let bounds: Vec<usize> = (0..=parts).map(|part| part * groups / parts).collect();
-    let mut shares: Vec<(Range<usize>, Vec<&mut [f32]>)> = (bounds.windows(2))
-        .map(|run| (run[0]..run[1], Vec::with_capacity(rows)))
-        .collect();
-    for mut row in output.chunks_exact_mut(outputs.max(1)) {
-        for (groups, columns) in &mut shares {
-            let width = (groups.end * GROUP).min(outputs) - groups.start * GROUP;
-            let (share, rest) = std::mem::take(&mut row).split_at_mut(width);
-            columns.push(share);
-            row = rest;
-        }
-    }
-    map_in_threads(shares, threads, |(groups, mut columns)| {
-        multiply_groups(kernel, &quantized, weights, bias, groups, &mut columns);
+    map_column_groups_in_threads(output, outputs, GROUP, threads, |groups, columns| {
+        multiply_groups(kernel, &quantized, weights, bias, groups, columns);
     });
 }
 
