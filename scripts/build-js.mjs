@@ -2,7 +2,7 @@
 // ESM with .d.ts for bundlers, <script type="module"> and Node, plus classic-script bundles
 // for workers and extension service workers (no import(), no eval).
 import { execFileSync } from 'node:child_process';
-import { cpSync, rmSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url);
@@ -21,6 +21,10 @@ for (const folder of ['wasm', 'wasm-threads']) {
     filter: (source) => !/(\.gitignore|package\.json)$/.test(source),
   });
 }
+
+// The priors of the models tamis ships, which the wasm module leaves out: a load fetches those
+// of its model from dist/priors/ (js/src/priors.ts names them).
+cpSync(path('crates/tamis-model/priors'), path('dist/priors'), { recursive: true });
 
 // A classic script cannot import the threaded module's ES modules (nor may an extension's
 // service worker call import()): its bundles take threaded.classic.ts, which says so.
@@ -46,6 +50,7 @@ await build({
   outfile: path('dist/tamis.classic.js'),
   globalName: 'tamis',
 });
-for (const file of ['index.js', 'worker.classic.js', 'tamis.classic.js', 'wasm/tamis_wasm_bg.wasm', 'wasm-threads/tamis_wasm_bg.wasm']) {
+const shipped = ['index.js', 'worker.classic.js', 'tamis.classic.js', 'wasm/tamis_wasm_bg.wasm', 'wasm-threads/tamis_wasm_bg.wasm'];
+for (const file of [...shipped, ...readdirSync(path('dist/priors')).map((name) => `priors/${name}`)]) {
   console.log(`dist/${file}: ${(statSync(path(`dist/${file}`)).size / 1e3).toFixed(0)} kB`);
 }

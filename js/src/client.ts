@@ -159,6 +159,7 @@ export class TamisWorker implements TamisApi {
       cache: options.cache,
       threads: options.threads,
       wasm: options.wasm === undefined ? undefined : forWorker(options.wasm, transfer),
+      priors: options.priors === undefined || options.priors === false ? options.priors : forWorker(options.priors, transfer),
       ...bundle,
     };
     const info = await channel.call<{ backend: Backend; dimension: number; hasPriors: boolean }>(

@@ -24,7 +24,7 @@ export type ErrorCode =
   | 'invalid_model'
   /** `tokenizer.json` is not a usable tokenizer for the model. */
   | 'invalid_tokenizer'
-  /** The built-in priors could not be read. */
+  /** The priors given are not a priors file, or were fitted for another model file. */
   | 'invalid_priors'
   /** Tokenizing or running the model failed. */
   | 'inference_failed'

@@ -104,7 +104,8 @@ const MODEL_NAME = /^[A-Za-z0-9][\w.-]*$/;
 
 const ARCHITECTURES = Object.keys(ARCHITECTURE_FILES) as Architecture[];
 
-function isBytesSource(value: unknown): value is BytesSource {
+/** Bytes, or a location (a URL, in Node also a path). */
+export function isBytesSource(value: unknown): value is BytesSource {
   return typeof value === 'string' || value instanceof URL || value instanceof Uint8Array || value instanceof ArrayBuffer;
 }
 

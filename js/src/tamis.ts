@@ -6,6 +6,8 @@ import {
   ARCHITECTURE_FILES,
   type BundleFiles,
   type BytesSource,
+  type FetchOptions,
+  isBytesSource,
   loadBytes,
   loadBytesChecking,
   LoadRun,
@@ -16,6 +18,7 @@ import {
   parseManifest,
 } from './load.js';
 import { currentPlatform } from './platform.js';
+import { priorsSource } from './priors.js';
 import { type Glue, threadsAsked, threadsPlan } from './threads.js';
 import type {
   Backend,
@@ -44,6 +47,15 @@ export interface LoadSettings {
   cache?: boolean;
   /** The tamis `.wasm` module; by default the one shipped beside this file. */
   wasm?: BytesSource;
+  /**
+   * The priors of `toxic`, `spam` and `negative` for the model (a `.priors` file). By default
+   * the ones the package ships for the model's file (by its sha256, by name or by files), from
+   * `priors/` beside this file, and none for other models; `false` loads without priors. A
+   * classic script run by `importScripts` finds no `priors/` beside it: pass them as for
+   * `wasm`. Priors for another model are `invalid_priors`. `tamis.hasPriors` says whether the
+   * model has them.
+   */
+  priors?: BytesSource | false;
   /**
    * Threads to split each call over on the CPU: 1 (default), a count, or `auto` (the cores,
    * at most 4). More than one runs the threaded module (`wasm-threads/`, beside this file) on
@@ -81,7 +93,7 @@ export interface TamisApi {
   /** The backend that runs the model (through a worker: at load; `diagnostics()` is current). */
   readonly backend: Backend;
   readonly dimension: number;
-  /** Built-in priors for `toxic`, `spam` and `negative` are available. */
+  /** Priors for `toxic`, `spam` and `negative` were loaded (`LoadSettings.priors`). */
   readonly hasPriors: boolean;
   /**
    * Embeddings of `texts` (an array, even of one text), in order.
@@ -319,6 +331,31 @@ async function compileModule(
   }
   return { glue, memory, threads: 'asked' };
 }
+/**
+ * The bytes of the priors for the model whose file has `modelSha256` (`priorsSource`); none
+ * for a model tamis ships none for, or with `priors: false`. Shipped priors that cannot be
+ * read are an error naming the way out, not a quiet load without them.
+ */
+async function loadPriors(
+  given: BytesSource | false | undefined,
+  modelSha256: string,
+  options: FetchOptions,
+): Promise<Uint8Array | undefined> {
+  const priors = priorsSource(given, modelSha256);
+  if (priors === undefined) return undefined;
+  try {
+    return (await loadBytes(priors.source, 'priors', options, priors.sha256)).bytes;
+  } catch (error) {
+    if (given !== undefined || !(error instanceof TamisError) || error.code === 'aborted') throw error;
+    throw new TamisError(
+      error.code,
+      `${error.message}. These are the priors the package ships beside its entry point (priors/); ` +
+        'pass their URL or bytes as options.priors, or priors: false to load without them',
+      { cause: error },
+    );
+  }
+}
+
 /** Throws when `owner` was disposed. */
 function live<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new TamisError('disposed', `this ${what} was disposed; create a new one`);
@@ -388,6 +425,13 @@ export class Tamis implements TamisApi {
       throw new TamisError('invalid_argument', `${method}: options.signal is ${describe(signal)}, not an AbortSignal`);
     }
     const threads = threadsAsked(options.threads, method);
+    if (options.priors !== undefined && options.priors !== false && !isBytesSource(options.priors)) {
+      throw new TamisError(
+        'invalid_argument',
+        `${method}: options.priors is ${describe(options.priors)}; pass bytes or a URL (in Node also a path) ` +
+          'of a .priors file, or false to load without priors',
+      );
+    }
     const run = new LoadRun(signal, options.onProgress);
     return run.run(async () => {
       const fetchOptions = { cache: options.cache ?? true, signal: run.signal, onProgress: run.onProgress };
@@ -398,15 +442,16 @@ export class Tamis implements TamisApi {
         const sources = modelSources(location, manifest, method);
         const names = ARCHITECTURE_FILES[manifest.architecture];
         const sha256 = (name: string | null) => (name === null ? undefined : manifest.files[name]?.sha256);
-        const [model, tokenizer] = await Promise.all([
+        const [model, tokenizer, priors] = await Promise.all([
           loadBytesChecking(sources.model, 'model', fetchOptions, sha256(names.model)),
           sources.tokenizer === undefined
             ? undefined
             : loadBytesChecking(sources.tokenizer, 'tokenizer', fetchOptions, sha256(names.tokenizer)),
+          loadPriors(options.priors, sha256(names.model) ?? '', fetchOptions),
         ]);
         const verified = Promise.all([model.verified, tokenizer?.verified]);
         verified.catch(() => undefined); // awaited below, after the build
-        return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer?.bytes, verified };
+        return { manifest: manifestFile.bytes, model: model.bytes, tokenizer: tokenizer?.bytes, priors, verified };
       })();
       const [module, bytes] = await Promise.all([ensureWasm(options.wasm, threads, run.onProgress), modelFiles]);
       // The module builds the model while Web Crypto (10x faster than hashing inside wasm)
@@ -416,7 +461,7 @@ export class Tamis implements TamisApi {
       const backend = options.backend ?? 'auto';
       const threadsReason = loadThreads(module, threads);
       const model = await guardAsync(() =>
-        module.glue.Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, backend, threadsReason),
+        module.glue.Model.load(bytes.manifest, bytes.model, bytes.tokenizer, true, bytes.priors, backend, threadsReason),
       ).catch(async (error: unknown) => {
         await bytes.verified;
         throw error;

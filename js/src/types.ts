@@ -241,9 +241,10 @@ export interface Manifest {
 
 /**
  * A file a load reads: the manifest, the model and, for `bert` bundles, the tokenizer (an
- * `xlm-roberta` model file holds its own); and the tamis `.wasm`.
+ * `xlm-roberta` model file holds its own); the model's priors (where there are some); and the
+ * tamis `.wasm`.
  */
-export type LoadFile = 'manifest' | 'model' | 'tokenizer' | 'wasm';
+export type LoadFile = 'manifest' | 'model' | 'tokenizer' | 'priors' | 'wasm';
 
 /**
  * Progress of one file, in transformers.js's words: `initiate` when it starts, `progress` as

@@ -39,7 +39,10 @@ test('by name under a directory path: the manifest, then model.e5s alone, checke
   assert.equal(tamis.dimension, 384);
   assert.equal(tamis.backend, 'cpu');
   const files = new Set(events.filter((event) => event.status !== 'ready').map((event) => event.file));
-  assert.deepEqual([...files].sort(), ['manifest', 'model', 'wasm'], 'no tokenizer file: it is inside model.e5s');
+  assert.deepEqual([...files].sort(), ['manifest', 'model', 'priors', 'wasm'], 'no tokenizer file: it is inside model.e5s');
+  assert.equal(tamis.hasPriors, true, "the package's priors of e5-small-q4");
+  const priors = events.filter((event) => event.file === 'priors');
+  assert.ok(priors.at(-1).url.endsWith('/dist/priors/e5-small-q4.priors'), priors.at(-1).url);
   const model = events.filter((event) => event.file === 'model');
   assert.equal(model.at(-1).status, 'done');
   assert.equal(model.at(-1).loaded, statSync(e5('model.e5s')).size);

@@ -38,7 +38,9 @@ pub use bundle::{
 };
 pub use cpu::CpuEncoder;
 pub use error::ModelError;
-pub use priors::{built_in_priors, priors_path};
+#[cfg(feature = "built-in-priors")]
+pub use priors::built_in_priors;
+pub use priors::{priors_path, read_priors};
 pub use tokenize::{TextTokenizer, TokenizedText};
 pub use tract::{EncoderOptions, TractEncoder};
 pub use weights::{BertWeights, Dense, EncoderLayer, LayerNorm, QuantizedMatrix};

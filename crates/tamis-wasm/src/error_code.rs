@@ -45,7 +45,7 @@ error_codes! {
     InvalidModel = "invalid_model",
     /// `tokenizer.json` is not a usable tokenizer for the model.
     InvalidTokenizer = "invalid_tokenizer",
-    /// The built-in priors could not be read.
+    /// The priors given are not a priors file, or were fitted for another model file.
     InvalidPriors = "invalid_priors",
     /// Tokenizing or running the model failed.
     InferenceFailed = "inference_failed",

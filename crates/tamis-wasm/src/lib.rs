@@ -32,7 +32,7 @@ use tamis_gpu::{
     choose, BackendKind, BackendPreference, Choice, GpuOptions, Selection, SelectionReason,
     UnknownBackend,
 };
-use tamis_model::{built_in_priors, CpuEncoder, ModelBundle, ModelError};
+use tamis_model::{read_priors, CpuEncoder, ModelBundle, ModelError};
 use wasm_bindgen::prelude::*;
 
 /// An error with a stable [`ErrorCode`], for programs to branch on.
@@ -169,7 +169,7 @@ fn embedding_to_js(embedding: &Embedding) -> Result<JsValue, JsValue> {
     Ok(object.into())
 }
 
-/// A loaded model: the encoder on its backend, and the built-in priors.
+/// A loaded model: the encoder on its backend, and the priors of its model when given.
 #[wasm_bindgen]
 pub struct Model {
     state: Rc<RefCell<State>>,
@@ -209,9 +209,22 @@ fn host_has_webgpu() -> bool {
             .is_some()
 }
 
-/// The built-in priors of this model, when tamis has some (`hasPriors` tells JS).
-fn priors_for(bundle: &ModelBundle) -> Result<Option<Arc<Priors>>, JsValue> {
-    Ok(built_in_priors(bundle).map_err(to_js)?.map(Arc::new))
+/// The priors read from `bytes` (a `.priors` file, which JavaScript fetches: the module has
+/// none built in), checked against the bundle's model file; none without bytes, and the
+/// classifier then works without priors (`hasPriors` tells JS).
+fn priors_for(bytes: Option<&[u8]>, bundle: &ModelBundle) -> Result<Option<Arc<Priors>>, JsValue> {
+    bytes
+        .map(|bytes| {
+            read_priors(bytes, bundle).map(Arc::new).map_err(|e| {
+                let message = format!(
+                    "the priors given for {} cannot be used: {e}; pass the priors file tamis \
+                     ships for this model, or none (priors: false)",
+                    bundle.manifest.id
+                );
+                js_error(e.code(), &message)
+            })
+        })
+        .transpose()
 }
 
 impl Model {
@@ -236,6 +249,7 @@ impl Model {
 
     fn on_cpu(
         bundle: ModelBundle,
+        priors: Option<&[u8]>,
         reason: SelectionReason,
         threads: ThreadsReason,
     ) -> Result<Model, JsValue> {
@@ -245,7 +259,7 @@ impl Model {
             adapter: None,
         };
         // The model's own errors come first: priors fitted for another model file say less.
-        let (priors, dimension) = (priors_for(&bundle), bundle.manifest.dimension);
+        let (priors, dimension) = (priors_for(priors, &bundle), bundle.manifest.dimension);
         let encoder = CpuEncoder::from_bundle(bundle).map_err(to_js)?;
         let backend = Backend::Cpu(on_pool(encoder, threads));
         Ok(Self::on_backend(
@@ -262,18 +276,22 @@ impl Model {
 #[wasm_bindgen]
 impl Model {
     /// Verifies the bytes against the manifest's sha256 values and loads the model on the CPU.
-    /// The built-in priors are attached when the model is the one they were fitted for.
     /// `checked`: the caller (the JS wrapper, with Web Crypto) has already verified the bytes.
+    /// `priors`: the bytes of the model's `.priors` file (an `invalid_priors` error when they
+    /// are not one, or were fitted for another model file); without them the model classifies
+    /// without priors.
     #[wasm_bindgen(constructor)]
     pub fn new(
         manifest: &[u8],
         model: Vec<u8>,
         tokenizer: Option<Vec<u8>>,
         checked: bool,
+        priors: Option<Vec<u8>>,
     ) -> Result<Model, JsValue> {
         let bundle = read_bundle(manifest, model, tokenizer, checked)?;
         let threads = ThreadsReason::OneAsked;
-        Self::on_cpu(bundle, SelectionReason::Asked(BackendKind::Cpu), threads)
+        let reason = SelectionReason::Asked(BackendKind::Cpu);
+        Self::on_cpu(bundle, priors.as_deref(), reason, threads)
     }
 
     /// Loads the model on `backend`, a [`BackendPreference`] name: `"cpu"`, `"gpu"` (an error
@@ -281,11 +299,13 @@ impl Model {
     /// hardware adapter where the shaders compile, the CPU otherwise; `diagnostics` says why).
     /// `threads`: a [`ThreadsReason`] name, why the CPU encoder runs on the threads of this
     /// module's pool (started by `startThreads` in the threaded module) or on one.
+    /// `priors`: as for [`Model::new`].
     pub async fn load(
         manifest: Vec<u8>,
         model: Vec<u8>,
         tokenizer: Option<Vec<u8>>,
         checked: bool,
+        priors: Option<Vec<u8>>,
         backend: String,
         threads: String,
     ) -> Result<Model, JsValue> {
@@ -301,12 +321,15 @@ impl Model {
             if preference == BackendPreference::Gpu {
                 return Err(js_error(ErrorCode::BackendUnavailable, &reason.to_string()));
             }
-            return Self::on_cpu(bundle, reason, threads);
+            return Self::on_cpu(bundle, priors.as_deref(), reason, threads);
         }
         let (choice, selection) = choose(&bundle, preference, GpuOptions::default())
             .await
             .map_err(to_js)?;
-        let (priors, dimension) = (priors_for(&bundle), bundle.manifest.dimension);
+        let (priors, dimension) = (
+            priors_for(priors.as_deref(), &bundle),
+            bundle.manifest.dimension,
+        );
         let backend = match choice {
             Choice::Cpu => {
                 let encoder = CpuEncoder::from_bundle(bundle).map_err(to_js)?;
@@ -339,7 +362,7 @@ impl Model {
         self.dimension
     }
 
-    /// Whether built-in priors for `toxic`, `spam` and `negative` are available.
+    /// Whether priors for `toxic`, `spam` and `negative` were given and apply to this model.
     #[wasm_bindgen(getter, js_name = hasPriors)]
     pub fn has_priors(&self) -> bool {
         self.priors.is_some()
