@@ -43,6 +43,9 @@ test('the tarball holds every export and source maps that carry their sources', 
   const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
   const targets = Object.values(manifest.exports).flatMap((target) => (typeof target === 'string' ? [target] : Object.values(target)));
   for (const target of targets) assert.ok(files.has(target.replace(/^\.\//, '')), `${target} is in the tarball`);
+  for (const priors of ['minilm-l6-int8', 'e5-small-q4']) {
+    assert.ok(files.has(`dist/priors/${priors}.priors`), `the priors of ${priors} are in the tarball`);
+  }
   const maps = [...files].filter((path) => path.endsWith('.map'));
   assert.ok(maps.length > 0, 'the package ships source maps');
   for (const path of maps) {
@@ -74,6 +77,7 @@ test('the tamis command comes with the package and names the models it fetches',
 
 test('a Node ESM script classifies and fuses with the installed package', () => {
   const output = JSON.parse(inProject(process.execPath, ['node-check.mjs']));
+  assert.equal(output.hasPriors, true, "the installed package's priors (dist/priors/) were loaded");
   assert.equal(output.spam.action, 'hide', JSON.stringify(output.spam));
   assert.deepEqual(output.spam.labels, ['spam']);
   assert.equal(output.calm.action, null, JSON.stringify(output.calm));
@@ -134,6 +138,7 @@ test('a Vite app builds with the package and its page shows verdicts from the ma
       assert.equal(calm.action, null, `${thread}: ${JSON.stringify(calm)}`);
     }
     assert.equal(shown.fused.length, 4);
+    assert.deepEqual(shown.priors, { main: true, worker: true }, 'Vite emitted the priors and both loads fetched them');
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();

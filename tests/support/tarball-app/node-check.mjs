@@ -1,7 +1,8 @@
 // A user's Node script, as the README's quick start shows it: the model by name from the
 // folder public/models/ (a relative path), the posts of public/inputs.json classified under
 // public/policy.json (the test copies the CLI's sample policy there), its two lists fused
-// (classical and content-aware); prints what came back as JSON.
+// (classical and content-aware); prints what came back as JSON, and whether the model's priors
+// (which the package ships beside its module) were loaded.
 import { readFileSync } from 'node:fs';
 import { Tamis, fuseLists } from 'tamis';
 
@@ -16,4 +17,4 @@ const texts = { d1: 'Tide tables for the harbour', d2: 'Stargazing with a telesc
 const withTexts = inputs.lists.map((list) => ({ ...list, items: list.items.map((item) => ({ ...item, text: texts[item.id] })) }));
 const byContent = await tamis.fuse({ lists: withTexts, query: 'astronomy and the night sky' });
 await tamis.dispose();
-console.log(JSON.stringify({ spam, calm, fused, byContent }));
+console.log(JSON.stringify({ hasPriors: tamis.hasPriors, spam, calm, fused, byContent }));

@@ -29,11 +29,12 @@ async function run(): Promise<Record<string, unknown>> {
   const worker = new Worker(new URL('tamis/worker', import.meta.url), { type: 'module' });
   const inWorker = await TamisWorker.load(worker, model);
   const workerVerdicts = await (await inWorker.classifier(policy)).classify(texts);
+  const workerPriors = inWorker.hasPriors;
   await inWorker.dispose();
   worker.terminate();
 
   const fused = await fuseLists({ method: 'rrf', lists: inputs.lists });
-  return { main: mainVerdicts, worker: workerVerdicts, fused };
+  return { main: mainVerdicts, worker: workerVerdicts, fused, priors: { main: onPage.hasPriors, worker: workerPriors } };
 }
 
 run().then(
