@@ -9,6 +9,7 @@
 //! their memory, and a pass over the output for the bias.
 
 use std::collections::HashSet;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
@@ -151,7 +152,8 @@ fn build(
 }
 
 /// `x W + bias` for the last axis of `x`, `W` int8 with one scale per output; the output
-/// columns split over the threads this run of texts was lent ([`lent_threads`]).
+/// columns split, in the threaded wasm module, over the threads this run of texts was lent
+/// ([`lent_threads`]).
 #[derive(Debug, Clone)]
 pub(crate) struct IntegerMatMul {
     weights: Arc<PackedWeights>,
@@ -193,12 +195,21 @@ impl TamisOp for IntegerMatMul {
             "{}: expected a last axis of {inputs}, got shape {shape:?}",
             Self::OP_TYPE
         );
-        // One text per call on 2 threads: its run's products split over both.
+        // One text per call on 2 threads: its run's products split over both, in the threaded
+        // wasm module, whose pool hands a share to a waiting worker. Natively each split starts
+        // scoped threads, and a text's ~36 products made `--threads 2` at one text per call
+        // slower than one thread (SST-2 2.07 -> 3.60 ms, posts 10.93 -> 11.63 ms per text,
+        // `python3 scripts/bench-embed.py`): there a run's products stay on its thread.
+        let threads = if cfg!(all(target_arch = "wasm32", target_feature = "atomics")) {
+            lent_threads()
+        } else {
+            NonZeroUsize::MIN
+        };
         let product = multiply(
             values(&input)?,
             &self.weights,
             self.bias.as_deref().map(Vec::as_slice),
-            lent_threads(),
+            threads,
         );
         *shape.last_mut().expect("checked above") = outputs;
         Tensor::from_shape(&shape, &product)

@@ -206,9 +206,9 @@ impl TractEncoder {
     }
 
     /// Shares each call's runs of texts of similar length ([`EncoderOptions::batch_size`])
-    /// out over `threads` threads (one by default); a run that has threads to itself (a call
-    /// of fewer runs than threads, such as one text) splits the output columns of each of its
-    /// int8 products over them. Each run and each column is computed whole, as one thread
+    /// out over `threads` threads (one by default); in the threaded wasm module, a run that has
+    /// threads to itself (a call of fewer runs than threads, such as one text) splits the
+    /// output columns of each of its int8 products over them. Each run and each column is computed whole, as one thread
     /// computes it, so the embeddings are the same bits whatever the number. Where threads
     /// cannot be started (wasm32 without threads) the work runs on the calling thread.
     pub fn set_threads(&mut self, threads: NonZeroUsize) {
