@@ -7,25 +7,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ARCHITECTURE_FILES, Tamis, TamisError } from 'tamis';
+import { ARCHITECTURE_FILES, Tamis } from 'tamis';
 import { TamisWorker } from 'tamis/client';
 import initWasm, { bundleFileNames } from '../../dist/wasm/tamis_wasm.js';
 import { serve } from '../../dist/serve.js';
 import { BUNDLE_DIR, E5_DIR } from '../support/bundle.mjs';
+import { assertCode } from '../support/assert-code.mjs';
 
 const minilm = (file) => fileURLToPath(new URL(file, BUNDLE_DIR));
 const e5 = (file) => fileURLToPath(new URL(file, E5_DIR));
 const e5Manifest = () => JSON.parse(readFileSync(e5('manifest.json'), 'utf8'));
 const asBytes = (manifest) => new TextEncoder().encode(JSON.stringify(manifest));
-
-async function assertCode(action, code, ...messages) {
-  await assert.rejects(action, (error) => {
-    assert.ok(error instanceof TamisError, String(error));
-    assert.equal(error.code, code, error.message);
-    for (const message of messages) assert.ok(error.message.includes(message), `"${error.message}" says ${message}`);
-    return true;
-  });
-}
 
 test("the file-name table of each architecture is Rust's", async () => {
   await initWasm({ module_or_path: readFileSync(new URL('../../dist/wasm/tamis_wasm_bg.wasm', import.meta.url)) });

@@ -5,22 +5,14 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Tamis, TamisError } from 'tamis';
+import { Tamis } from 'tamis';
 import { bundleFile as read, bundleFiles as files } from '../support/bundle.mjs';
+import { assertCode } from '../support/assert-code.mjs';
 
 const root = new URL('../../', import.meta.url);
 const samplePolicy = JSON.parse(readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8'));
 const tamis = await Tamis.load(files());
 const classifier = await tamis.classifier(samplePolicy);
-
-async function assertCode(action, code, message) {
-  await assert.rejects(action, (error) => {
-    assert.ok(error instanceof TamisError, String(error));
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
 
 afterEach(async () => {
   const [verdict] = await classifier.classify(['WINNER!! Claim your FREE prize now, reply YES']);

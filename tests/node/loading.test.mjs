@@ -8,10 +8,11 @@ import { createServer } from 'node:http';
 import { readFileSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { env, Tamis, TamisError } from 'tamis';
+import { env, Tamis } from 'tamis';
 import { TamisWorker } from 'tamis/client';
 import { serve } from '../../dist/serve.js';
 import { BUNDLE_DIR } from '../support/bundle.mjs';
+import { assertCode } from '../support/assert-code.mjs';
 
 const root = new URL('../../', import.meta.url);
 process.chdir(fileURLToPath(root));
@@ -51,15 +52,6 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 after(() => server.close());
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function assertCode(action, code, ...messages) {
-  await assert.rejects(action, (error) => {
-    assert.ok(error instanceof TamisError, String(error));
-    assert.equal(error.code, code, error.message);
-    for (const message of messages) assert.ok(error.message.includes(message), `"${error.message}" says ${message}`);
-    return true;
-  });
-}
 
 /** The events of one file, in order: initiate, progress..., done. */
 function checkFileEvents(events, file, url, bytes) {

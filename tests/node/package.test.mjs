@@ -5,9 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { Tamis, TamisError, fuseLists } from 'tamis';
+import { Tamis, fuseLists } from 'tamis';
 import { assertNativeBits, nativeBinary } from '../support/native.mjs';
 import { BUNDLE_DIR as bundle, bundleFile as read, bundleFiles as bytes } from '../support/bundle.mjs';
+import { assertCode } from '../support/assert-code.mjs';
 
 const samplePolicy = JSON.parse(
   readFileSync(new URL('../../crates/tamis-cli/samples/policy.json', import.meta.url), 'utf8'),
@@ -18,15 +19,6 @@ const samplePosts = readFileSync(new URL('../../crates/tamis-cli/samples/posts.t
 
 const progress = [];
 const tamis = await Tamis.load({ ...bytes(), onProgress: (p) => progress.push(p) });
-
-/** Awaits `action`, which must reject with a TamisError with this `code`. */
-async function assertCode(action, code) {
-  await assert.rejects(action, (error) => {
-    assert.ok(error instanceof TamisError, `a TamisError, got ${error}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  });
-}
 
 test('loads the bundle, reports progress and the backend that runs', async () => {
   assert.equal(tamis.backend, 'cpu');

@@ -10,11 +10,12 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tamis, TamisError } from 'tamis';
+import { Tamis } from 'tamis';
 import { TamisWorker } from 'tamis/client';
 import { SHIPPED_PRIORS } from '../../dist/priors.js';
 import { serve } from '../../dist/serve.js';
 import { BUNDLE_DIR, bundleFiles } from '../support/bundle.mjs';
+import { assertCode } from '../support/assert-code.mjs';
 
 const root = new URL('../../', import.meta.url);
 const committed = new URL('crates/tamis-model/priors/', root);
@@ -29,15 +30,6 @@ function fittedFor(bytes) {
   assert.equal(bytes.subarray(0, 8).toString('latin1'), 'TAMISPR1');
   const length = bytes.readUInt32LE(8);
   return JSON.parse(bytes.subarray(12, 12 + length).toString('utf8')).model_sha256;
-}
-
-async function assertCode(action, code, ...messages) {
-  await assert.rejects(action, (error) => {
-    assert.ok(error instanceof TamisError, String(error));
-    assert.equal(error.code, code, error.message);
-    for (const message of messages) assert.ok(error.message.includes(message), `"${error.message}" says ${message}`);
-    return true;
-  });
 }
 
 test("the package's table names every committed priors file, by its model's sha256, and dist/ ships them", () => {
