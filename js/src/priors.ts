@@ -2,6 +2,7 @@
 // scripts/build-js.mjs): the wasm module has none built in (they are 168 KB each and barely
 // compress), so a load fetches those of its model, and only those.
 import type { BytesSource } from './platform.js';
+import { SHIPPED_PRIORS } from './shipped-priors.js';
 
 /** One shipped `.priors` file. */
 export interface ShippedPriors {
@@ -17,27 +18,14 @@ export interface ShippedPriors {
 }
 
 /**
- * The priors the package ships, by the sha256 of the model file they were fitted for (the
- * manifest's): a bundle loaded by name or by files gets them when its model is one of these.
- * A Node test keeps this table equal to crates/tamis-model/priors/.
+ * Where a load gets its priors from; for the shipped ones, also the file's name and the sha256
+ * to check them against. The table of shipped priors (`SHIPPED_PRIORS`, by the sha256 of the
+ * model file they were fitted for) is written by scripts/build-js.mjs from
+ * crates/tamis-model/priors/ and models.json.
  */
-export const SHIPPED_PRIORS: Readonly<Record<string, Readonly<ShippedPriors>>> = {
-  '8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6': {
-    file: 'minilm-l6-int8.priors',
-    sha256: '53316ff894b4a29cdf6afd2b6ff6f60547b4b488bea1b5e6c629f77eac9a4f69',
-    location: () => new URL('./priors/minilm-l6-int8.priors', import.meta.url),
-  },
-  '1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f': {
-    file: 'e5-small-q4.priors',
-    sha256: '3f8f31966cf891189c332b1b6d608cc571e4a10d4097c60fef2ad1c2b8b86158',
-    location: () => new URL('./priors/e5-small-q4.priors', import.meta.url),
-  },
-};
-
-/** Where a load gets its priors from, and the sha256 to check them against when known. */
 export interface PriorsSource {
   source: BytesSource;
-  sha256?: string;
+  shipped?: Readonly<ShippedPriors>;
 }
 
 /**
@@ -48,5 +36,5 @@ export function priorsSource(given: BytesSource | false | undefined, modelSha256
   if (given === false) return undefined;
   if (given !== undefined) return { source: given };
   const shipped = SHIPPED_PRIORS[modelSha256.toLowerCase()];
-  return shipped === undefined ? undefined : { source: shipped.location(), sha256: shipped.sha256 };
+  return shipped === undefined ? undefined : { source: shipped.location(), shipped };
 }

@@ -334,7 +334,9 @@ async function compileModule(
 /**
  * The bytes of the priors for the model whose file has `modelSha256` (`priorsSource`); none
  * for a model tamis ships none for, or with `priors: false`. Shipped priors that cannot be
- * read are an error naming the way out, not a quiet load without them.
+ * read fail the load, with the error of the read (`fetch_failed` for a download, in Node
+ * `model_missing` for no file) and the ways out: a quiet load without them would change the
+ * scores of the standard categories unannounced.
  */
 async function loadPriors(
   given: BytesSource | false | undefined,
@@ -343,14 +345,18 @@ async function loadPriors(
 ): Promise<Uint8Array | undefined> {
   const priors = priorsSource(given, modelSha256);
   if (priors === undefined) return undefined;
+  const { source, shipped } = priors;
   try {
-    return (await loadBytes(priors.source, 'priors', options, priors.sha256)).bytes;
+    return (await loadBytes(source, 'priors', options, shipped?.sha256)).bytes;
   } catch (error) {
-    if (given !== undefined || !(error instanceof TamisError) || error.code === 'aborted') throw error;
+    if (shipped === undefined || !(error instanceof TamisError) || error.code === 'aborted') throw error;
     throw new TamisError(
       error.code,
-      `${error.message}. These are the priors the package ships beside its entry point (priors/); ` +
-        'pass their URL or bytes as options.priors, or priors: false to load without them',
+      `the priors tamis ships for this model (${shipped.file}) could not be loaded: ${error.message}. ` +
+        "Deploy the package's priors/ folder beside its entry point (a bundler emits it; " +
+        'a copied dist/ needs dist/priors/ too), or pass their URL or bytes as options.priors, ' +
+        'or priors: false to load without them (toxic, spam and negative then score from their examples and ' +
+        'definitions alone)',
       { cause: error },
     );
   }

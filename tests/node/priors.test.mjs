@@ -3,16 +3,18 @@
 // load fetches those of its model, found by the sha256 of its model file, whether the model is
 // named or given as files; `priors` gives others or none; bytes that are no priors, or priors
 // of another model, are `invalid_priors`. The verdicts with them are the native CLI's
-// (package.test.mjs compares them).
+// (package.test.mjs compares them). scripts/build-js.mjs writes the table of shipped priors from
+// the committed files; a package deployed without them fails its loads, saying how to fix it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Tamis } from 'tamis';
 import { TamisWorker } from 'tamis/client';
-import { SHIPPED_PRIORS } from '../../dist/priors.js';
+import { SHIPPED_PRIORS } from '../../dist/shipped-priors.js';
 import { serve } from '../../dist/serve.js';
 import { BUNDLE_DIR, bundleFiles } from '../support/bundle.mjs';
 import { assertCode } from '../support/assert-code.mjs';
@@ -35,13 +37,48 @@ function fittedFor(bytes) {
 test("the package's table names every committed priors file, by its model's sha256, and dist/ ships them", () => {
   const names = readdirSync(committed).filter((name) => name.endsWith('.priors')).sort();
   assert.deepEqual(Object.values(SHIPPED_PRIORS).map((entry) => entry.file).sort(), names);
+  const models = JSON.parse(readFileSync(new URL('models.json', root), 'utf8')).models;
+  const stale = 'the package was built before the priors changed: npm run build:js';
   for (const name of names) {
     const bytes = priorsFile(name);
-    const entry = SHIPPED_PRIORS[fittedFor(bytes)];
-    assert.equal(entry?.file, name, `js/src/priors.ts: ${name} under the sha256 of the model it was fitted for`);
-    assert.equal(entry.sha256, sha256(bytes), `js/src/priors.ts: the sha256 of ${name} (refitted? update the table)`);
+    const model = fittedFor(bytes);
+    const entry = SHIPPED_PRIORS[model];
+    assert.equal(entry?.file, name, `${name} under the sha256 of the model it was fitted for (${stale})`);
+    assert.equal(entry.sha256, sha256(bytes), `the sha256 of ${name} (${stale})`);
     assert.ok(readFileSync(entry.location()).equals(bytes), `dist/priors/${name} is the committed file`);
+    const pinned = models.find((candidate) => `${candidate.manifest.id}.priors` === name);
+    const modelFiles = pinned.sources.flatMap((source) => Object.values(source.files).map((file) => file.sha256));
+    assert.ok(modelFiles.includes(model), `${name} was fitted for the model file models.json pins`);
   }
+});
+
+test('a package deployed without its priors fails the load, naming the file and the ways out', async (t) => {
+  const copy = mkdtempSync(join(tmpdir(), 'tamis-no-priors-'));
+  t.after(() => rmSync(copy, { recursive: true, force: true }));
+  const dist = fileURLToPath(new URL('dist/', root));
+  cpSync(dist, copy, { recursive: true, filter: (source) => !source.startsWith(join(dist, 'priors') + sep) });
+  const { Tamis: Copied } = await import(pathToFileURL(join(copy, 'node.js')).href);
+  const missing = join(copy, 'priors', 'minilm-l6-int8.priors');
+  await assert.rejects(
+    () => Copied.load({ model: 'minilm-l6-int8', baseUrl: modelsDir }),
+    (error) => {
+      assert.equal(error.name, 'TamisError');
+      assert.equal(error.code, 'model_missing', error.message);
+      for (const says of [
+        'the priors tamis ships for this model (minilm-l6-int8.priors) could not be loaded',
+        missing,
+        "Deploy the package's priors/ folder",
+        'options.priors',
+        'priors: false',
+      ]) {
+        assert.ok(error.message.includes(says), `"${error.message}" says ${says}`);
+      }
+      return true;
+    },
+  );
+  const without = await Copied.load({ model: 'minilm-l6-int8', baseUrl: modelsDir, priors: false });
+  assert.equal(without.hasPriors, false);
+  await without.dispose();
 });
 
 test('a model by name gets the priors of its model file, with progress for them', async () => {
