@@ -19,7 +19,7 @@ use tract_onnx::pb::{
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
-use super::custom_op::{values, Custom, TamisOp};
+use super::custom_op::{values, values_mut, Custom, TamisOp};
 use super::dequantize::find_dequantizations;
 use super::graph::{GraphIndex, ONNX_FLOAT};
 use super::integer_kernels::{multiply, PackedWeights};
@@ -205,14 +205,16 @@ impl TamisOp for IntegerMatMul {
         } else {
             NonZeroUsize::MIN
         };
-        let product = multiply(
+        *shape.last_mut().expect("checked above") = outputs;
+        let mut output = Tensor::zero::<f32>(&shape)?;
+        multiply(
             values(&input)?,
             &self.weights,
             self.bias.as_deref().map(Vec::as_slice),
             threads,
+            values_mut(&mut output)?,
         );
-        *shape.last_mut().expect("checked above") = outputs;
-        Tensor::from_shape(&shape, &product)
+        Ok(output)
     }
 }
 
