@@ -173,6 +173,7 @@ fn tract_variant_rows(
             EncoderOptions {
                 batch_size: per_call,
                 max_extra_tokens: usize::MAX,
+                max_run_tokens: usize::MAX,
                 ..EncoderOptions::default()
             },
         ),
