@@ -41,6 +41,8 @@ pub use error::ModelError;
 #[cfg(feature = "built-in-priors")]
 pub use priors::built_in_priors;
 pub use priors::{priors_path, read_priors};
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use threads::pool_worker_panicked;
 pub use tokenize::{TextTokenizer, TokenizedText};
 pub use tract::{EncoderOptions, TractEncoder};
 pub use weights::{BertWeights, Dense, EncoderLayer, LayerNorm, QuantizedMatrix};

@@ -16,6 +16,9 @@ use std::cell::Cell;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use worker_pool::pool_worker_panicked;
+
 thread_local! {
     /// What [`lent_threads`] returns on this thread.
     static LENT_THREADS: Cell<NonZeroUsize> = const { Cell::new(NonZeroUsize::MIN) };
@@ -60,7 +63,7 @@ pub(crate) fn map_in_threads<T: Send, R: Send>(
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
     {
-        map_on_worker_pool(items, work)
+        worker_pool::map_on_worker_pool(items, work)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
     {
@@ -100,14 +103,111 @@ pub(crate) fn map_column_groups_in_threads(
     });
 }
 
-/// The threaded wasm module's `map_in_threads`: the calling worker waits (`Atomics.wait`) while
-/// rayon's pool runs the items, one whole item per task, and collects the results in item
-/// order, so the bits are those of one thread. The pool must have been started (by
-/// `initThreadPool`): rayon's default pool would try to spawn threads, which wasm cannot.
+/// The threaded wasm module's pool (rayon's, on Web Workers): its `map_in_threads`, and how a
+/// panic on one of its workers reaches the thread waiting for it.
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
-fn map_on_worker_pool<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
-    use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
-    items.into_par_iter().with_max_len(1).map(&work).collect()
+mod worker_pool {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex, PoisonError};
+
+    // `map_on_worker_pool` lends its frame's borrows to the pool's tasks for as long as a
+    // panic cannot unwind it: wasm32-unknown-unknown only aborts, but say so if that changes.
+    #[cfg(not(panic = "abort"))]
+    compile_error!(
+        "the threaded wasm module's pool needs panic = \"abort\" (see map_on_worker_pool)"
+    );
+
+    /// The threaded wasm module's `map_in_threads`: rayon's pool runs the items, one whole item per
+    /// task, and the results come back in item order, so the bits are those of one thread. The
+    /// pool must have been started (by `initThreadPool`): rayon's default pool would try to spawn
+    /// threads, which wasm cannot.
+    ///
+    /// A pool worker that runs an item of a split (a nested one: lent threads) waits the way rayon
+    /// does, running other tasks meanwhile. The thread that called into the module waits for the
+    /// pool on [`POOL`] instead of inside rayon, so that a panic on a worker reaches it: in wasm a
+    /// panic traps the thread it happens on, and a caller waiting inside rayon for the item that
+    /// thread held would wait forever. [`pool_worker_panicked`] (from the panic hook) wakes it, and
+    /// it panics with the worker's message, the way `map_on_scoped_threads` resumes a helper's
+    /// panic natively: the caller's trap is the `internal_error` JavaScript reports.
+    pub(super) fn map_on_worker_pool<T: Send, R: Send>(
+        items: Vec<T>,
+        work: impl Fn(T) -> R + Sync,
+    ) -> Vec<R> {
+        use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+
+        if rayon::current_thread_index().is_some() {
+            return items.into_par_iter().with_max_len(1).map(&work).collect();
+        }
+        let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+        let remaining = AtomicUsize::new(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let (work, results, remaining) = (&work, &results, &remaining);
+            let task: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
+                let result = work(item);
+                *results[index]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(result);
+                remaining.fetch_sub(1, Ordering::Release);
+                // Under the lock, so that the caller cannot miss the wake-up between its check and
+                // its wait.
+                let _pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+                POOL_CHANGED.notify_all();
+            });
+            // SAFETY: the task borrows `work`, `results`, `remaining` and nothing else of this
+            // frame, and the frame outlives every use of them: it returns only once `remaining`
+            // is 0, after the last task's last use of its borrows (the `fetch_sub`); and where a
+            // worker panicked it panics itself, which traps without unwinding (panic = "abort",
+            // or this module does not compile), so the frame is never left and what it borrows
+            // is never freed.
+            let task: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(task) };
+            rayon::spawn(task);
+        }
+        let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+        while remaining.load(Ordering::Acquire) > 0 && pool.worker_panic.is_none() {
+            pool = POOL_CHANGED
+                .wait(pool)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let worker_panic = pool.worker_panic.clone();
+        // Unlocked before a panic, which traps this thread with the lock it holds.
+        drop(pool);
+        if let Some(message) = worker_panic {
+            panic!("a worker of the thread pool panicked: {message}");
+        }
+        results
+            .into_iter()
+            .map(|result| {
+                let result = result.into_inner().unwrap_or_else(PoisonError::into_inner);
+                result.expect("every task stores its result before it counts itself done")
+            })
+            .collect()
+    }
+
+    /// What the threads that called into the threaded wasm module learn from its pool while they
+    /// wait for it (`map_on_worker_pool`).
+    struct PoolState {
+        /// The message of the first panic on a pool worker: that worker is gone, with the task it
+        /// ran, so every call waiting for the pool fails with it, now and afterwards.
+        worker_panic: Option<String>,
+    }
+
+    static POOL: Mutex<PoolState> = Mutex::new(PoolState { worker_panic: None });
+
+    /// Notified when a task of the pool is done and when a pool worker panics.
+    static POOL_CHANGED: Condvar = Condvar::new();
+
+    /// For the threaded wasm module's panic hook, on the thread that panics, before the panic traps
+    /// it: on a worker of rayon's pool, the calls waiting for the pool stop waiting and panic with
+    /// `message` on their own thread, instead of waiting forever for the task the worker held.
+    /// Elsewhere it does nothing: the panic traps the calling thread itself.
+    pub fn pool_worker_panicked(message: &str) {
+        if rayon::current_thread_index().is_none() {
+            return;
+        }
+        let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+        pool.worker_panic.get_or_insert_with(|| message.to_string());
+        POOL_CHANGED.notify_all();
+    }
 }
 
 /// `map_in_threads` on `helpers` scoped threads besides the calling one.

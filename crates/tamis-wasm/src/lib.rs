@@ -118,7 +118,11 @@ thread_local! {
 #[wasm_bindgen(start)]
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
-        LAST_PANIC.with(|last| *last.borrow_mut() = Some(info.to_string()));
+        let message = info.to_string();
+        // On a worker of the threaded module's pool, the thread waiting for it panics too.
+        #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+        tamis_model::pool_worker_panicked(&message);
+        LAST_PANIC.with(|last| *last.borrow_mut() = Some(message));
     }));
 }
 
