@@ -6,9 +6,17 @@
 //! portable, AVX2, AVX-512 VNNI, wasm simd128 — returns the same bits, natively and in wasm.
 //!
 //! Weights stay 4-bit in memory: [`Q4Matrix`] repacks a Q4_0 matrix into groups of
-//! [`GROUP`] outputs whose nibbles sit in the order the kernels read them. A product widens
-//! one group at a time to int16 (a few kilobytes that stay in cache) and runs every token of
-//! the call against it, so the 4-bit weights stream from memory once per call.
+//! [`GROUP`] outputs whose nibbles sit in the order the kernels read them, and the kernels
+//! unpack the nibbles in registers as they multiply: nothing is widened ahead of a product,
+//! so one short text pays for reading its 4-bit weights and no more (a widened copy of each
+//! group, written once per call, was a fifth of a call on one short text in wasm).
+//!
+//! Unpacking is one zero-extension and one shift: a byte holding the nibbles `low` and `high`
+//! of two outputs (the same input) is multiplied whole, `byte = low + 16 high`, beside its
+//! shifted `high`, and each block's exact sums are untangled afterwards, `low = byte - 16
+//! high`; the weights are `nibble - 8`, so `-8 * (sum of the block's activations)`, once per
+//! row and block, completes each sum. All integer arithmetic, exact, so every kernel still
+//! returns the portable kernel's bits.
 //!
 //! Quantizing rounds each activation to 1/65534 of its row's largest magnitude, which moves
 //! embeddings by about 1e-5 from f32 products on the dequantized weights.
@@ -29,8 +37,12 @@ pub(crate) const BLOCK_BYTES: usize = 18;
 const GROUP: usize = 16;
 /// Input pairs per block: the kernels multiply and add two inputs at a time (`pmaddwd`).
 /// (Activations are quantized to at most 32767 in magnitude, so a block's sum is at most
-/// 32 * 32767 * 8 < 2^24: exact in int32, and exact again when converted to f32.)
+/// 32 * 32767 * 8 < 2^24: exact in int32, and exact again when converted to f32; the sums of
+/// whole bytes the kernels untangle it from are at most 32 * 32767 * 255 < 2^31.)
 const PAIRS_PER_BLOCK: usize = BLOCK / 2;
+/// Outputs whose weights share a byte's nibbles: output `lane` in the low nibble, output
+/// `lane + HIGH_NIBBLE_LANES` in the high one.
+const HIGH_NIBBLE_LANES: usize = GROUP / 2;
 
 /// The value of an IEEE half-precision number (exact: every f16 is an f32).
 pub(crate) fn f16_to_f32(bits: u16) -> f32 {
@@ -64,9 +76,11 @@ pub(crate) fn dequantize_q4_0(blocks: &[u8], out: &mut [f32]) {
 /// A Q4_0 weight matrix packed for the kernels, still 4-bit.
 ///
 /// Outputs in groups of [`GROUP`] (the last one padded with zero weights); within a group,
-/// block by block, for each pair of inputs `(2p, 2p + 1)` one byte per output holding the
-/// two weights (+ 8) in its low and high nibble; then the group's block scales as f32,
-/// `[block][output]`. 20 bytes per 32 weights where Q4_0 has 18.
+/// block by block, for each pair of inputs `(2p, 2p + 1)` 16 bytes, byte `2m + i` holding
+/// the weight (+ 8) of input `2p + i` for output `m` in its low nibble and for output `m + 8`
+/// in its high one ([`nibble_position`]): zero-extended to 16-bit lanes, the bytes are the
+/// `pmaddwd` layout of eight outputs, shifted right by 4 that of the other eight. Then the
+/// group's block scales as f32, `[block][output]`. 20 bytes per 32 weights where Q4_0 has 18.
 #[derive(Debug)]
 pub(crate) struct Q4Matrix {
     inputs: usize,
@@ -149,17 +163,13 @@ impl Q4Matrix {
     #[cfg(test)]
     pub(crate) fn dequantize(&self) -> Vec<f32> {
         let mut weights = vec![0f32; self.inputs * self.outputs];
-        let mut widened = vec![0u32; self.inputs / 2 * GROUP];
         for group in 0..self.outputs.div_ceil(GROUP) {
-            widen(self.group_nibbles(group), &mut widened);
-            let scales = self.group_scales(group);
+            let (nibbles, scales) = (self.group_nibbles(group), self.group_scales(group));
             for input in 0..self.inputs {
-                let (pair, odd) = (input / 2, input % 2);
                 for lane in 0..GROUP.min(self.outputs - group * GROUP) {
-                    let weight = weight_pair(widened[pair * GROUP + lane])[odd];
+                    let weight = weight(nibbles, input, lane);
                     let scale = scales[input / BLOCK * GROUP + lane];
-                    weights[input * self.outputs + group * GROUP + lane] =
-                        f32::from(weight) * scale;
+                    weights[input * self.outputs + group * GROUP + lane] = weight as f32 * scale;
                 }
             }
         }
@@ -176,27 +186,29 @@ impl Q4Matrix {
 fn pack_row(row: &[u8], lane: usize, nibbles: &mut [u8], scales: &mut [f32]) {
     for (block, q4) in row.chunks_exact(BLOCK_BYTES).enumerate() {
         scales[block * GROUP + lane] = f16_to_f32(u16::from_le_bytes([q4[0], q4[1]]));
-        let (q4_nibbles, packed) = (&q4[2..], &mut nibbles[block * PAIRS_PER_BLOCK * GROUP..]);
-        for pair in 0..PAIRS_PER_BLOCK {
-            // Inputs 2p and 2p + 1: the low nibbles of bytes 2p and 2p + 1 in the block's
-            // first half, the high nibbles of bytes 2p - 16 and 2p - 15 in its second.
-            let first_byte = q4_nibbles[2 * pair % PAIRS_PER_BLOCK];
-            let second_byte = q4_nibbles[(2 * pair + 1) % PAIRS_PER_BLOCK];
-            packed[pair * GROUP + lane] = if 2 * pair < PAIRS_PER_BLOCK {
-                (first_byte & 0x0f) | (second_byte << 4)
-            } else {
-                (first_byte >> 4) | (second_byte & 0xf0)
-            };
+        for (byte, &q4_byte) in q4[2..].iter().enumerate() {
+            // Q4_0 byte `j` holds input `j` of the block in its low nibble, `j + 16` in its
+            // high one.
+            for (input, nibble) in [(byte, q4_byte & 0x0f), (byte + BLOCK / 2, q4_byte >> 4)] {
+                let (index, shift) = nibble_position(block * BLOCK + input, lane);
+                nibbles[index] = (nibbles[index] & !(0x0f << shift)) | (nibble << shift);
+            }
         }
     }
 }
 
-/// Widens a group's nibbles to int16 weights, one `u32` per output and pair of inputs holding
-/// the pair's two weights as little-endian int16: the layout `pmaddwd` multiplies a broadcast
-/// pair of activations by. Once per group and call, a tenth of a call on short texts:
-/// compiled for AVX-512 or AVX2 where the host has it.
-fn widen(nibbles: &[u8], widened: &mut [u32]) {
-    with_wide_vectors(|| widen_in_lanes(nibbles, widened));
+/// Where a group's nibbles hold the weight of `input` for output `lane`: the byte's index
+/// and the nibble's shift within it (the layout of [`Q4Matrix`]).
+fn nibble_position(input: usize, lane: usize) -> (usize, u32) {
+    let (pair, odd) = (input / 2, input % 2);
+    let index = pair * GROUP + 2 * (lane % HIGH_NIBBLE_LANES) + odd;
+    (index, 4 * (lane / HIGH_NIBBLE_LANES) as u32)
+}
+
+/// The weight of `input` for output `lane` in a group's nibbles.
+fn weight(nibbles: &[u8], input: usize, lane: usize) -> i32 {
+    let (index, shift) = nibble_position(input, lane);
+    i32::from((nibbles[index] >> shift) & 0x0f) - 8
 }
 
 /// Runs `pass`, code written to vectorize (element-wise arithmetic, integer widening),
@@ -235,22 +247,6 @@ mod wide_vectors {
     pub(super) unsafe fn avx2<R>(pass: impl FnOnce() -> R) -> R {
         pass()
     }
-}
-
-/// Integer operations on 32-bit lanes only, so that it vectorizes: `nibble - 8` as a 16-bit
-/// two's complement is `(nibble + 0xfff8) mod 2^16`.
-#[inline(always)]
-fn widen_in_lanes(nibbles: &[u8], widened: &mut [u32]) {
-    for (pair, &byte) in widened.iter_mut().zip(nibbles) {
-        let (first, second) = (u32::from(byte & 0x0f), u32::from(byte >> 4));
-        *pair = (((first + 0xfff8) & 0xffff) | ((second + 0xfff8) << 16)).to_le();
-    }
-}
-
-/// The two int16 weights of a widened pair.
-fn weight_pair(pair: u32) -> [i16; 2] {
-    let pair = u32::from_le(pair);
-    [pair as u16 as i16, (pair >> 16) as u16 as i16]
 }
 
 /// `output = activations * weights + bias`: `activations` is rows x `weights.inputs()`,
@@ -292,24 +288,31 @@ fn multiply_with(
     assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
     assert_eq!(bias.len(), outputs, "one bias per output");
     let quantized = QuantizedRows::new(activations, inputs);
+    // What the weights' `- 8` adds to each row's block sums.
+    let offsets: Vec<i32> = quantized
+        .values
+        .chunks_exact(BLOCK)
+        .map(|block| -8 * block.iter().map(|&value| i32::from(value)).sum::<i32>())
+        .collect();
     map_column_groups_in_threads(output, outputs, GROUP, threads, |groups, columns| {
-        multiply_groups(kernel, &quantized, weights, bias, groups, columns);
+        multiply_groups(kernel, &quantized, &offsets, weights, bias, groups, columns);
     });
 }
 
 /// The output columns of `groups` for every row: `columns[row]` holds them, from the first
-/// group's first column on.
+/// group's first column on. `offsets` holds `-8 *` each row's sum of each block's
+/// activations.
 fn multiply_groups(
     kernel: Kernel,
     quantized: &QuantizedRows,
+    offsets: &[i32],
     weights: &Q4Matrix,
     bias: &[f32],
     groups: Range<usize>,
     columns: &mut [&mut [f32]],
 ) {
     let (inputs, outputs) = (weights.inputs, weights.outputs);
-    let rows = columns.len();
-    let mut widened = vec![0u32; inputs / 2 * GROUP];
+    let (rows, blocks) = (columns.len(), weights.blocks());
     // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too few
     // independent sums to keep the multiply-add unit busy.
     let tile_rows = rows
@@ -317,14 +320,14 @@ fn multiply_groups(
         .max(1);
     let first_column = groups.start * GROUP;
     for group in groups {
-        widen(weights.group_nibbles(group), &mut widened);
-        let scales = weights.group_scales(group);
+        let (nibbles, scales) = (weights.group_nibbles(group), weights.group_scales(group));
         let columns_of_group = group * GROUP..((group + 1) * GROUP).min(outputs);
         let in_share = columns_of_group.start - first_column..columns_of_group.end - first_column;
         for first in (0..rows).step_by(tile_rows) {
             let count = (rows - first).min(tile_rows);
             let tile = &quantized.values[first * inputs..(first + count) * inputs];
-            let sums = kernel.products(tile, count, &widened, scales);
+            let tile_offsets = &offsets[first * blocks..(first + count) * blocks];
+            let sums = kernel.products(tile, count, nibbles, scales, tile_offsets);
             for (offset, sums) in sums[..count].iter().enumerate() {
                 let row = first + offset;
                 let row_scale = quantized.scales[row];
@@ -343,39 +346,48 @@ fn multiply_groups(
 type TileSums = [[f32; GROUP]; MAX_TILE_ROWS];
 
 impl Kernel {
-    /// `tile` holds `rows` rows of quantized activations; `widened` a group's weights from
-    /// [`widen`], `scales` its block scales.
-    fn products(self, tile: &[i16], rows: usize, widened: &[u32], scales: &[f32]) -> TileSums {
+    /// `tile` holds `rows` rows of quantized activations; `nibbles` and `scales` a group's
+    /// weights, `offsets` `-8 *` the sum of each row's activations in each block (`[row][block]`).
+    fn products(
+        self,
+        tile: &[i16],
+        rows: usize,
+        nibbles: &[u8],
+        scales: &[f32],
+        offsets: &[i32],
+    ) -> TileSums {
         assert!(rows >= 1 && rows <= self.max_rows());
         let inputs = tile.len() / rows;
         assert!(inputs.is_multiple_of(BLOCK) && tile.len() == rows * inputs);
-        assert!(widened.len() >= inputs / 2 * GROUP && scales.len() >= inputs / BLOCK * GROUP);
+        let blocks = inputs / BLOCK;
+        assert!(nibbles.len() >= inputs / 2 * GROUP && scales.len() >= blocks * GROUP);
+        assert_eq!(offsets.len(), rows * blocks, "one offset per row and block");
         match self {
-            Self::Portable => portable(tile, rows, widened, scales),
+            Self::Portable => portable(tile, rows, nibbles, scales),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 was detected; the slices are as long as checked above.
-            Self::Avx2 => unsafe { x86::products(tile, rows, widened, scales) },
+            Self::Avx2 => unsafe { x86::products_avx2(tile, rows, nibbles, scales, offsets) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX-512 F, BW and VNNI were detected; the slices are as checked above.
-            Self::Vnni => unsafe { x86::products_vnni(tile, rows, widened, scales) },
+            Self::Vnni => unsafe { x86::products_vnni(tile, rows, nibbles, scales, offsets) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             // SAFETY: the slices are as long as checked above.
-            Self::Simd128 => unsafe { wasm::products(tile, rows, widened, scales) },
+            Self::Simd128 => unsafe { wasm::products(tile, rows, nibbles, scales, offsets) },
         }
     }
 }
 
-fn portable(tile: &[i16], rows: usize, widened: &[u32], scales: &[f32]) -> TileSums {
+/// The reference the other kernels must match bit for bit: each weight read on its own, the
+/// block sums accumulated as written in the module's documentation.
+fn portable(tile: &[i16], rows: usize, nibbles: &[u8], scales: &[f32]) -> TileSums {
     let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
     for (row, row_sums) in tile.chunks_exact(tile.len() / rows).zip(sums.iter_mut()) {
         for (block, activations) in row.chunks_exact(BLOCK).enumerate() {
             let mut exact = [0i32; GROUP];
-            let weights = &widened[block * PAIRS_PER_BLOCK * GROUP..][..PAIRS_PER_BLOCK * GROUP];
-            for (pair, weights) in activations.chunks_exact(2).zip(weights.chunks_exact(GROUP)) {
-                let (a0, a1) = (i32::from(pair[0]), i32::from(pair[1]));
-                for (sum, &w) in exact.iter_mut().zip(weights) {
-                    let [w0, w1] = weight_pair(w);
-                    *sum += a0 * i32::from(w0) + a1 * i32::from(w1);
+            for (offset, &activation) in activations.iter().enumerate() {
+                let input = block * BLOCK + offset;
+                for (lane, sum) in exact.iter_mut().enumerate() {
+                    *sum += i32::from(activation) * weight(nibbles, input, lane);
                 }
             }
             let block_scales = &scales[block * GROUP..][..GROUP];
@@ -390,9 +402,10 @@ fn portable(tile: &[i16], rows: usize, widened: &[u32], scales: &[f32]) -> TileS
 /// Dispatches a tile to a kernel compiled for that many rows, so that its accumulators are
 /// fixed-size arrays the compiler keeps in registers.
 macro_rules! by_row_count {
-    ($kernel:ident, $tile:expr, $rows:expr, $widened:expr, $scales:expr, [$($n:literal),+]) => {
+    ($kernel:ident, $tile:expr, $rows:expr, $nibbles:expr, $scales:expr, $offsets:expr,
+     [$($n:literal),+]) => {
         match $rows {
-            $($n => $kernel::<$n>($tile, $widened, $scales),)+
+            $($n => $kernel::<$n>($tile, $nibbles, $scales, $offsets),)+
             other => unreachable!("a tile of {other} rows"),
         }
     };
@@ -402,68 +415,42 @@ macro_rules! by_row_count {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{TileSums, BLOCK, GROUP, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
+    use super::{TileSums, BLOCK, GROUP, HIGH_NIBBLE_LANES, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
 
     /// # Safety
     /// AVX2 must be available; `tile` holds `rows` (1 to 4) rows of a multiple of 32 inputs,
-    /// `widened` and `scales` a group's weights and scales for as many inputs.
-    pub(super) unsafe fn products(
+    /// `nibbles`, `scales` and `offsets` a group's weights, scales and offsets for as many.
+    pub(super) unsafe fn products_avx2(
         tile: &[i16],
         rows: usize,
-        widened: &[u32],
+        nibbles: &[u8],
         scales: &[f32],
+        offsets: &[i32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
-        unsafe { by_row_count!(tile_avx2, tile, rows, widened, scales, [1, 2, 3, 4]) }
-    }
-
-    /// Eight outputs at a time (one register of int32 sums and one of f32 sums per row),
-    /// one `pmaddwd` per row and pair of inputs.
-    #[target_feature(enable = "avx2")]
-    unsafe fn tile_avx2<const R: usize>(tile: &[i16], widened: &[u32], scales: &[f32]) -> TileSums {
-        let inputs = tile.len() / R;
-        let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
-        let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
-        for half in 0..2 {
-            let mut total = [_mm256_setzero_ps(); R];
-            for block in 0..inputs / BLOCK {
-                let mut exact = [_mm256_setzero_si256(); R];
-                for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
-                    // SAFETY: the caller guarantees the slices cover `pair` of every row.
-                    unsafe {
-                        let weights = widened.as_ptr().add(pair * GROUP + half * 8);
-                        let weights = _mm256_loadu_si256(weights.cast());
-                        for (r, exact) in exact.iter_mut().enumerate() {
-                            let both = rows[r].add(2 * pair);
-                            let both = _mm256_set1_epi32(both.cast::<i32>().read_unaligned());
-                            *exact = _mm256_add_epi32(*exact, _mm256_madd_epi16(both, weights));
-                        }
-                    }
-                }
-                // SAFETY: `scales` holds 16 per block.
-                let block_scales =
-                    unsafe { _mm256_loadu_ps(scales.as_ptr().add(block * GROUP + half * 8)) };
-                for (total, &exact) in total.iter_mut().zip(&exact) {
-                    let scaled = _mm256_mul_ps(block_scales, _mm256_cvtepi32_ps(exact));
-                    *total = _mm256_add_ps(*total, scaled);
-                }
-            }
-            for (row_sums, &total) in sums.iter_mut().zip(&total) {
-                // SAFETY: each row of `sums` holds 16 f32, two 256-bit halves.
-                unsafe { _mm256_storeu_ps(row_sums.as_mut_ptr().add(half * 8), total) };
-            }
+        unsafe {
+            by_row_count!(
+                tile_avx2,
+                tile,
+                rows,
+                nibbles,
+                scales,
+                offsets,
+                [1, 2, 3, 4]
+            )
         }
-        sums
     }
 
     /// # Safety
     /// AVX-512 F, BW and VNNI must be available; `tile` holds `rows` (1 to 8) rows of a
-    /// multiple of 32 inputs, `widened` and `scales` a group's weights and scales for as many.
+    /// multiple of 32 inputs, `nibbles`, `scales` and `offsets` a group's weights, scales and
+    /// offsets for as many.
     pub(super) unsafe fn products_vnni(
         tile: &[i16],
         rows: usize,
-        widened: &[u32],
+        nibbles: &[u8],
         scales: &[f32],
+        offsets: &[i32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
         unsafe {
@@ -471,46 +458,145 @@ mod x86 {
                 tile_vnni,
                 tile,
                 rows,
-                widened,
+                nibbles,
                 scales,
+                offsets,
                 [1, 2, 3, 4, 5, 6, 7, 8]
             )
         }
     }
 
-    /// The whole group at once: one `vpdpwssd` per row and pair of inputs, 32 multiply-adds
-    /// into the group's 16 sums.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn tile_vnni<const R: usize>(tile: &[i16], widened: &[u32], scales: &[f32]) -> TileSums {
+    /// The group's 16 outputs in two 256-bit registers of int32 sums per row: the pair's 16
+    /// bytes zero-extended (the low nibbles: outputs 0 to 7) and shifted right by 4 (the high
+    /// ones: outputs 8 to 15), one `pmaddwd` per row, pair and register.
+    #[target_feature(enable = "avx2")]
+    unsafe fn tile_avx2<const R: usize>(
+        tile: &[i16],
+        nibbles: &[u8],
+        scales: &[f32],
+        offsets: &[i32],
+    ) -> TileSums {
         let inputs = tile.len() / R;
+        let blocks = inputs / BLOCK;
         let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
-        let mut total = [_mm512_setzero_ps(); R];
-        for block in 0..inputs / BLOCK {
-            let mut exact = [_mm512_setzero_si512(); R];
+        let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
+        for block in 0..blocks {
+            let mut whole_bytes = [_mm256_setzero_si256(); R];
+            let mut high_nibbles = [_mm256_setzero_si256(); R];
             for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                 // SAFETY: the caller guarantees the slices cover `pair` of every row.
                 unsafe {
-                    let weights = _mm512_loadu_si512(widened.as_ptr().add(pair * GROUP).cast());
-                    for (r, exact) in exact.iter_mut().enumerate() {
-                        let both = rows[r].add(2 * pair);
-                        let both = _mm512_set1_epi32(both.cast::<i32>().read_unaligned());
-                        *exact = _mm512_dpwssd_epi32(*exact, both, weights);
+                    let bytes = nibbles.as_ptr().add(pair * GROUP);
+                    let bytes = _mm256_cvtepu8_epi16(_mm_loadu_si128(bytes.cast()));
+                    let high = _mm256_srli_epi16::<4>(bytes);
+                    for r in 0..R {
+                        let both = rows[r].add(2 * pair).cast::<i32>().read_unaligned();
+                        let both = _mm256_set1_epi32(both);
+                        let (whole, highs) = (&mut whole_bytes[r], &mut high_nibbles[r]);
+                        *whole = _mm256_add_epi32(*whole, _mm256_madd_epi16(both, bytes));
+                        *highs = _mm256_add_epi32(*highs, _mm256_madd_epi16(both, high));
                     }
                 }
             }
-            // SAFETY: `scales` holds 16 per block.
-            let block_scales = unsafe { _mm512_loadu_ps(scales.as_ptr().add(block * GROUP)) };
-            for (total, &exact) in total.iter_mut().zip(&exact) {
-                let scaled = _mm512_mul_ps(block_scales, _mm512_cvtepi32_ps(exact));
-                *total = _mm512_add_ps(*total, scaled);
+            for (r, row_sums) in sums.iter_mut().enumerate().take(R) {
+                let offset = offsets[r * blocks + block];
+                // SAFETY: `scales` holds 16 per block.
+                unsafe {
+                    let scales = scales.as_ptr().add(block * GROUP);
+                    add_block(row_sums, whole_bytes[r], high_nibbles[r], offset, scales);
+                }
             }
         }
+        sums
+    }
+
+    /// As [`tile_avx2`], two pairs of inputs at a time in 512-bit registers: the first pair's
+    /// 16 bytes in the low half, the next pair's in the high half, one `vpdpwssd` per row, two
+    /// pairs and register; the halves are added at each block's end.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+    unsafe fn tile_vnni<const R: usize>(
+        tile: &[i16],
+        nibbles: &[u8],
+        scales: &[f32],
+        offsets: &[i32],
+    ) -> TileSums {
+        let inputs = tile.len() / R;
+        let blocks = inputs / BLOCK;
+        let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
         let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
-        for (row_sums, &total) in sums.iter_mut().zip(&total) {
-            // SAFETY: each row of `sums` holds 16 f32, one 512-bit store.
-            unsafe { _mm512_storeu_ps(row_sums.as_mut_ptr(), total) };
+        for block in 0..blocks {
+            let mut whole_bytes = [_mm512_setzero_si512(); R];
+            let mut high_nibbles = [_mm512_setzero_si512(); R];
+            for pair in (block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK).step_by(2) {
+                // SAFETY: the caller guarantees the slices cover `pair + 1` of every row.
+                unsafe {
+                    let bytes = nibbles.as_ptr().add(pair * GROUP);
+                    let bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(bytes.cast()));
+                    let high = _mm512_srli_epi16::<4>(bytes);
+                    for r in 0..R {
+                        let both = rows[r].add(2 * pair).cast::<i32>();
+                        let first = _mm256_set1_epi32(both.read_unaligned());
+                        let next = _mm256_set1_epi32(both.add(1).read_unaligned());
+                        let both = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(first), next);
+                        whole_bytes[r] = _mm512_dpwssd_epi32(whole_bytes[r], both, bytes);
+                        high_nibbles[r] = _mm512_dpwssd_epi32(high_nibbles[r], both, high);
+                    }
+                }
+            }
+            for (r, row_sums) in sums.iter_mut().enumerate().take(R) {
+                let add_halves = |sums: __m512i| {
+                    let high_half = _mm512_extracti64x4_epi64::<1>(sums);
+                    _mm256_add_epi32(_mm512_castsi512_si256(sums), high_half)
+                };
+                let (whole, high) = (add_halves(whole_bytes[r]), add_halves(high_nibbles[r]));
+                let offset = offsets[r * blocks + block];
+                // SAFETY: `scales` holds 16 per block.
+                unsafe {
+                    add_block(
+                        row_sums,
+                        whole,
+                        high,
+                        offset,
+                        scales.as_ptr().add(block * GROUP),
+                    );
+                }
+            }
         }
         sums
+    }
+
+    /// Adds a block to a row's 16 sums: untangles the exact sums of the low nibbles from those
+    /// of the whole bytes, adds the `- 8` of every weight (`offset`), then `sum += scale *
+    /// exact` in f32.
+    ///
+    /// # Safety
+    /// `scales` points to the block's 16 scales.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn add_block(
+        row_sums: &mut [f32; GROUP],
+        whole_bytes: __m256i,
+        high_nibbles: __m256i,
+        offset: i32,
+        scales: *const f32,
+    ) {
+        let offset = _mm256_set1_epi32(offset);
+        let low_nibbles = _mm256_sub_epi32(whole_bytes, _mm256_slli_epi32::<4>(high_nibbles));
+        let exact = [
+            _mm256_add_epi32(low_nibbles, offset),
+            _mm256_add_epi32(high_nibbles, offset),
+        ];
+        for (first, exact) in [0, HIGH_NIBBLE_LANES].into_iter().zip(exact) {
+            // SAFETY: the caller's `scales` holds 16, as does `row_sums`.
+            unsafe {
+                let scaled = _mm256_mul_ps(
+                    _mm256_loadu_ps(scales.add(first)),
+                    _mm256_cvtepi32_ps(exact),
+                );
+                let total = row_sums.as_mut_ptr().add(first);
+                _mm256_storeu_ps(total, _mm256_add_ps(_mm256_loadu_ps(total), scaled));
+            }
+        }
     }
 }
 
@@ -518,75 +604,77 @@ mod x86 {
 mod wasm {
     use std::arch::wasm32::*;
 
-    use super::{TileSums, BLOCK, GROUP, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
+    use super::{TileSums, BLOCK, GROUP, HIGH_NIBBLE_LANES, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
+
+    /// Outputs per register: four int32 sums.
+    const QUARTER: usize = GROUP / 4;
 
     /// # Safety
-    /// `tile` holds `rows` (1 or 2) rows of a multiple of 32 inputs, `widened` and `scales` a
-    /// group's weights and scales for as many inputs.
+    /// `tile` holds `rows` (1 or 2) rows of a multiple of 32 inputs, `nibbles`, `scales` and
+    /// `offsets` a group's weights, scales and offsets for as many inputs.
     pub(super) unsafe fn products(
         tile: &[i16],
         rows: usize,
-        widened: &[u32],
+        nibbles: &[u8],
         scales: &[f32],
+        offsets: &[i32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
-        unsafe { by_row_count!(tile_simd128, tile, rows, widened, scales, [1, 2]) }
+        unsafe { by_row_count!(tile_simd128, tile, rows, nibbles, scales, offsets, [1, 2]) }
     }
 
-    /// Eight outputs at a time (two registers of int32 sums and two of f32 sums per row),
-    /// `i32x4.dot_i16x8_s` per row, pair of inputs and four outputs; multiply then add in f32.
+    /// Half a group at a time (two registers of int32 sums per row): for half `h`, the pair's
+    /// bytes `8h` to `8h + 7` zero-extended (the low nibbles: outputs `4h` to `4h + 3`) and
+    /// shifted right by 4 (the high ones: outputs `8 + 4h` to `11 + 4h`),
+    /// `i32x4.dot_i16x8_s` per row, pair and register; multiply then add in f32.
     unsafe fn tile_simd128<const R: usize>(
         tile: &[i16],
-        widened: &[u32],
+        nibbles: &[u8],
         scales: &[f32],
+        offsets: &[i32],
     ) -> TileSums {
         let inputs = tile.len() / R;
+        let blocks = inputs / BLOCK;
         let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
         let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
-        for half in 0..2 {
-            let mut total = [[f32x4_splat(0.0); 2]; R];
-            for block in 0..inputs / BLOCK {
-                let mut exact = [[i32x4_splat(0); 2]; R];
+        for first_lane in [0, QUARTER] {
+            for block in 0..blocks {
+                let mut whole_bytes = [i32x4_splat(0); R];
+                let mut high_nibbles = [i32x4_splat(0); R];
                 for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                     // SAFETY: the caller guarantees the slices cover `pair` of every row.
                     unsafe {
-                        let weights = widened.as_ptr().add(pair * GROUP + half * 8);
-                        let weights: [v128; 2] =
-                            [v128_load(weights.cast()), v128_load(weights.add(4).cast())];
-                        for (r, exact) in exact.iter_mut().enumerate() {
-                            let both = rows[r].add(2 * pair);
-                            let both = i32x4_splat(both.cast::<i32>().read_unaligned());
-                            for (sum, &w) in exact.iter_mut().zip(&weights) {
-                                *sum = i32x4_add(*sum, i32x4_dot_i16x8(both, w));
-                            }
+                        let bytes = nibbles.as_ptr().add(pair * GROUP + 2 * first_lane);
+                        let bytes = u16x8_load_extend_u8x8(bytes);
+                        let high = u16x8_shr(bytes, 4);
+                        for r in 0..R {
+                            let both = rows[r].add(2 * pair).cast::<i32>().read_unaligned();
+                            let both = i32x4_splat(both);
+                            whole_bytes[r] =
+                                i32x4_add(whole_bytes[r], i32x4_dot_i16x8(both, bytes));
+                            high_nibbles[r] =
+                                i32x4_add(high_nibbles[r], i32x4_dot_i16x8(both, high));
                         }
                     }
                 }
-                for quarter in 0..2 {
-                    // SAFETY: `scales` holds 16 per block.
-                    let block_scales = unsafe {
-                        v128_load(
-                            scales
-                                .as_ptr()
-                                .add(block * GROUP + half * 8 + quarter * 4)
-                                .cast(),
-                        )
-                    };
-                    for (total, exact) in total.iter_mut().zip(&exact) {
-                        let scaled = f32x4_mul(block_scales, f32x4_convert_i32x4(exact[quarter]));
-                        total[quarter] = f32x4_add(total[quarter], scaled);
+                for (r, row_sums) in sums.iter_mut().enumerate().take(R) {
+                    let offset = i32x4_splat(offsets[r * blocks + block]);
+                    let low_nibbles = i32x4_sub(whole_bytes[r], i32x4_shl(high_nibbles[r], 4));
+                    let exact = [
+                        i32x4_add(low_nibbles, offset),
+                        i32x4_add(high_nibbles[r], offset),
+                    ];
+                    let lanes = [first_lane, HIGH_NIBBLE_LANES + first_lane];
+                    for (first, exact) in lanes.into_iter().zip(exact) {
+                        // SAFETY: `scales` holds 16 per block, each row of `sums` 16.
+                        unsafe {
+                            let scales =
+                                v128_load(scales.as_ptr().add(block * GROUP + first).cast());
+                            let total = row_sums.as_mut_ptr().add(first);
+                            let scaled = f32x4_mul(scales, f32x4_convert_i32x4(exact));
+                            v128_store(total.cast(), f32x4_add(v128_load(total.cast()), scaled));
+                        }
                     }
-                }
-            }
-            for (row_sums, total) in sums.iter_mut().zip(&total) {
-                for (quarter, &value) in total.iter().enumerate() {
-                    // SAFETY: each row of `sums` holds 16 f32.
-                    unsafe {
-                        v128_store(
-                            row_sums.as_mut_ptr().add(half * 8 + quarter * 4).cast(),
-                            value,
-                        )
-                    };
                 }
             }
         }
