@@ -23,4 +23,15 @@ pub trait Encoder {
 
     /// Embeds `texts`, in order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, Self::Error>;
+
+    /// Embeds `descriptions`: texts that say what to look for (a category's definition and
+    /// the items it lists) rather than texts to judge, to be compared with the embeddings of
+    /// [`Encoder::embed`]. A model trained with two prefixes embeds them with its document
+    /// prefix (e5's `passage: `; texts keep `query: `): with e5, the TextDetox toxicity
+    /// definition's items ranked toxic test comments above benign ones with AUC .89 this way
+    /// against .82 with `query: ` on both sides (`tamis eval classify`, definition only).
+    /// By default, as [`Encoder::embed`]: models without prefixes have one role.
+    fn embed_descriptions(&self, descriptions: &[&str]) -> Result<Vec<Embedding>, Self::Error> {
+        self.embed(descriptions)
+    }
 }

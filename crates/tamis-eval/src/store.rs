@@ -125,4 +125,10 @@ impl<E: Encoder> Encoder for CachedEncoder<'_, E> {
         let cache = self.cache.borrow();
         Ok(texts.iter().map(|t| cache[*t].clone()).collect())
     }
+
+    /// Not cached: a policy's definitions give a handful of descriptions, and the cache
+    /// is keyed by text alone (the same text embeds differently as a description).
+    fn embed_descriptions(&self, descriptions: &[&str]) -> Result<Vec<Embedding>, E::Error> {
+        self.inner.embed_descriptions(descriptions)
+    }
 }

@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 use tamis_core::{Embedding, Encoder};
-use tamis_model::{CpuEncoder, ModelBundle};
+use tamis_model::{CpuEncoder, ModelBundle, TextRole};
 
 use crate::{choose, BackendPreference, Choice, GpuEncoder, GpuError, GpuOptions, Selection};
 
@@ -99,22 +99,45 @@ impl Encoder for AutoEncoder {
     /// Embeds on the active backend. When the GPU is lost, the same texts are embedded on the
     /// CPU, which serves every later call.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
+        self.embed_as(texts, TextRole::Query)
+    }
+
+    /// As [`AutoEncoder::embed`], with the model's description prefix.
+    fn embed_descriptions(&self, descriptions: &[&str]) -> Result<Vec<Embedding>, GpuError> {
+        self.embed_as(descriptions, TextRole::Passage)
+    }
+}
+
+impl AutoEncoder {
+    fn embed_as(&self, texts: &[&str], role: TextRole) -> Result<Vec<Embedding>, GpuError> {
         let mut active = self
             .active
             .lock()
             .map_err(|_| GpuError::Lost("an earlier call panicked".into()))?;
         let failure = match &active.0 {
-            Active::Cpu(encoder) => return Ok(encoder.embed(texts)?),
-            Active::Gpu(encoder) => match encoder.embed(texts) {
+            Active::Cpu(encoder) => return Ok(embed_on(encoder.as_ref(), texts, role)?),
+            Active::Gpu(encoder) => match embed_on(encoder.as_ref(), texts, role) {
                 Err(failure @ GpuError::Lost(_)) => failure,
                 result => return result,
             },
         };
         let mut cpu = CpuEncoder::new(&self.bundle)?;
         cpu.set_threads(self.cpu_threads);
-        let embeddings = cpu.embed(texts)?;
+        let embeddings = embed_on(&cpu, texts, role)?;
         let selection = active.1.after_gpu_failure(&failure);
         *active = (Active::Cpu(Box::new(cpu)), selection);
         Ok(embeddings)
+    }
+}
+
+/// `texts` embedded by `encoder` as texts to judge ([`TextRole::Query`]) or as descriptions.
+fn embed_on<E: Encoder>(
+    encoder: &E,
+    texts: &[&str],
+    role: TextRole,
+) -> Result<Vec<Embedding>, E::Error> {
+    match role {
+        TextRole::Query => encoder.embed(texts),
+        TextRole::Passage => encoder.embed_descriptions(texts),
     }
 }

@@ -34,7 +34,9 @@ mod select;
 use std::sync::Mutex;
 
 use tamis_core::{l2_normalize, Embedding};
-use tamis_model::{Architecture, BatchPlan, Batching, Conventions, ModelBundle, ModelError};
+use tamis_model::{
+    Architecture, BatchPlan, Batching, Conventions, ModelBundle, ModelError, TextRole,
+};
 use thiserror::Error;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -222,12 +224,22 @@ impl GpuEncoder {
     /// # }
     /// ```
     pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
+        self.embed_role_async(texts, TextRole::Query).await
+    }
+
+    /// Embeds `texts` of `role` ([`TextRole::Passage`]: descriptions, see
+    /// [`tamis_core::Encoder::embed_descriptions`]).
+    pub async fn embed_role_async(
+        &self,
+        texts: &[&str],
+        role: TextRole,
+    ) -> Result<Vec<Embedding>, GpuError> {
         // Whole batches, however different the lengths: each dispatch costs more than padding.
         let batching = Batching {
             max_texts: self.options.batch_size,
             max_extra_tokens: usize::MAX,
         };
-        let plan = BatchPlan::from_tokenized(self.tokenizer.tokenize(texts)?, batching);
+        let plan = BatchPlan::from_tokenized(self.tokenizer.tokenize(texts, role)?, batching);
         let mut vectors = Vec::new();
         for batch in plan.batches() {
             let ids: Vec<&[u32]> = batch.iter().map(|text| text.ids.as_slice()).collect();
@@ -267,5 +279,9 @@ impl tamis_core::Encoder for GpuEncoder {
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, GpuError> {
         pollster::block_on(self.embed_async(texts))
+    }
+
+    fn embed_descriptions(&self, descriptions: &[&str]) -> Result<Vec<Embedding>, GpuError> {
+        pollster::block_on(self.embed_role_async(descriptions, TextRole::Passage))
     }
 }

@@ -91,11 +91,13 @@ impl<'a> ModelWeights<'a> {
 pub(crate) enum Tokenizer {
     /// BERT's `tokenizer.json`.
     WordPiece(Box<TextTokenizer>),
-    /// XLM-R's tokenizer from the model file, with the prefix put before every text (e5's
-    /// `query: `, as the CPU encoder does).
+    /// XLM-R's tokenizer from the model file, with the manifest's prefix for each role put
+    /// before every text, as the CPU encoder does (e5's `query: ` for texts to judge,
+    /// `passage: ` for descriptions).
     XlmRoberta {
         tokenizer: Box<XlmRobertaTokenizer>,
-        prefix: String,
+        query_prefix: String,
+        passage_prefix: String,
     },
 }
 
@@ -114,22 +116,37 @@ impl Tokenizer {
                     XlmRobertaTokenizer::from_model_file(&bundle.model, manifest.max_tokens)?;
                 // The file's parser refuses more pieces than embedding rows; fewer are fine.
                 debug_assert!(tokenizer.vocab_size() <= vocab_rows);
-                // Texts to classify are queries, as on the CPU (tamis_model::CpuEncoder).
                 Ok(Self::XlmRoberta {
                     tokenizer: Box::new(tokenizer),
-                    prefix: manifest.prefix(TextRole::Query).to_owned(),
+                    query_prefix: manifest.prefix(TextRole::Query).to_owned(),
+                    passage_prefix: manifest.prefix(TextRole::Passage).to_owned(),
                 })
             }
         }
     }
 
-    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<TokenizedText>, ModelError> {
+    /// `texts` of `role` as token ids (BERT's bundles have one role).
+    pub fn tokenize(
+        &self,
+        texts: &[&str],
+        role: TextRole,
+    ) -> Result<Vec<TokenizedText>, ModelError> {
         match self {
             Self::WordPiece(tokenizer) => tokenizer.tokenize(texts),
-            Self::XlmRoberta { tokenizer, prefix } => Ok(texts
-                .iter()
-                .map(|text| tokenizer.tokenize(prefix, text))
-                .collect()),
+            Self::XlmRoberta {
+                tokenizer,
+                query_prefix,
+                passage_prefix,
+            } => {
+                let prefix = match role {
+                    TextRole::Query => query_prefix,
+                    TextRole::Passage => passage_prefix,
+                };
+                Ok(texts
+                    .iter()
+                    .map(|text| tokenizer.tokenize(prefix, text))
+                    .collect())
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ pub struct Prefixes {
 
 /// What a text is to the model that embeds it: models trained with prefixes (e5) give each
 /// role its own ([`Manifest::prefix`]); for the others the roles embed alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum TextRole {
     /// A query, or a text compared with others of its kind (classification, tamis's default).
     #[default]

@@ -22,7 +22,12 @@ use crate::{
 /// ```
 pub enum CpuEncoder {
     Bert(Box<TractEncoder>),
-    XlmRoberta(Box<XlmRobertaEncoder>),
+    XlmRoberta {
+        encoder: Box<XlmRobertaEncoder>,
+        /// Put before descriptions ([`Encoder::embed_descriptions`]): the manifest's
+        /// passage prefix.
+        description_prefix: String,
+    },
 }
 
 impl CpuEncoder {
@@ -79,7 +84,10 @@ impl CpuEncoder {
                 manifest.dimension
             )));
         }
-        Ok(Self::XlmRoberta(Box::new(encoder)))
+        Ok(Self::XlmRoberta {
+            encoder: Box::new(encoder),
+            description_prefix: manifest.prefix(TextRole::Passage).to_owned(),
+        })
     }
 
     /// Splits the work of each call over `threads` threads (one by default), with the same
@@ -98,7 +106,7 @@ impl CpuEncoder {
     pub fn set_threads(&mut self, threads: NonZeroUsize) {
         match self {
             Self::Bert(encoder) => encoder.set_threads(threads),
-            Self::XlmRoberta(encoder) => encoder.set_threads(threads),
+            Self::XlmRoberta { encoder, .. } => encoder.set_threads(threads),
         }
     }
 
@@ -106,7 +114,7 @@ impl CpuEncoder {
     pub fn architecture(&self) -> Architecture {
         match self {
             Self::Bert(_) => Architecture::Bert,
-            Self::XlmRoberta(_) => Architecture::XlmRoberta,
+            Self::XlmRoberta { .. } => Architecture::XlmRoberta,
         }
     }
 }
@@ -117,14 +125,24 @@ impl Encoder for CpuEncoder {
     fn dimension(&self) -> usize {
         match self {
             Self::Bert(encoder) => encoder.dimension(),
-            Self::XlmRoberta(encoder) => encoder.dimension(),
+            Self::XlmRoberta { encoder, .. } => encoder.dimension(),
         }
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, ModelError> {
         match self {
             Self::Bert(encoder) => encoder.embed(texts),
-            Self::XlmRoberta(encoder) => encoder.embed(texts),
+            Self::XlmRoberta { encoder, .. } => encoder.embed(texts),
+        }
+    }
+
+    fn embed_descriptions(&self, descriptions: &[&str]) -> Result<Vec<Embedding>, ModelError> {
+        match self {
+            Self::Bert(encoder) => encoder.embed(descriptions),
+            Self::XlmRoberta {
+                encoder,
+                description_prefix,
+            } => encoder.embed_behind(description_prefix, descriptions),
         }
     }
 }

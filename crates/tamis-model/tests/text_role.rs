@@ -1,5 +1,5 @@
-//! `CpuEncoder::for_role`: a model trained with prefixes embeds each role behind its own, a
-//! model without them embeds every role alike.
+//! `CpuEncoder::for_role` and `Encoder::embed_descriptions`: a model trained with prefixes
+//! embeds each role behind its own, a model without them embeds every role alike.
 
 use std::path::Path;
 
@@ -23,6 +23,11 @@ fn vectors(encoder: &impl Encoder<Error: std::fmt::Debug>) -> Vec<Vec<f32>> {
     embeddings.into_iter().map(|e| e.vector).collect()
 }
 
+fn descriptions(encoder: &impl Encoder<Error: std::fmt::Debug>) -> Vec<Vec<f32>> {
+    let embeddings = encoder.embed_descriptions(&TEXTS).expect("embeds");
+    embeddings.into_iter().map(|e| e.vector).collect()
+}
+
 #[test]
 fn e5_puts_the_passage_prefix_before_a_passage() {
     let bundle = bundle("e5-small-q4");
@@ -32,6 +37,11 @@ fn e5_puts_the_passage_prefix_before_a_passage() {
         XlmRobertaEncoder::from_model_file(&bundle.model, "passage: ", bundle.manifest.max_tokens)
             .expect("e5 loads");
     assert_eq!(vectors(&passages), vectors(&behind_passage_prefix));
+    assert_eq!(
+        descriptions(&queries),
+        vectors(&passages),
+        "a description is embedded as a passage"
+    );
     for (passage, query) in vectors(&passages).iter().zip(vectors(&queries)) {
         assert_ne!(
             passage, &query,
@@ -46,4 +56,5 @@ fn minilm_embeds_every_role_alike() {
     let passages = CpuEncoder::for_role(&bundle, TextRole::Passage).expect("MiniLM loads");
     let queries = CpuEncoder::new(&bundle).expect("MiniLM loads");
     assert_eq!(vectors(&passages), vectors(&queries));
+    assert_eq!(descriptions(&queries), vectors(&queries));
 }

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use tamis_core::{Embedding, Encoder};
 use tamis_gpu::{AdapterReport, GpuEncoder, GpuError, Selection};
-use tamis_model::{CpuEncoder, ModelBundle, ModelError};
+use tamis_model::{CpuEncoder, ModelBundle, ModelError, TextRole};
 
 use crate::threads::{threads_for, ThreadsDiagnostics, ThreadsReason};
 use crate::{Coded, ErrorCode};
@@ -74,9 +74,10 @@ impl AdapterDiagnostics {
 /// The GPU encoder with the embeddings staged for the call in progress.
 pub struct GpuState {
     encoder: Rc<GpuEncoder>,
-    staged: HashMap<String, Embedding>,
+    /// Embeddings by role (texts to judge, or descriptions) and text.
+    staged: HashMap<(TextRole, String), Embedding>,
     /// Texts a round needed and did not find staged.
-    pending: RefCell<BTreeSet<String>>,
+    pending: RefCell<BTreeSet<(TextRole, String)>>,
     /// Kept to make the CPU encoder should the GPU be lost.
     bundle: ModelBundle,
 }
@@ -114,8 +115,7 @@ impl GpuState {
             Backend::Gpu(gpu) => (gpu.encoder.clone(), gpu.pending.take()),
             Backend::Cpu(_) => return Ok(()),
         };
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let result = encoder.embed_async(&refs).await;
+        let result = embed_by_role(&encoder, &texts).await;
         let mut state = state.borrow_mut();
         let State {
             backend, selection, ..
@@ -124,7 +124,7 @@ impl GpuState {
             return Ok(());
         };
         match result {
-            Ok(embeddings) => gpu.staged.extend(texts.into_iter().zip(embeddings)),
+            Ok(embeddings) => gpu.staged.extend(embeddings),
             Err(failure @ GpuError::Lost(_)) => {
                 let cpu = on_pool(CpuEncoder::new(&gpu.bundle)?, threads);
                 *selection = selection.after_gpu_failure(&failure);
@@ -145,6 +145,32 @@ impl GpuState {
     pub fn release_device(&self) {
         self.encoder.release_device();
     }
+}
+
+/// `texts` embedded on the GPU, each behind its role's prefix.
+async fn embed_by_role(
+    encoder: &GpuEncoder,
+    texts: &BTreeSet<(TextRole, String)>,
+) -> Result<Vec<((TextRole, String), Embedding)>, GpuError> {
+    let mut embedded = Vec::with_capacity(texts.len());
+    for role in [TextRole::Query, TextRole::Passage] {
+        let of_role: Vec<&str> = texts
+            .iter()
+            .filter(|(of, _)| *of == role)
+            .map(|(_, text)| text.as_str())
+            .collect();
+        if of_role.is_empty() {
+            continue;
+        }
+        let embeddings = encoder.embed_role_async(&of_role, role).await?;
+        embedded.extend(
+            of_role
+                .iter()
+                .map(|text| (role, text.to_string()))
+                .zip(embeddings),
+        );
+    }
+    Ok(embedded)
 }
 
 impl Backend {
@@ -191,20 +217,42 @@ impl Encoder for ActiveEncoder<'_> {
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, BackendError> {
-        let gpu = match self {
-            ActiveEncoder::Cpu(encoder) => return Ok(encoder.embed(texts)?),
-            ActiveEncoder::Staged(gpu) => gpu,
-        };
-        let missing: Vec<String> = texts
+        match self {
+            ActiveEncoder::Cpu(encoder) => Ok(encoder.embed(texts)?),
+            ActiveEncoder::Staged(gpu) => gpu.staged_embeddings(texts, TextRole::Query),
+        }
+    }
+
+    fn embed_descriptions(&self, descriptions: &[&str]) -> Result<Vec<Embedding>, BackendError> {
+        match self {
+            ActiveEncoder::Cpu(encoder) => Ok(encoder.embed_descriptions(descriptions)?),
+            ActiveEncoder::Staged(gpu) => gpu.staged_embeddings(descriptions, TextRole::Passage),
+        }
+    }
+}
+
+impl GpuState {
+    /// The staged embeddings of `texts` of `role`; when some are missing, they are recorded
+    /// for [`GpuState::embed_pending`] and the round fails with `needs_embeddings`.
+    fn staged_embeddings(
+        &self,
+        texts: &[&str],
+        role: TextRole,
+    ) -> Result<Vec<Embedding>, BackendError> {
+        let key = |text: &str| (role, text.to_string());
+        let missing: Vec<(TextRole, String)> = texts
             .iter()
-            .filter(|text| !gpu.staged.contains_key(**text))
-            .map(|text| text.to_string())
+            .map(|text| key(text))
+            .filter(|key| !self.staged.contains_key(key))
             .collect();
         if !missing.is_empty() {
-            gpu.pending.borrow_mut().extend(missing);
+            self.pending.borrow_mut().extend(missing);
             return Err(BackendError::NeedsEmbeddings);
         }
-        Ok(texts.iter().map(|text| gpu.staged[*text].clone()).collect())
+        Ok(texts
+            .iter()
+            .map(|text| self.staged[&key(text)].clone())
+            .collect())
     }
 }
 

@@ -204,6 +204,15 @@ pub struct AnchorOptions {
     /// to .254), but `gloomy` added to a spam and toxic policy, whose keep texts are SMS and
     /// comments, then hid 61% of the benign texts from one example or its definition alone.
     pub deviations: f32,
+    /// The 0.5 point of a definition without examples (scored by its anchors, see
+    /// [`crate::classify::definition_anchors`]), in the same units. A definition is a
+    /// looser description than an example: at two deviations the definitions of the seed
+    /// categories caught almost nothing. F1 on SMS spam / TextDetox / SST-2, definition alone
+    /// (`tamis eval classify --only definitions`, benign FPR in brackets), e5: at 0.5
+    /// .40 / .74 / .57 (.23 / .14 / .08), at 0.75 .42 / .68 / .52 (.15 / .10 / .05), at 1
+    /// .39 / .58 / .45 (.10 / .06 / .03); MiniLM at 0.5 .54 / .63 / .54 (.26 / .19 / .41), at
+    /// 0.75 .59 / .55 / .50 (.20 / .12 / .32), at 2 .70 / .11 / .24.
+    pub definition_deviations: f32,
     /// Standard deviations of the background's similarities per unit of logit.
     pub width: f32,
 }
@@ -212,15 +221,21 @@ impl Default for AnchorOptions {
     fn default() -> Self {
         AnchorOptions {
             deviations: 2.0,
+            definition_deviations: 0.75,
             width: 0.5,
         }
     }
 }
 
 impl AnchorCalibration {
-    /// Calibration from the background's similarities to the anchors (similarity, weight).
-    /// `None` without a background to measure against.
-    pub fn from_background(similarities: &[(f32, f32)], options: &AnchorOptions) -> Option<Self> {
+    /// Calibration from the background's similarities to the anchors (similarity, weight),
+    /// with its 0.5 point `deviations` standard deviations above their mean and `width`
+    /// deviations per unit of logit. `None` without a background to measure against.
+    pub fn from_background(
+        similarities: &[(f32, f32)],
+        deviations: f32,
+        width: f32,
+    ) -> Option<Self> {
         let total: f32 = similarities.iter().map(|(_, w)| w).sum();
         if similarities.is_empty() || total <= 0.0 {
             return None;
@@ -234,8 +249,8 @@ impl AnchorCalibration {
         // A background of one point (or identical ones) still gives a usable width.
         let deviation = variance.sqrt().max(0.02);
         Some(AnchorCalibration {
-            midpoint: mean + options.deviations * deviation,
-            width: options.width * deviation,
+            midpoint: mean + deviations * deviation,
+            width: width * deviation,
         })
     }
 
@@ -326,16 +341,13 @@ mod tests {
             .iter()
             .map(|&s| (s, 1.0))
             .collect();
-        let anchor = AnchorCalibration::from_background(&background, &AnchorOptions::default())
-            .expect("a background");
+        let anchor =
+            AnchorCalibration::from_background(&background, 2.0, 0.5).expect("a background");
         // Mean 0.1, deviation about 0.082: 0.5 two deviations above the mean, about 0.26.
         assert!((anchor.midpoint - 0.263).abs() < 0.01, "{anchor:?}");
         assert!(sigmoid(anchor.logit(0.2)) < 0.5);
         assert!(sigmoid(anchor.logit(0.6)) > 0.95);
-        assert_eq!(
-            AnchorCalibration::from_background(&[], &AnchorOptions::default()),
-            None
-        );
+        assert_eq!(AnchorCalibration::from_background(&[], 2.0, 0.5), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use thiserror::Error;
 use super::calibrate::{
     fold_of, platt, AnchorCalibration, AnchorOptions, Calibration, HeldOut, MAX_FOLDS,
 };
+use super::describe::definition_anchors;
 use super::features::{lexical_features, SparseVector};
 use super::linear::{fit_balanced, sigmoid, FitOptions, LinearModel, TextFeatures};
 use super::normalize::normalize_text;
@@ -242,6 +243,9 @@ struct FittedCategory {
     scoring: Scoring,
     examples: Vec<Evidence>,
     definition: Option<Evidence>,
+    /// The definition and its items as descriptions ([`definition_anchors`]), when the
+    /// category has a definition and no examples: what it is then scored by.
+    definition_anchors: Vec<Arc<TextFeatures>>,
     keep: Vec<Evidence>,
 }
 
@@ -266,6 +270,9 @@ pub struct Classifier {
     options: ClassifierOptions,
     /// Features of policy texts, by normalized text.
     cache: HashMap<String, Arc<TextFeatures>>,
+    /// Features of the anchors of definitions ([`Encoder::embed_descriptions`]), by
+    /// normalized text.
+    descriptions: HashMap<String, Arc<TextFeatures>>,
     /// None after an edit until the next classification refits.
     fitted: Option<Vec<FittedCategory>>,
 }
@@ -284,6 +291,7 @@ impl Classifier {
             priors,
             options,
             cache: HashMap::new(),
+            descriptions: HashMap::new(),
             fitted: None,
         })
     }
@@ -346,6 +354,7 @@ impl Classifier {
         } else {
             featurize_prepared(encoder, &missing, self.options.lexical)?
         };
+        let descriptions = self.refreshed_descriptions(encoder)?;
         let mut cache = std::mem::take(&mut self.cache);
         for (text, (features, _)) in missing.iter().zip(featurized) {
             cache.insert(text.to_string(), Arc::new(features));
@@ -353,7 +362,56 @@ impl Classifier {
         let wanted: std::collections::HashSet<&str> = wanted.iter().map(String::as_str).collect();
         cache.retain(|text, _| wanted.contains(text.as_str()));
         self.cache = cache;
+        self.descriptions = descriptions;
         Ok(())
+    }
+
+    /// The description cache for the current policy: the anchors of the definitions of
+    /// categories without examples, embedded as descriptions where missing.
+    fn refreshed_descriptions<E: Encoder>(
+        &self,
+        encoder: &E,
+    ) -> Result<HashMap<String, Arc<TextFeatures>>, ClassifyError<E::Error>> {
+        let wanted: Vec<String> = self
+            .policy
+            .categories
+            .iter()
+            .filter(|c| c.examples.is_empty())
+            .filter_map(|c| c.definition.as_deref())
+            .flat_map(definition_anchors)
+            .map(|anchor| self.prepare(&anchor))
+            .collect();
+        let mut missing: Vec<&str> = wanted
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !self.descriptions.contains_key(*t))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let mut descriptions: HashMap<String, Arc<TextFeatures>> = wanted
+            .iter()
+            .filter_map(|t| Some((t.clone(), Arc::clone(self.descriptions.get(t)?))))
+            .collect();
+        if missing.is_empty() {
+            return Ok(descriptions);
+        }
+        let embeddings = encoder
+            .embed_descriptions(&missing)
+            .map_err(ClassifyError::Encoder)?;
+        if embeddings.len() != missing.len() {
+            return Err(ClassifyError::EncoderCount {
+                expected: missing.len(),
+                returned: embeddings.len(),
+            });
+        }
+        for (text, embedding) in missing.iter().zip(embeddings) {
+            let features = TextFeatures {
+                embedding: embedding.vector,
+                lexical: SparseVector::default(),
+            };
+            descriptions.insert(text.to_string(), Arc::new(features));
+        }
+        Ok(descriptions)
     }
 
     fn evidence(&self, text: &str) -> Evidence {
@@ -385,6 +443,13 @@ impl Classifier {
             .map(|(index, category)| {
                 let examples = examples_by_category[index].clone();
                 let definition = category.definition.as_deref().map(|t| self.evidence(t));
+                let definition_anchors: Vec<Arc<TextFeatures>> = match &category.definition {
+                    Some(definition) if examples.is_empty() => definition_anchors(definition)
+                        .iter()
+                        .map(|anchor| Arc::clone(&self.descriptions[&self.prepare(anchor)]))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 let keep: Vec<Evidence> = category
                     .keep
                     .iter()
@@ -411,9 +476,12 @@ impl Classifier {
                     .and_then(|p| p.category(&category.name));
                 let keep_features: Vec<&TextFeatures> =
                     keep.iter().map(|e| e.features.as_ref()).collect();
+                let anchor_features: Vec<&TextFeatures> =
+                    definition_anchors.iter().map(AsRef::as_ref).collect();
                 let (model, scoring) = self.fit_one(
                     &example_features,
                     definition.as_ref().map(|d| d.features.as_ref()),
+                    &anchor_features,
                     &keep_features,
                     Negatives {
                         texts: &negatives,
@@ -427,6 +495,7 @@ impl Classifier {
                     scoring,
                     examples,
                     definition,
+                    definition_anchors,
                     keep,
                 }
             })
@@ -437,11 +506,14 @@ impl Classifier {
     /// benign background takes `background_share` of the negative side (all of it when the
     /// policy gives no counter-examples). Without a prior, the scores are calibrated (see
     /// [`ClassifierOptions::calibrate`]). `keep` (among `negatives`) are the texts that
-    /// must pass, against which a lone example or definition is measured.
+    /// must pass, against which a lone example or definition is measured; a definition
+    /// without examples by its `definition_anchors`.
+    #[allow(clippy::too_many_arguments)]
     fn fit_one(
         &self,
         examples: &[&TextFeatures],
         definition: Option<&TextFeatures>,
+        definition_anchors: &[&TextFeatures],
         keep: &[&TextFeatures],
         negatives: Negatives<'_>,
         background: &[BackgroundPoint],
@@ -495,17 +567,28 @@ impl Classifier {
             ))
         } else {
             let anchors: Vec<&TextFeatures> = examples.iter().copied().chain(definition).collect();
+            let support = |f: &TextFeatures| {
+                if definition_anchors.is_empty() {
+                    closest_similarity(&anchors, f)
+                } else {
+                    definition_similarity(definition_anchors, f)
+                }
+            };
+            let deviations = if definition_anchors.is_empty() {
+                self.options.anchor.deviations
+            } else {
+                self.options.anchor.definition_deviations
+            };
             let similarities: Vec<(f32, f32)> = weighted_negatives
                 .iter()
                 .map(|(f, weight)| {
-                    let closest_anchor = closest_similarity(&anchors, f);
                     (
-                        anchor_margin(closest_anchor, closest_similarity(keep, f)),
+                        anchor_margin(support(f), closest_similarity(keep, f)),
                         *weight,
                     )
                 })
                 .collect();
-            AnchorCalibration::from_background(&similarities, &self.options.anchor)
+            AnchorCalibration::from_background(&similarities, deviations, self.options.anchor.width)
                 .map_or(identity, Scoring::Anchors)
         };
         (model, scoring)
@@ -600,10 +683,13 @@ impl Classifier {
         for (category, fit) in self.policy.categories.iter().zip(fitted) {
             let name = category.name.clone();
             let example = nearest(&fit.examples, features);
-            let definition = fit
-                .definition
-                .as_ref()
-                .map(|d| (d, cosine(&features.embedding, &d.features.embedding)));
+            let definition = fit.definition.as_ref().map(|d| {
+                let anchors: Vec<&TextFeatures> =
+                    fit.definition_anchors.iter().map(AsRef::as_ref).collect();
+                let similarity = definition_similarity(&anchors, features)
+                    .unwrap_or_else(|| cosine(&features.embedding, &d.features.embedding));
+                (d, similarity)
+            });
             let support = match (example, definition) {
                 (Some(e), Some(d)) if d.1 > e.1 => Some(d.1),
                 (Some(e), _) => Some(e.1),
@@ -693,7 +779,6 @@ impl Classifier {
     }
 }
 
-/// The highest cosine similarity of `features` to any of `texts`; `None` without texts.
 /// A category's negatives: its own keep texts first (`own_keep` of them), then the policy's
 /// other negatives (its global keep texts, the other categories' examples).
 #[derive(Clone, Copy)]
@@ -722,6 +807,23 @@ impl Negatives<'_> {
     }
 }
 
+/// How close `features` is to a definition by its anchors ([`definition_anchors`]: the
+/// definition, then its items): the mean of its similarity to the definition and to the
+/// closest item. Measured with e5 against the closest anchor alone (definition only, each
+/// flagging a tenth of the benign background): TextDetox F1 .70 against .73, SST-2 .54 against
+/// .59, but SMS spam .41 against .26, whose items are words benign messages use too; against
+/// the definition alone .47 / .58 / .40 (MiniLM: .68 / .51 / .46 against .67 / .44 / .42).
+/// `None` without anchors.
+fn definition_similarity(anchors: &[&TextFeatures], features: &TextFeatures) -> Option<f32> {
+    let (definition, items) = anchors.split_first()?;
+    let whole = cosine(&features.embedding, &definition.embedding);
+    Some(match closest_similarity(items, features) {
+        Some(item) => (whole + item) / 2.0,
+        None => whole,
+    })
+}
+
+/// The highest cosine similarity of `features` to any of `texts`; `None` without texts.
 fn closest_similarity(texts: &[&TextFeatures], features: &TextFeatures) -> Option<f32> {
     texts
         .iter()

@@ -9,6 +9,7 @@
 
 mod calibrate;
 mod classifier;
+mod describe;
 mod features;
 mod linear;
 mod normalize;
@@ -22,6 +23,7 @@ pub use classifier::{
     text_features, CategoryScore, Classifier, ClassifierOptions, ClassifyError, Reason, Verdict,
     MAX_TEXT_BYTES,
 };
+pub use describe::{definition_anchors, MAX_DEFINITION_ITEMS};
 pub use features::{
     lexical_features, SparseVector, HASHED_DIMENSIONS, LEXICAL_DIMENSIONS, SIGNALS,
 };

@@ -334,9 +334,17 @@ impl Encoder for XlmRobertaEncoder {
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, ModelError> {
+        self.embed_behind(&self.prefix, texts)
+    }
+}
+
+impl XlmRobertaEncoder {
+    /// Embeds `texts` each behind `prefix` rather than the encoder's own (e5's `passage: `
+    /// for a category's description, see [`Encoder::embed_descriptions`]).
+    pub fn embed_behind(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Embedding>, ModelError> {
         let tokenized: Vec<_> = texts
             .iter()
-            .map(|text| self.tokenizer.tokenize(&self.prefix, text))
+            .map(|text| self.tokenizer.tokenize(prefix, text))
             .collect();
         let ids: Vec<&[u32]> = tokenized.iter().map(|t| t.ids.as_slice()).collect();
         let vectors = self.embed_ids(&ids)?;
