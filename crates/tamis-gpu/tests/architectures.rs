@@ -45,4 +45,18 @@ fn asked_for_the_gpu_e5_runs_there_and_agrees_with_the_cpu() {
     for (gpu, cpu) in gpu.iter().zip(&cpu) {
         assert!(cosine(&gpu.vector, &cpu.vector) >= 0.9999);
     }
+    // Descriptions go behind the passage prefix on both backends.
+    let gpu_descriptions = on_gpu
+        .embed_descriptions(&texts)
+        .expect("embeds on the GPU");
+    let cpu_descriptions = on_cpu
+        .embed_descriptions(&texts)
+        .expect("embeds on the CPU");
+    for ((gpu, cpu), query) in gpu_descriptions.iter().zip(&cpu_descriptions).zip(&cpu) {
+        assert!(cosine(&gpu.vector, &cpu.vector) >= 0.9999);
+        assert!(
+            cosine(&cpu.vector, &query.vector) < 0.9999,
+            "a description is not a query"
+        );
+    }
 }
