@@ -316,7 +316,7 @@ fn multiply_groups(
     // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too few
     // independent sums to keep the multiply-add unit busy.
     let tile_rows = rows
-        .div_ceil(rows.div_ceil(kernel.max_rows()).max(1))
+        .div_ceil(rows.div_ceil(kernel.q4_tile_rows()).max(1))
         .max(1);
     let first_column = groups.start * GROUP;
     for group in groups {
@@ -346,6 +346,17 @@ fn multiply_groups(
 type TileSums = [[f32; GROUP]; MAX_TILE_ROWS];
 
 impl Kernel {
+    /// Rows per tile of the 4-bit products: the int8 kernels' (as many as keep the
+    /// accumulators in registers), but four in wasm, where a row's sums take two registers
+    /// and the unpacked weights are shared by more rows.
+    fn q4_tile_rows(self) -> usize {
+        match self {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Self::Simd128 => 4,
+            _ => self.max_rows(),
+        }
+    }
+
     /// `tile` holds `rows` rows of quantized activations; `nibbles` and `scales` a group's
     /// weights, `offsets` `-8 *` the sum of each row's activations in each block (`[row][block]`).
     fn products(
@@ -356,7 +367,7 @@ impl Kernel {
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
-        assert!(rows >= 1 && rows <= self.max_rows());
+        assert!(rows >= 1 && rows <= self.q4_tile_rows());
         let inputs = tile.len() / rows;
         assert!(inputs.is_multiple_of(BLOCK) && tile.len() == rows * inputs);
         let blocks = inputs / BLOCK;
@@ -606,7 +617,7 @@ mod wasm {
     const QUARTER: usize = GROUP / 4;
 
     /// # Safety
-    /// `tile` holds `rows` (1 or 2) rows of a multiple of 32 inputs, `nibbles`, `scales` and
+    /// `tile` holds `rows` (1 to 4) rows of a multiple of 32 inputs, `nibbles`, `scales` and
     /// `offsets` a group's weights, scales and offsets for as many inputs.
     pub(super) unsafe fn products(
         tile: &[i16],
@@ -616,7 +627,17 @@ mod wasm {
         offsets: &[i32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
-        unsafe { by_row_count!(tile_simd128, tile, rows, nibbles, scales, offsets, [1, 2]) }
+        unsafe {
+            by_row_count!(
+                tile_simd128,
+                tile,
+                rows,
+                nibbles,
+                scales,
+                offsets,
+                [1, 2, 3, 4]
+            )
+        }
     }
 
     /// Half a group at a time (two registers of int32 sums per row): for half `h`, the pair's
