@@ -9,7 +9,8 @@
 //! [`GROUP`] outputs whose nibbles sit in the order the kernels read them, and the kernels
 //! unpack the nibbles in registers as they multiply: nothing is widened ahead of a product,
 //! so one short text pays for reading its 4-bit weights and no more (a widened copy of each
-//! group, written once per call, was a fifth of a call on one short text in wasm).
+//! group, written once per call, took 12.6% of the samples natively on SST-2 at 1 and 32
+//! texts per call).
 //!
 //! Unpacking is one zero-extension and one shift: a byte holding the nibbles `low` and `high`
 //! of two outputs (the same input) is multiplied whole, `byte = low + 16 high`, beside its
