@@ -342,13 +342,7 @@ impl Classifier {
             wanted.extend(texts.map(|t| self.prepare(t)));
         }
         wanted.extend(self.policy.keep.iter().map(|t| self.prepare(t)));
-        let mut missing: Vec<&str> = wanted
-            .iter()
-            .map(String::as_str)
-            .filter(|t| !self.cache.contains_key(*t))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
+        let missing = missing_from(&wanted, &self.cache);
         let featurized = if missing.is_empty() {
             Vec::new()
         } else {
@@ -381,13 +375,7 @@ impl Classifier {
             .flat_map(definition_anchors)
             .map(|anchor| self.prepare(&anchor))
             .collect();
-        let mut missing: Vec<&str> = wanted
-            .iter()
-            .map(String::as_str)
-            .filter(|t| !self.descriptions.contains_key(*t))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
+        let missing = missing_from(&wanted, &self.descriptions);
         let mut descriptions: HashMap<String, Arc<TextFeatures>> = wanted
             .iter()
             .filter_map(|t| Some((t.clone(), Arc::clone(self.descriptions.get(t)?))))
@@ -777,6 +765,21 @@ impl Classifier {
             scores,
         }
     }
+}
+
+/// The texts of `wanted` that `cache` lacks, sorted, each once.
+fn missing_from<'a>(
+    wanted: &'a [String],
+    cache: &HashMap<String, Arc<TextFeatures>>,
+) -> Vec<&'a str> {
+    let mut missing: Vec<&str> = wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !cache.contains_key(*t))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
 }
 
 /// A category's negatives: its own keep texts first (`own_keep` of them), then the policy's
