@@ -562,16 +562,18 @@ impl Classifier {
                     definition_similarity(definition_anchors, f)
                 }
             };
-            let deviations = if definition_anchors.is_empty() {
-                self.options.anchor.deviations
+            // A definition's anchors are descriptions: their similarities are not on the scale
+            // of a text's similarity to a keep text, so keep texts only veto (see `verdict`).
+            let (deviations, margin_keep) = if definition_anchors.is_empty() {
+                (self.options.anchor.deviations, keep)
             } else {
-                self.options.anchor.definition_deviations
+                (self.options.anchor.definition_deviations, &[][..])
             };
             let similarities: Vec<(f32, f32)> = weighted_negatives
                 .iter()
                 .map(|(f, weight)| {
                     (
-                        anchor_margin(support(f), closest_similarity(keep, f)),
+                        anchor_margin(support(f), closest_similarity(margin_keep, f)),
                         *weight,
                     )
                 })
@@ -688,7 +690,10 @@ impl Classifier {
             let score = sigmoid(match fit.scoring {
                 Scoring::Model(calibration) => calibration.apply(fit.model.logit(features)),
                 Scoring::Anchors(anchor) => {
-                    anchor.logit(anchor_margin(support, closest_keep.map(|(_, s)| s)))
+                    let margin_keep = closest_keep
+                        .filter(|_| fit.definition_anchors.is_empty())
+                        .map(|(_, s)| s);
+                    anchor.logit(anchor_margin(support, margin_keep))
                 }
             });
             let veto = closest_keep.filter(|&(_, similarity)| {
