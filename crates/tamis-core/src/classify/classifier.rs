@@ -2,6 +2,7 @@
 //! per category fitted on those features (anchored on a built-in prior where there is one),
 //! and verdicts with scores, decision, action and reason.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -464,12 +465,10 @@ impl Classifier {
                     .and_then(|p| p.category(&category.name));
                 let keep_features: Vec<&TextFeatures> =
                     keep.iter().map(|e| e.features.as_ref()).collect();
-                let anchor_features: Vec<&TextFeatures> =
-                    definition_anchors.iter().map(AsRef::as_ref).collect();
                 let (model, scoring) = self.fit_one(
                     &example_features,
                     definition.as_ref().map(|d| d.features.as_ref()),
-                    &anchor_features,
+                    &definition_anchors,
                     &keep_features,
                     Negatives {
                         texts: &negatives,
@@ -501,7 +500,7 @@ impl Classifier {
         &self,
         examples: &[&TextFeatures],
         definition: Option<&TextFeatures>,
-        definition_anchors: &[&TextFeatures],
+        definition_anchors: &[Arc<TextFeatures>],
         keep: &[&TextFeatures],
         negatives: Negatives<'_>,
         background: &[BackgroundPoint],
@@ -674,9 +673,7 @@ impl Classifier {
             let name = category.name.clone();
             let example = nearest(&fit.examples, features);
             let definition = fit.definition.as_ref().map(|d| {
-                let anchors: Vec<&TextFeatures> =
-                    fit.definition_anchors.iter().map(AsRef::as_ref).collect();
-                let similarity = definition_similarity(&anchors, features)
+                let similarity = definition_similarity(&fit.definition_anchors, features)
                     .unwrap_or_else(|| cosine(&features.embedding, &d.features.embedding));
                 (d, similarity)
             });
@@ -822,7 +819,7 @@ impl Negatives<'_> {
 /// .59, but SMS spam .41 against .26, whose items are words benign messages use too; against
 /// the definition alone .47 / .58 / .40 (MiniLM: .68 / .51 / .46 against .67 / .44 / .42).
 /// `None` without anchors.
-fn definition_similarity(anchors: &[&TextFeatures], features: &TextFeatures) -> Option<f32> {
+fn definition_similarity(anchors: &[Arc<TextFeatures>], features: &TextFeatures) -> Option<f32> {
     let (definition, items) = anchors.split_first()?;
     let whole = cosine(&features.embedding, &definition.embedding);
     Some(match closest_similarity(items, features) {
@@ -832,10 +829,13 @@ fn definition_similarity(anchors: &[&TextFeatures], features: &TextFeatures) -> 
 }
 
 /// The highest cosine similarity of `features` to any of `texts`; `None` without texts.
-fn closest_similarity(texts: &[&TextFeatures], features: &TextFeatures) -> Option<f32> {
+fn closest_similarity<T: Borrow<TextFeatures>>(
+    texts: &[T],
+    features: &TextFeatures,
+) -> Option<f32> {
     texts
         .iter()
-        .map(|a| cosine(&features.embedding, &a.embedding))
+        .map(|a| cosine(&features.embedding, &a.borrow().embedding))
         .reduce(f32::max)
 }
 
