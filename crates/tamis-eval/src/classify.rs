@@ -13,7 +13,7 @@ use tamis_core::cosine;
 
 use crate::harmful::{read_mastodon, Labeled, Post, Task};
 use crate::perturb::Perturbation;
-use crate::report::{calibration_error, f1_plot, Counts, Draws, MeanMetrics, Series};
+use crate::report::{f1_plot, Counts, Draws, MeanMetrics, ScoreQuality, Series};
 use crate::table::{figure, Table};
 use crate::{EvalEncoder, EvalError};
 
@@ -242,7 +242,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         method: Method,
         k: usize,
         seed: u64,
-    ) -> Result<(Counts, Option<f64>), EvalError> {
+    ) -> Result<(Counts, Option<ScoreQuality>), EvalError> {
         let (harmful, benign) = self.draw(task, k, seed);
         let test = &self.tasks[task].test;
         let mut counts = Counts::default();
@@ -363,7 +363,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         with_keep: bool,
         with_definition: bool,
         seed: u64,
-    ) -> Result<(Counts, Option<f64>), EvalError> {
+    ) -> Result<(Counts, Option<ScoreQuality>), EvalError> {
         let (harmful, benign) = self.draw(task, k, seed);
         let task_data = &self.tasks[task];
         let definition = with_definition.then_some(task_data.definition);
@@ -382,7 +382,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         task: usize,
         policy: Policy,
         method: Method,
-    ) -> Result<(Counts, Option<f64>), EvalError> {
+    ) -> Result<(Counts, Option<ScoreQuality>), EvalError> {
         let test = &self.tasks[task].test;
         let mut classifier = self.classifier(policy, method)?;
         let verdicts = self.verdicts(&mut classifier, &texts(test))?;
@@ -392,7 +392,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             counts.add(verdict.harmful, labeled.harmful);
             scored.push((verdict.scores[0].score, labeled.harmful));
         }
-        Ok((counts, Some(calibration_error(&scored))))
+        Ok((counts, Some(ScoreQuality::of(&scored))))
     }
 
     pub(crate) fn renamed_mean(
@@ -437,10 +437,17 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                 "dataset",
                 "k",
                 "F1 renamed (± sd across seeds)",
+                "F1 renamed, best threshold on the test set",
                 "F1 standard",
                 "ECE renamed",
                 "ECE standard",
             ],
+        )
+        .with_note(
+            "\"Best threshold on the test set\": the F1 of the renamed category's scores at the \
+             threshold that suits each run's test set best (an oracle that reads the labels): \
+             where it is below a target, no calibration of these scores reaches the target; \
+             where F1 at 0.5 is well below it, the calibration is what misses.",
         );
         // The summary's figures at k = 8 and 32: F1 and ECE per dataset.
         let mut summary: [(Vec<String>, Vec<String>); SUMMARY_SHOTS.len()] = Default::default();
@@ -469,6 +476,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                             figure(with_keep.f1),
                             figure(with_keep.f1_deviation)
                         ),
+                        with_keep.best_threshold_f1.map_or_else(String::new, figure),
                         figure(standard.f1),
                         ece(&with_keep),
                         ece(&standard),
@@ -556,7 +564,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         seed: u64,
         method: Method,
         renamed: bool,
-    ) -> Result<(Counts, Option<f64>), EvalError> {
+    ) -> Result<(Counts, Option<ScoreQuality>), EvalError> {
         let mut categories = Vec::new();
         let mut keep = Vec::new();
         for (t, task) in self.tasks.iter().enumerate() {
@@ -577,7 +585,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
             let top = verdict.scores.iter().map(|s| s.score).fold(0.0, f32::max);
             scored.push((top, labeled.harmful));
         }
-        Ok((counts, Some(calibration_error(&scored))))
+        Ok((counts, Some(ScoreQuality::of(&scored))))
     }
 
     /// PHCD's multi-task setting: one binary policy for all three categories, judged on the

@@ -79,13 +79,20 @@ pub struct MeanMetrics {
     pub accuracy: f64,
     /// Expected calibration error of the scores, where scores were kept.
     pub calibration_error: Option<f64>,
+    /// F1 at the threshold that is best on the test set itself, where scores were kept: what
+    /// the scores rank, whatever their calibration puts at 0.5.
+    pub best_threshold_f1: Option<f64>,
 }
 
 impl MeanMetrics {
-    pub fn of(runs: &[(Counts, Option<f64>)]) -> Self {
+    pub fn of(runs: &[(Counts, Option<ScoreQuality>)]) -> Self {
         let n = runs.len().max(1) as f64;
         let mean = |f: fn(&Counts) -> f64| runs.iter().map(|(c, _)| f(c)).sum::<f64>() / n;
-        let errors: Vec<f64> = runs.iter().filter_map(|(_, e)| *e).collect();
+        let qualities: Vec<ScoreQuality> = runs.iter().filter_map(|(_, q)| *q).collect();
+        let mean_quality = |f: fn(&ScoreQuality) -> f64| {
+            (!qualities.is_empty())
+                .then(|| qualities.iter().map(f).sum::<f64>() / qualities.len() as f64)
+        };
         let f1 = mean(Counts::f1);
         MeanMetrics {
             precision: mean(Counts::precision),
@@ -94,8 +101,8 @@ impl MeanMetrics {
             f1,
             f1_deviation: (runs.iter().map(|(c, _)| (c.f1() - f1).powi(2)).sum::<f64>() / n).sqrt(),
             accuracy: mean(Counts::accuracy),
-            calibration_error: (!errors.is_empty())
-                .then(|| errors.iter().sum::<f64>() / errors.len() as f64),
+            calibration_error: mean_quality(|q| q.calibration_error),
+            best_threshold_f1: mean_quality(|q| q.best_threshold_f1),
         }
     }
 
@@ -114,6 +121,48 @@ impl MeanMetrics {
             error,
         ]
     }
+}
+
+/// What one run's scores are worth beside its decisions at the threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreQuality {
+    /// See [`calibration_error`].
+    pub calibration_error: f64,
+    /// See [`best_threshold_f1`].
+    pub best_threshold_f1: f64,
+}
+
+impl ScoreQuality {
+    /// The quality of `scored` (score, actually harmful).
+    pub fn of(scored: &[(f32, bool)]) -> Self {
+        ScoreQuality {
+            calibration_error: calibration_error(scored),
+            best_threshold_f1: best_threshold_f1(scored),
+        }
+    }
+}
+
+/// The highest F1 of the harmful class over every threshold (each text's score in turn):
+/// an oracle that looks at the test labels, so a ceiling on what any calibration of the same
+/// scores could reach, not a figure a user gets.
+pub fn best_threshold_f1(scored: &[(f32, bool)]) -> f64 {
+    let positives = scored.iter().filter(|(_, harmful)| *harmful).count();
+    let mut descending: Vec<(f32, bool)> = scored.to_vec();
+    descending.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut best, mut flagged, mut caught) = (0.0f64, 0usize, 0usize);
+    for (index, &(score, harmful)) in descending.iter().enumerate() {
+        flagged += 1;
+        caught += usize::from(harmful);
+        // Texts with equal scores are flagged together or not at all.
+        if descending
+            .get(index + 1)
+            .is_some_and(|next| next.0 == score)
+        {
+            continue;
+        }
+        best = best.max(2.0 * caught as f64 / (flagged + positives) as f64);
+    }
+    best
 }
 
 /// Expected calibration error over ten equal-width score bins.
@@ -272,4 +321,32 @@ pub fn f1_plot(panels: &[(String, Vec<Series>)]) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_best_threshold_is_found_among_the_scores() {
+        // Flagging the top two (0.9, 0.8) catches both harmful texts and nothing else.
+        let scored = [(0.9, true), (0.8, true), (0.7, false), (0.2, false)];
+        assert_eq!(best_threshold_f1(&scored), 1.0);
+        // A benign text above every harmful one: the best is to flag all three top texts.
+        let scored = [(0.95, false), (0.9, true), (0.8, true), (0.2, false)];
+        assert!((best_threshold_f1(&scored) - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn texts_with_equal_scores_are_flagged_together() {
+        // One threshold cannot separate the tied pair: flag both (F1 2/3) or neither (0).
+        let scored = [(0.5, true), (0.5, false)];
+        assert!((best_threshold_f1(&scored) - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn without_harmful_texts_nothing_is_caught() {
+        assert_eq!(best_threshold_f1(&[(0.3, false), (0.1, false)]), 0.0);
+        assert_eq!(best_threshold_f1(&[]), 0.0);
+    }
 }
