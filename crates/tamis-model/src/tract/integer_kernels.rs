@@ -132,30 +132,35 @@ fn round_to_integer(value: f32) -> i16 {
     (value + SHIFT).to_bits().wrapping_sub(SHIFT.to_bits()) as i16
 }
 
-/// The largest |x| of `row`, and whether it holds a NaN. In lanes, so that it vectorizes
-/// (and not with `f32::max`, which wasm builds call `fmaxf` for, per element).
+/// The largest |x| of `row`, and whether it holds a NaN. On the bits, in lanes, so that it
+/// vectorizes: without its sign, a number that is not a NaN orders like its bits as an integer,
+/// and a NaN's bits are above infinity's. With `f32` comparisons the wasm build compared one
+/// value at a time (3.3% of the time of a post in Node, `perf record`).
 fn largest_magnitude(row: &[f32]) -> (f32, bool) {
     const LANES: usize = 8;
-    let mut largest = [0f32; LANES];
-    let mut nan = [false; LANES];
+    const MAGNITUDE: u32 = 0x7fff_ffff;
+    let infinity = f32::INFINITY.to_bits();
+    // Per lane: the largest magnitude that is not a NaN's, and the largest of all.
+    let mut largest = [0u32; LANES];
+    let mut largest_or_nan = [0u32; LANES];
+    let mut take = |lane: usize, x: f32| {
+        let magnitude = x.to_bits() & MAGNITUDE;
+        let number = if magnitude > infinity { 0 } else { magnitude };
+        largest[lane] = largest[lane].max(number);
+        largest_or_nan[lane] = largest_or_nan[lane].max(magnitude);
+    };
     let chunks = row.chunks_exact(LANES);
     for &x in chunks.remainder() {
-        largest[0] = if x.abs() > largest[0] {
-            x.abs()
-        } else {
-            largest[0]
-        };
-        nan[0] |= x.is_nan();
+        take(0, x);
     }
     for chunk in chunks {
-        for lane in 0..LANES {
-            let a = chunk[lane].abs();
-            largest[lane] = if a > largest[lane] { a } else { largest[lane] };
-            nan[lane] |= chunk[lane].is_nan();
+        for (lane, &x) in chunk.iter().enumerate() {
+            take(lane, x);
         }
     }
-    let max = largest.iter().fold(0f32, |m, &a| if a > m { a } else { m });
-    (max, nan.contains(&true))
+    let largest = largest.into_iter().max().unwrap_or(0);
+    let has_nan = largest_or_nan.into_iter().any(|m| m > infinity);
+    (f32::from_bits(largest), has_nan)
 }
 
 /// Writes `activations` (rows x inputs, row-major) times `weights`, plus `bias` (one per
@@ -544,6 +549,21 @@ mod tests {
                 assert_eq!(bits(threads), one_thread, "{rows} rows, {threads} threads");
             }
         }
+    }
+
+    #[test]
+    fn largest_magnitude_is_the_largest_absolute_value_and_flags_nans() {
+        // Nine values: eight lanes and a remainder; negatives, -0 and a subnormal.
+        let row = [0.5, -3.25, 1e-40, -0.0, 2.0, 1e-3, -7.5, 3.0, 0.25];
+        assert_eq!(largest_magnitude(&row), (7.5, false));
+        let mut with_nan = row;
+        with_nan[8] = -f32::NAN;
+        assert_eq!(largest_magnitude(&with_nan), (7.5, true));
+        assert_eq!(
+            largest_magnitude(&[1.0, f32::NEG_INFINITY]),
+            (f32::INFINITY, false)
+        );
+        assert_eq!(largest_magnitude(&[]), (0.0, false));
     }
 
     #[test]
