@@ -341,6 +341,9 @@ export async function loadBytesChecking(
   }
 }
 
+/** The files `npx tamis models fetch` writes. */
+const MODEL_FILES: readonly LoadFile[] = ['manifest', 'model', 'tokenizer'];
+
 async function readLocal(
   readFile: NonNullable<Platform['readFile']>,
   url: URL,
@@ -353,7 +356,13 @@ async function readLocal(
     bytes = await readFile(url, options.signal);
   } catch (error) {
     const { code, message } = error instanceof TamisError ? error : new TamisError('fetch_failed', String(error));
-    throw new TamisError(code, `could not read the ${file}: ${message}`, { cause: error });
+    // Only a model's own files come from `models fetch`; the priors and the .wasm ship with the
+    // package, and their loaders say how to deploy them.
+    const hint =
+      code === 'model_missing' && MODEL_FILES.includes(file)
+        ? " (a model's files: `npx tamis models fetch <name> models/<name>` downloads them)"
+        : '';
+    throw new TamisError(code, `could not read the ${file}: ${message}${hint}`, { cause: error });
   }
   progress.complete(bytes.length);
   return { bytes, origin: `${url.href} (read from disk)` };

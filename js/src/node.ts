@@ -23,7 +23,7 @@ import { setPlatform } from './platform.js';
 /** A URL scheme: two letters or more, since one letter is a Windows drive (`C:\models`). */
 const URL_SCHEME = /^[a-z][a-z\d+.-]+:/i;
 
-/** A file's bytes; a missing file names the path and how to get a model. */
+/** A file's bytes; a missing file names the path (the loader says how to get that file). */
 async function readLocalFile(url: URL, signal: AbortSignal): Promise<Uint8Array> {
   const path = fileURLToPath(url);
   try {
@@ -33,10 +33,7 @@ async function readLocalFile(url: URL, signal: AbortSignal): Promise<Uint8Array>
     if (signal.aborted) throw error;
     switch ((error as NodeJS.ErrnoException).code) {
       case 'ENOENT':
-        throw new TamisError(
-          'model_missing',
-          `there is no file ${path} (a model's files: \`npx tamis models fetch <name> models/<name>\` downloads them)`,
-        );
+        throw new TamisError('model_missing', `there is no file ${path}`);
       case 'EISDIR':
         throw new TamisError(
           'invalid_argument',

@@ -73,6 +73,8 @@ test('a package deployed without its priors fails the load, naming the file and 
       ]) {
         assert.ok(error.message.includes(says), `"${error.message}" says ${says}`);
       }
+      // `models fetch` writes a model's files, not the package's priors: no such hint here.
+      assert.ok(!error.message.includes('models fetch'), `"${error.message}" points at models fetch`);
       return true;
     },
   );
