@@ -74,8 +74,9 @@ impl AdapterDiagnostics {
 /// The GPU encoder with the embeddings staged for the call in progress.
 pub struct GpuState {
     encoder: Rc<GpuEncoder>,
-    /// Embeddings by role (texts to judge, or descriptions) and text.
-    staged: HashMap<(TextRole, String), Embedding>,
+    /// Embeddings by role (texts to judge, or descriptions), then text: a round looks a text
+    /// up by `&str`, without building a key.
+    staged: HashMap<TextRole, HashMap<String, Embedding>>,
     /// Texts a round needed and did not find staged.
     pending: RefCell<BTreeSet<(TextRole, String)>>,
     /// Kept to make the CPU encoder should the GPU be lost.
@@ -124,7 +125,11 @@ impl GpuState {
             return Ok(());
         };
         match result {
-            Ok(embeddings) => gpu.staged.extend(embeddings),
+            Ok(embeddings) => {
+                for ((role, text), embedding) in embeddings {
+                    gpu.staged.entry(role).or_default().insert(text, embedding);
+                }
+            }
             Err(failure @ GpuError::Lost(_)) => {
                 let cpu = on_pool(CpuEncoder::new(&gpu.bundle)?, threads);
                 *selection = selection.after_gpu_failure(&failure);
@@ -239,20 +244,19 @@ impl GpuState {
         texts: &[&str],
         role: TextRole,
     ) -> Result<Vec<Embedding>, BackendError> {
-        let key = |text: &str| (role, text.to_string());
-        let missing: Vec<(TextRole, String)> = texts
+        let staged = self.staged.get(&role);
+        let found: Option<Vec<Embedding>> = texts
             .iter()
-            .map(|text| key(text))
-            .filter(|key| !self.staged.contains_key(key))
+            .map(|text| staged.and_then(|by_text| by_text.get(*text)).cloned())
             .collect();
-        if !missing.is_empty() {
+        found.ok_or_else(|| {
+            let missing = texts
+                .iter()
+                .filter(|text| !staged.is_some_and(|by_text| by_text.contains_key(**text)))
+                .map(|text| (role, text.to_string()));
             self.pending.borrow_mut().extend(missing);
-            return Err(BackendError::NeedsEmbeddings);
-        }
-        Ok(texts
-            .iter()
-            .map(|text| self.staged[&key(text)].clone())
-            .collect())
+            BackendError::NeedsEmbeddings
+        })
     }
 }
 
