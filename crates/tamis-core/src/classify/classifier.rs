@@ -466,9 +466,11 @@ impl Classifier {
                 let keep_features: Vec<&TextFeatures> =
                     keep.iter().map(|e| e.features.as_ref()).collect();
                 let (model, scoring) = self.fit_one(
-                    &example_features,
-                    definition.as_ref().map(|d| d.features.as_ref()),
-                    &definition_anchors,
+                    Description {
+                        examples: &example_features,
+                        definition: definition.as_ref().map(|d| d.features.as_ref()),
+                        definition_anchors: &definition_anchors,
+                    },
                     &keep_features,
                     Negatives {
                         texts: &negatives,
@@ -495,17 +497,19 @@ impl Classifier {
     /// [`ClassifierOptions::calibrate`]). `keep` (among `negatives`) are the texts that
     /// must pass, against which a lone example or definition is measured; a definition
     /// without examples by its `definition_anchors`.
-    #[allow(clippy::too_many_arguments)]
     fn fit_one(
         &self,
-        examples: &[&TextFeatures],
-        definition: Option<&TextFeatures>,
-        definition_anchors: &[Arc<TextFeatures>],
+        description: Description<'_>,
         keep: &[&TextFeatures],
         negatives: Negatives<'_>,
         background: &[BackgroundPoint],
         prior: Option<&LinearModel>,
     ) -> (LinearModel, Scoring) {
+        let Description {
+            examples,
+            definition,
+            definition_anchors,
+        } = description;
         let background_share = match (negatives.texts.is_empty(), background.is_empty()) {
             (_, true) => 0.0,
             (true, false) => 1.0,
@@ -782,6 +786,15 @@ fn missing_from<'a>(
     missing.sort_unstable();
     missing.dedup();
     missing
+}
+
+/// What describes a category to its fit: its examples, its definition, and the definition's
+/// anchors when it has no examples ([`definition_anchors`]).
+#[derive(Clone, Copy)]
+struct Description<'a> {
+    examples: &'a [&'a TextFeatures],
+    definition: Option<&'a TextFeatures>,
+    definition_anchors: &'a [Arc<TextFeatures>],
 }
 
 /// A category's negatives: its own keep texts first (`own_keep` of them), then the policy's
