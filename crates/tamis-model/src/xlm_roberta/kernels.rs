@@ -7,10 +7,12 @@
 //!
 //! Weights stay 4-bit in memory: [`Q4Matrix`] repacks a Q4_0 matrix into groups of
 //! [`GROUP`] outputs whose nibbles sit in the order the kernels read them, and the kernels
-//! unpack the nibbles in registers as they multiply: nothing is widened ahead of a product,
-//! so one short text pays for reading its 4-bit weights and no more (a widened copy of each
-//! group, written once per call, took 12.6% of the samples natively on SST-2 at 1 and 32
-//! texts per call).
+//! unpack the nibbles in registers as they multiply, so one short text pays for reading its
+//! 4-bit weights and no more (a widened copy of each group, written once per call, took 12.6%
+//! of the samples natively on SST-2 at 1 and 32 texts per call). A call of many rows instead
+//! widens each group once to int16 and runs the same kernels on it ([`GroupWeights`]): there
+//! a group serves many tiles, and unpacking it in each cost more than widening it once
+//! ([`Kernel::q4_weight_source`]).
 //!
 //! Unpacking is one zero-extension and one shift: a byte holding the nibbles `low` and `high`
 //! of two outputs (the same input) is multiplied whole, `byte = low + 16 high`, beside its
@@ -212,6 +214,43 @@ fn weight(nibbles: &[u8], input: usize, lane: usize) -> i32 {
     i32::from((nibbles[index] >> shift) & 0x0f) - 8
 }
 
+/// Widened weights per pair of inputs: the int16 weights of both inputs for the group's
+/// outputs.
+const WIDENED_PER_PAIR: usize = 2 * GROUP;
+
+/// Largest widened group worth widening: 384 inputs' (12 KiB), which stays in L1
+/// ([`Kernel::q4_weight_source`]).
+const WIDENED_GROUP_MAX_BYTES: usize = 12 * 1024;
+
+/// Where a kernel reads a group's weights.
+#[derive(Debug, Clone, Copy)]
+enum GroupWeights<'a> {
+    /// The packed nibbles ([`Q4Matrix`]'s layout), unpacked in registers for every tile: each
+    /// block's sums of whole bytes and high nibbles are untangled and offset afterwards.
+    Nibbles(&'a [u8]),
+    /// The same weights widened once by [`Kernel::widen`]: for each pair of inputs,
+    /// [`WIDENED_PER_PAIR`] int16 weights, the low nibbles' (outputs 0 to 7, in the `pmaddwd`
+    /// layout of the pair's bytes) then the high nibbles' (outputs 8 to 15); each block's
+    /// sums are exact as they are.
+    Widened(&'a [i16]),
+}
+
+impl GroupWeights<'_> {
+    /// The weight of `input` for output `lane`.
+    fn weight(self, input: usize, lane: usize) -> i32 {
+        match self {
+            Self::Nibbles(nibbles) => weight(nibbles, input, lane),
+            Self::Widened(widened) => {
+                // The nibble's byte within its pair, in the low or the high half.
+                let (index, shift) = nibble_position(input, lane);
+                let (pair, byte) = (index / GROUP, index % GROUP);
+                let half = if shift == 0 { 0 } else { GROUP };
+                i32::from(widened[pair * WIDENED_PER_PAIR + half + byte])
+            }
+        }
+    }
+}
+
 /// Runs `pass`, code written to vectorize (element-wise arithmetic, integer widening),
 /// compiled for the widest vector instructions the host has: the baseline x86-64 build has
 /// 4-lane SSE2 only. The same operations in the same order whatever the instructions (Rust
@@ -279,6 +318,31 @@ fn multiply_with(
     output: &mut [f32],
     threads: NonZeroUsize,
 ) {
+    let rows = activations.len() / weights.inputs;
+    let tiles = rows.div_ceil(kernel.q4_tile_rows());
+    let source = kernel.q4_weight_source(tiles, weights.inputs);
+    multiply_from(source, kernel, activations, weights, bias, output, threads);
+}
+
+/// Where the kernels of one call read each group's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightSource {
+    /// The packed nibbles ([`GroupWeights::Nibbles`]).
+    Nibbles,
+    /// Each group widened once for all the call's tiles ([`GroupWeights::Widened`]).
+    Widened,
+}
+
+/// [`multiply`] with the kernels reading the weights from `source` (the tests run both).
+fn multiply_from(
+    source: WeightSource,
+    kernel: Kernel,
+    activations: &[f32],
+    weights: &Q4Matrix,
+    bias: &[f32],
+    output: &mut [f32],
+    threads: NonZeroUsize,
+) {
     let (inputs, outputs) = (weights.inputs, weights.outputs);
     let rows = activations.len() / inputs;
     assert_eq!(
@@ -289,53 +353,77 @@ fn multiply_with(
     assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
     assert_eq!(bias.len(), outputs, "one bias per output");
     let quantized = QuantizedRows::new(activations, inputs);
-    // What the weights' `- 8` adds to each row's block sums.
+    // What the weights' `- 8` adds to each row's block sums of nibbles.
     let offsets: Vec<i32> = quantized
         .values
         .chunks_exact(BLOCK)
         .map(|block| -8 * block.iter().map(|&value| i32::from(value)).sum::<i32>())
         .collect();
     map_column_groups_in_threads(output, outputs, GROUP, threads, |groups, columns| {
-        multiply_groups(kernel, &quantized, &offsets, weights, bias, groups, columns);
+        let call = Call {
+            kernel,
+            source,
+            quantized: &quantized,
+            offsets: &offsets,
+            weights,
+            bias,
+        };
+        call.multiply_groups(groups, columns);
     });
 }
 
-/// The output columns of `groups` for every row: `columns[row]` holds them, from the first
-/// group's first column on. `offsets` holds `-8 *` each row's sum of each block's
-/// activations.
-fn multiply_groups(
+/// One product's operands, as every thread reads them.
+struct Call<'a> {
     kernel: Kernel,
-    quantized: &QuantizedRows,
-    offsets: &[i32],
-    weights: &Q4Matrix,
-    bias: &[f32],
-    groups: Range<usize>,
-    columns: &mut [&mut [f32]],
-) {
-    let (inputs, outputs) = (weights.inputs, weights.outputs);
-    let (rows, blocks) = (columns.len(), weights.blocks());
-    // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too few
-    // independent sums to keep the multiply-add unit busy.
-    let tile_rows = rows
-        .div_ceil(rows.div_ceil(kernel.q4_tile_rows()).max(1))
-        .max(1);
-    let first_column = groups.start * GROUP;
-    for group in groups {
-        let (nibbles, scales) = (weights.group_nibbles(group), weights.group_scales(group));
-        let columns_of_group = group * GROUP..((group + 1) * GROUP).min(outputs);
-        let in_share = columns_of_group.start - first_column..columns_of_group.end - first_column;
-        for first in (0..rows).step_by(tile_rows) {
-            let count = (rows - first).min(tile_rows);
-            let tile = &quantized.values[first * inputs..(first + count) * inputs];
-            let tile_offsets = &offsets[first * blocks..(first + count) * blocks];
-            let sums = kernel.products(tile, count, nibbles, scales, tile_offsets);
-            for (offset, sums) in sums[..count].iter().enumerate() {
-                let row = first + offset;
-                let row_scale = quantized.scales[row];
-                let out = &mut columns[row][in_share.clone()];
-                let bias = &bias[columns_of_group.clone()];
-                for ((o, &sum), &b) in out.iter_mut().zip(sums).zip(bias) {
-                    *o = sum * row_scale + b;
+    source: WeightSource,
+    quantized: &'a QuantizedRows,
+    /// `-8 *` each row's sum of each block's activations (`[row][block]`).
+    offsets: &'a [i32],
+    weights: &'a Q4Matrix,
+    bias: &'a [f32],
+}
+
+impl Call<'_> {
+    /// The output columns of `groups` for every row: `columns[row]` holds them, from the
+    /// first group's first column on.
+    fn multiply_groups(&self, groups: Range<usize>, columns: &mut [&mut [f32]]) {
+        let (kernel, quantized, weights) = (self.kernel, self.quantized, self.weights);
+        let (inputs, outputs) = (weights.inputs, weights.outputs);
+        let (rows, blocks) = (columns.len(), weights.blocks());
+        // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too
+        // few independent sums to keep the multiply-add unit busy.
+        let tile_rows = rows
+            .div_ceil(rows.div_ceil(kernel.q4_tile_rows()).max(1))
+            .max(1);
+        let mut widened = (self.source == WeightSource::Widened)
+            .then(|| vec![0i16; inputs / 2 * WIDENED_PER_PAIR]);
+        let first_column = groups.start * GROUP;
+        for group in groups {
+            let nibbles = weights.group_nibbles(group);
+            let group_weights = match &mut widened {
+                Some(widened) => {
+                    kernel.widen(nibbles, widened);
+                    GroupWeights::Widened(widened)
+                }
+                None => GroupWeights::Nibbles(nibbles),
+            };
+            let scales = weights.group_scales(group);
+            let columns_of_group = group * GROUP..((group + 1) * GROUP).min(outputs);
+            let in_share =
+                columns_of_group.start - first_column..columns_of_group.end - first_column;
+            for first in (0..rows).step_by(tile_rows) {
+                let count = (rows - first).min(tile_rows);
+                let tile = &quantized.values[first * inputs..(first + count) * inputs];
+                let tile_offsets = &self.offsets[first * blocks..(first + count) * blocks];
+                let sums = kernel.products(tile, count, group_weights, scales, tile_offsets);
+                for (offset, sums) in sums[..count].iter().enumerate() {
+                    let row = first + offset;
+                    let row_scale = quantized.scales[row];
+                    let out = &mut columns[row][in_share.clone()];
+                    let bias = &self.bias[columns_of_group.clone()];
+                    for ((o, &sum), &b) in out.iter_mut().zip(sums).zip(bias) {
+                        *o = sum * row_scale + b;
+                    }
                 }
             }
         }
@@ -358,13 +446,58 @@ impl Kernel {
         }
     }
 
-    /// `tile` holds `rows` rows of quantized activations; `nibbles` and `scales` a group's
-    /// weights, `offsets` `-8 *` the sum of each row's activations in each block (`[row][block]`).
+    /// Where a call whose products take `tiles` tiles of rows per group of `inputs` inputs
+    /// reads the weights. Unpacking in the kernel costs a little per tile (a shift per pair of
+    /// inputs, which VNNI runs on the port of `vpdpwssd`, and untangling each block's sums);
+    /// widening costs a pass over the group's nibbles per call. Measured natively (one
+    /// thread, widened / unpacked time of whole products on random weights, machine at load
+    /// 4): 384 inputs, VNNI 1.23, 1.01, 0.95, 0.92 at 1, 4, 8, 64 tiles (8 to 512 rows); AVX2
+    /// 1.02, 0.94, 0.97 at 8, 16, 128 tiles (32 to 512 rows): widening pays from about 64 rows
+    /// on either. A group of 1536 inputs widens to 48 KiB, beyond L1, and every tile then read
+    /// it from L2: 1.04 (VNNI) and 1.08 (AVX2) at 512 rows, so it stays 4-bit. Not measured
+    /// in wasm, where the kernels unpack.
+    fn q4_weight_source(self, tiles: usize, inputs: usize) -> WeightSource {
+        let widen_from_tiles = match self {
+            Self::Portable => None,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => Some(16),
+            #[cfg(target_arch = "x86_64")]
+            Self::Vnni => Some(8),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Self::Simd128 => None,
+        };
+        let widened_bytes = inputs / 2 * WIDENED_PER_PAIR * std::mem::size_of::<i16>();
+        match widen_from_tiles {
+            Some(from) if tiles >= from && widened_bytes <= WIDENED_GROUP_MAX_BYTES => {
+                WeightSource::Widened
+            }
+            _ => WeightSource::Nibbles,
+        }
+    }
+
+    /// Widens a group's `nibbles` into `widened`, the layout of [`GroupWeights::Widened`].
+    fn widen(self, nibbles: &[u8], widened: &mut [i16]) {
+        assert!(widened.len() >= nibbles.len() / GROUP * WIDENED_PER_PAIR);
+        match self {
+            Self::Portable => widen_portable(nibbles, widened),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 was detected (every host with AVX-512 has it); `widened` holds
+            // as many pairs as `nibbles`.
+            Self::Avx2 | Self::Vnni => unsafe { x86::widen(nibbles, widened) },
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            // SAFETY: `widened` holds as many pairs as `nibbles`.
+            Self::Simd128 => unsafe { wasm::widen(nibbles, widened) },
+        }
+    }
+
+    /// `tile` holds `rows` rows of quantized activations; `weights` and `scales` a group's
+    /// weights and block scales, `offsets` `-8 *` the sum of each row's activations in each
+    /// block (`[row][block]`).
     fn products(
         self,
         tile: &[i16],
         rows: usize,
-        nibbles: &[u8],
+        weights: GroupWeights<'_>,
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
@@ -372,26 +505,43 @@ impl Kernel {
         let inputs = tile.len() / rows;
         assert!(inputs.is_multiple_of(BLOCK) && tile.len() == rows * inputs);
         let blocks = inputs / BLOCK;
-        assert!(nibbles.len() >= inputs / 2 * GROUP && scales.len() >= blocks * GROUP);
+        let pairs = inputs / 2;
+        match weights {
+            GroupWeights::Nibbles(nibbles) => assert!(nibbles.len() >= pairs * GROUP),
+            GroupWeights::Widened(widened) => assert!(widened.len() >= pairs * WIDENED_PER_PAIR),
+        }
+        assert!(scales.len() >= blocks * GROUP);
         assert_eq!(offsets.len(), rows * blocks, "one offset per row and block");
         match self {
-            Self::Portable => portable(tile, rows, nibbles, scales),
+            Self::Portable => portable(tile, rows, weights, scales),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 was detected; the slices are as long as checked above.
-            Self::Avx2 => unsafe { x86::products_avx2(tile, rows, nibbles, scales, offsets) },
+            Self::Avx2 => unsafe { x86::products_avx2(tile, rows, weights, scales, offsets) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX-512 F, BW and VNNI were detected; the slices are as checked above.
-            Self::Vnni => unsafe { x86::products_vnni(tile, rows, nibbles, scales, offsets) },
+            Self::Vnni => unsafe { x86::products_vnni(tile, rows, weights, scales, offsets) },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             // SAFETY: the slices are as long as checked above.
-            Self::Simd128 => unsafe { wasm::products(tile, rows, nibbles, scales, offsets) },
+            Self::Simd128 => unsafe { wasm::products(tile, rows, weights, scales, offsets) },
+        }
+    }
+}
+
+/// The reference widening: each byte's nibbles minus 8.
+fn widen_portable(nibbles: &[u8], widened: &mut [i16]) {
+    let pairs = nibbles.chunks_exact(GROUP);
+    for (bytes, weights) in pairs.zip(widened.chunks_exact_mut(WIDENED_PER_PAIR)) {
+        let (low, high) = weights.split_at_mut(GROUP);
+        for ((&byte, low), high) in bytes.iter().zip(low).zip(high) {
+            *low = i16::from(byte & 0x0f) - 8;
+            *high = i16::from(byte >> 4) - 8;
         }
     }
 }
 
 /// The reference the other kernels must match bit for bit: each weight read on its own, the
 /// block sums accumulated as written in the module's documentation.
-fn portable(tile: &[i16], rows: usize, nibbles: &[u8], scales: &[f32]) -> TileSums {
+fn portable(tile: &[i16], rows: usize, weights: GroupWeights<'_>, scales: &[f32]) -> TileSums {
     let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
     for (row, row_sums) in tile.chunks_exact(tile.len() / rows).zip(sums.iter_mut()) {
         for (block, activations) in row.chunks_exact(BLOCK).enumerate() {
@@ -399,7 +549,7 @@ fn portable(tile: &[i16], rows: usize, nibbles: &[u8], scales: &[f32]) -> TileSu
             for (offset, &activation) in activations.iter().enumerate() {
                 let input = block * BLOCK + offset;
                 for (lane, sum) in exact.iter_mut().enumerate() {
-                    *sum += i32::from(activation) * weight(nibbles, input, lane);
+                    *sum += i32::from(activation) * weights.weight(input, lane);
                 }
             }
             let block_scales = &scales[block * GROUP..][..GROUP];
@@ -412,13 +562,19 @@ fn portable(tile: &[i16], rows: usize, nibbles: &[u8], scales: &[f32]) -> TileSu
 }
 
 /// Dispatches a tile to a kernel compiled for that many rows, so that its accumulators are
-/// fixed-size arrays the compiler keeps in registers.
-macro_rules! by_row_count {
-    ($kernel:ident, $tile:expr, $rows:expr, $nibbles:expr, $scales:expr, $offsets:expr,
+/// fixed-size arrays the compiler keeps in registers, and for the group's weight source
+/// (`WIDENED`), passed as a pointer to the group's first weight.
+macro_rules! by_rows_and_source {
+    ($kernel:ident, $tile:expr, $rows:expr, $weights:expr, $scales:expr, $offsets:expr,
      [$($n:literal),+]) => {
-        match $rows {
-            $($n => $kernel::<$n>($tile, $nibbles, $scales, $offsets),)+
-            other => unreachable!("a tile of {other} rows"),
+        match ($rows, $weights) {
+            $(
+                ($n, GroupWeights::Nibbles(nibbles)) =>
+                    $kernel::<$n, false>($tile, nibbles.as_ptr(), $scales, $offsets),
+                ($n, GroupWeights::Widened(widened)) =>
+                    $kernel::<$n, true>($tile, widened.as_ptr().cast(), $scales, $offsets),
+            )+
+            (other, _) => unreachable!("a tile of {other} rows"),
         }
     };
 }
@@ -427,25 +583,28 @@ macro_rules! by_row_count {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{TileSums, BLOCK, GROUP, HIGH_NIBBLE_LANES, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
+    use super::{
+        GroupWeights, TileSums, BLOCK, GROUP, HIGH_NIBBLE_LANES, MAX_TILE_ROWS, PAIRS_PER_BLOCK,
+        WIDENED_PER_PAIR,
+    };
 
     /// # Safety
     /// AVX2 must be available; `tile` holds `rows` (1 to 4) rows of a multiple of 32 inputs,
-    /// `nibbles`, `scales` and `offsets` a group's weights, scales and offsets for as many.
+    /// `weights`, `scales` and `offsets` a group's weights, scales and offsets for as many.
     pub(super) unsafe fn products_avx2(
         tile: &[i16],
         rows: usize,
-        nibbles: &[u8],
+        weights: GroupWeights<'_>,
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
         unsafe {
-            by_row_count!(
+            by_rows_and_source!(
                 tile_avx2,
                 tile,
                 rows,
-                nibbles,
+                weights,
                 scales,
                 offsets,
                 [1, 2, 3, 4]
@@ -455,22 +614,22 @@ mod x86 {
 
     /// # Safety
     /// AVX-512 F, BW and VNNI must be available; `tile` holds `rows` (1 to 8) rows of a
-    /// multiple of 32 inputs, `nibbles`, `scales` and `offsets` a group's weights, scales and
+    /// multiple of 32 inputs, `weights`, `scales` and `offsets` a group's weights, scales and
     /// offsets for as many.
     pub(super) unsafe fn products_vnni(
         tile: &[i16],
         rows: usize,
-        nibbles: &[u8],
+        weights: GroupWeights<'_>,
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
         unsafe {
-            by_row_count!(
+            by_rows_and_source!(
                 tile_vnni,
                 tile,
                 rows,
-                nibbles,
+                weights,
                 scales,
                 offsets,
                 [1, 2, 3, 4, 5, 6, 7, 8]
@@ -478,13 +637,49 @@ mod x86 {
         }
     }
 
-    /// The group's 16 outputs in two 256-bit registers of int32 sums per row: the pair's 16
-    /// bytes zero-extended (the low nibbles: outputs 0 to 7) and shifted right by 4 (the high
-    /// ones: outputs 8 to 15), one `pmaddwd` per row, pair and register.
+    /// A pair's 16 bytes of nibbles (at `bytes`) zero-extended to 16-bit lanes, and shifted
+    /// right by 4: the whole bytes and the high nibbles.
+    ///
+    /// # Safety
+    /// `bytes` points to 16 readable bytes.
     #[target_feature(enable = "avx2")]
-    unsafe fn tile_avx2<const R: usize>(
+    #[inline]
+    unsafe fn unpack(bytes: *const u8) -> [__m256i; 2] {
+        // SAFETY: forwarded from the caller.
+        let bytes = _mm256_cvtepu8_epi16(unsafe { _mm_loadu_si128(bytes.cast()) });
+        [bytes, _mm256_srli_epi16::<4>(bytes)]
+    }
+
+    /// [`super::widen_portable`] in 256-bit registers: [`unpack`], the low nibbles masked,
+    /// minus 8.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `widened` holds [`WIDENED_PER_PAIR`] weights for each 16
+    /// bytes of `nibbles`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn widen(nibbles: &[u8], widened: &mut [i16]) {
+        let (low_nibble, eight) = (_mm256_set1_epi16(0x0f), _mm256_set1_epi16(8));
+        let pairs = nibbles.chunks_exact(GROUP);
+        for (bytes, weights) in pairs.zip(widened.chunks_exact_mut(WIDENED_PER_PAIR)) {
+            // SAFETY: `bytes` holds 16 bytes, `weights` 32 int16.
+            unsafe {
+                let [whole, high] = unpack(bytes.as_ptr());
+                let low = _mm256_and_si256(whole, low_nibble);
+                let weights = weights.as_mut_ptr();
+                _mm256_storeu_si256(weights.cast(), _mm256_sub_epi16(low, eight));
+                _mm256_storeu_si256(weights.add(GROUP).cast(), _mm256_sub_epi16(high, eight));
+            }
+        }
+    }
+
+    /// The group's 16 outputs in two 256-bit registers of int32 sums per row, one `pmaddwd`
+    /// per row, pair and register: from nibbles, the pair's 16 bytes zero-extended (the low
+    /// nibbles: outputs 0 to 7) and shifted right by 4 (the high ones: outputs 8 to 15);
+    /// widened, the two halves of the pair's weights.
+    #[target_feature(enable = "avx2")]
+    unsafe fn tile_avx2<const R: usize, const WIDENED: bool>(
         tile: &[i16],
-        nibbles: &[u8],
+        weights: *const u8,
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
@@ -493,19 +688,26 @@ mod x86 {
         let rows: [*const i16; R] = std::array::from_fn(|r| tile[r * inputs..].as_ptr());
         let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
         for block in 0..blocks {
-            let mut whole_bytes = [_mm256_setzero_si256(); R];
-            let mut high_nibbles = [_mm256_setzero_si256(); R];
+            let mut low_lanes = [_mm256_setzero_si256(); R];
+            let mut high_lanes = [_mm256_setzero_si256(); R];
             for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                 // SAFETY: the caller guarantees the slices cover `pair` of every row.
                 unsafe {
-                    let bytes = nibbles.as_ptr().add(pair * GROUP);
-                    let bytes = _mm256_cvtepu8_epi16(_mm_loadu_si128(bytes.cast()));
-                    let high = _mm256_srli_epi16::<4>(bytes);
+                    let [low, high] = if WIDENED {
+                        let widened = weights.cast::<i16>().add(pair * WIDENED_PER_PAIR);
+                        let high = widened.add(GROUP);
+                        [
+                            _mm256_loadu_si256(widened.cast()),
+                            _mm256_loadu_si256(high.cast()),
+                        ]
+                    } else {
+                        unpack(weights.add(pair * GROUP))
+                    };
                     for r in 0..R {
                         let both = rows[r].add(2 * pair).cast::<i32>().read_unaligned();
                         let both = _mm256_set1_epi32(both);
-                        let (whole, highs) = (&mut whole_bytes[r], &mut high_nibbles[r]);
-                        *whole = _mm256_add_epi32(*whole, _mm256_madd_epi16(both, bytes));
+                        let (lows, highs) = (&mut low_lanes[r], &mut high_lanes[r]);
+                        *lows = _mm256_add_epi32(*lows, _mm256_madd_epi16(both, low));
                         *highs = _mm256_add_epi32(*highs, _mm256_madd_epi16(both, high));
                     }
                 }
@@ -515,22 +717,22 @@ mod x86 {
                 // SAFETY: `scales` holds 16 per block.
                 unsafe {
                     let scales = scales.as_ptr().add(block * GROUP);
-                    add_block(row_sums, whole_bytes[r], high_nibbles[r], offset, scales);
+                    add_block::<WIDENED>(row_sums, low_lanes[r], high_lanes[r], offset, scales);
                 }
             }
         }
         sums
     }
 
-    /// As [`tile_avx2`] with one 512-bit register of int32 sums per row: the pair's 16
-    /// bytes zero-extended in its low half, shifted right by 4 in its high half, one
-    /// `vpdpwssd` per row and pair. (The activations are broadcast straight from memory: a
-    /// shuffle per row, as two pairs per register would take, competes with `vpdpwssd` for
-    /// its ports and made the kernel half as fast.)
+    /// As [`tile_avx2`] with one 512-bit register of int32 sums per row and one `vpdpwssd`
+    /// per row and pair: from nibbles, the pair's 16 bytes zero-extended in its low half,
+    /// shifted right by 4 in its high half; widened, the pair's 32 weights. (The activations
+    /// are broadcast straight from memory: a shuffle per row, as two pairs per register would
+    /// take, competes with `vpdpwssd` for its ports and made the kernel half as fast.)
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-    unsafe fn tile_vnni<const R: usize>(
+    unsafe fn tile_vnni<const R: usize, const WIDENED: bool>(
         tile: &[i16],
-        nibbles: &[u8],
+        weights: *const u8,
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
@@ -545,55 +747,62 @@ mod x86 {
             for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                 // SAFETY: the caller guarantees the slices cover `pair` of every row.
                 unsafe {
-                    let bytes = _mm_loadu_si128(nibbles.as_ptr().add(pair * GROUP).cast());
-                    let bytes = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(bytes));
-                    let weights = _mm512_srlv_epi16(bytes, shifts);
+                    let pair_weights = if WIDENED {
+                        let widened = weights.cast::<i16>().add(pair * WIDENED_PER_PAIR);
+                        _mm512_loadu_si512(widened.cast())
+                    } else {
+                        let bytes = _mm_loadu_si128(weights.add(pair * GROUP).cast());
+                        let bytes = _mm512_cvtepu8_epi16(_mm256_broadcastsi128_si256(bytes));
+                        _mm512_srlv_epi16(bytes, shifts)
+                    };
                     for (r, exact) in exact.iter_mut().enumerate() {
                         let both = rows[r].add(2 * pair).cast::<i32>().read_unaligned();
-                        *exact = _mm512_dpwssd_epi32(*exact, _mm512_set1_epi32(both), weights);
+                        let both = _mm512_set1_epi32(both);
+                        *exact = _mm512_dpwssd_epi32(*exact, both, pair_weights);
                     }
                 }
             }
             for (r, row_sums) in sums.iter_mut().enumerate().take(R) {
-                let whole = _mm512_castsi512_si256(exact[r]);
+                let low = _mm512_castsi512_si256(exact[r]);
                 let high = _mm512_extracti64x4_epi64::<1>(exact[r]);
                 let offset = offsets[r * blocks + block];
                 // SAFETY: `scales` holds 16 per block.
                 unsafe {
-                    add_block(
-                        row_sums,
-                        whole,
-                        high,
-                        offset,
-                        scales.as_ptr().add(block * GROUP),
-                    );
+                    let scales = scales.as_ptr().add(block * GROUP);
+                    add_block::<WIDENED>(row_sums, low, high, offset, scales);
                 }
             }
         }
         sums
     }
 
-    /// Adds a block to a row's 16 sums: untangles the exact sums of the low nibbles from those
-    /// of the whole bytes, adds the `- 8` of every weight (`offset`), then `sum += scale *
-    /// exact` in f32.
+    /// Adds a block to a row's 16 sums, `sum += scale * exact` in f32, given the block's int32
+    /// sums for outputs 0 to 7 (`low_lanes`) and 8 to 15 (`high_lanes`). Widened weights gave
+    /// the exact sums; nibbles gave those of the whole bytes and of the high nibbles, from
+    /// which the low nibbles' are untangled, and both lack the `- 8` of every weight
+    /// (`offset`).
     ///
     /// # Safety
     /// `scales` points to the block's 16 scales.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn add_block(
+    unsafe fn add_block<const WIDENED: bool>(
         row_sums: &mut [f32; GROUP],
-        whole_bytes: __m256i,
-        high_nibbles: __m256i,
+        low_lanes: __m256i,
+        high_lanes: __m256i,
         offset: i32,
         scales: *const f32,
     ) {
-        let offset = _mm256_set1_epi32(offset);
-        let low_nibbles = _mm256_sub_epi32(whole_bytes, _mm256_slli_epi32::<4>(high_nibbles));
-        let exact = [
-            _mm256_add_epi32(low_nibbles, offset),
-            _mm256_add_epi32(high_nibbles, offset),
-        ];
+        let exact = if WIDENED {
+            [low_lanes, high_lanes]
+        } else {
+            let offset = _mm256_set1_epi32(offset);
+            let low_nibbles = _mm256_sub_epi32(low_lanes, _mm256_slli_epi32::<4>(high_lanes));
+            [
+                _mm256_add_epi32(low_nibbles, offset),
+                _mm256_add_epi32(high_lanes, offset),
+            ]
+        };
         for (first, exact) in [0, HIGH_NIBBLE_LANES].into_iter().zip(exact) {
             // SAFETY: the caller's `scales` holds 16, as does `row_sums`.
             unsafe {
@@ -612,28 +821,31 @@ mod x86 {
 mod wasm {
     use std::arch::wasm32::*;
 
-    use super::{TileSums, BLOCK, GROUP, HIGH_NIBBLE_LANES, MAX_TILE_ROWS, PAIRS_PER_BLOCK};
+    use super::{
+        GroupWeights, TileSums, BLOCK, GROUP, HIGH_NIBBLE_LANES, MAX_TILE_ROWS, PAIRS_PER_BLOCK,
+        WIDENED_PER_PAIR,
+    };
 
     /// Outputs per register: four int32 sums.
     const QUARTER: usize = GROUP / 4;
 
     /// # Safety
-    /// `tile` holds `rows` (1 to 4) rows of a multiple of 32 inputs, `nibbles`, `scales` and
+    /// `tile` holds `rows` (1 to 4) rows of a multiple of 32 inputs, `weights`, `scales` and
     /// `offsets` a group's weights, scales and offsets for as many inputs.
     pub(super) unsafe fn products(
         tile: &[i16],
         rows: usize,
-        nibbles: &[u8],
+        weights: GroupWeights<'_>,
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
         // SAFETY: forwarded from the caller.
         unsafe {
-            by_row_count!(
+            by_rows_and_source!(
                 tile_simd128,
                 tile,
                 rows,
-                nibbles,
+                weights,
                 scales,
                 offsets,
                 [1, 2, 3, 4]
@@ -641,13 +853,48 @@ mod wasm {
         }
     }
 
-    /// Half a group at a time (two registers of int32 sums per row): for half `h`, the pair's
-    /// bytes `8h` to `8h + 7` zero-extended (the low nibbles: outputs `4h` to `4h + 3`) and
-    /// shifted right by 4 (the high ones: outputs `8 + 4h` to `11 + 4h`),
-    /// `i32x4.dot_i16x8_s` per row, pair and register; multiply then add in f32.
-    unsafe fn tile_simd128<const R: usize>(
+    /// Eight bytes of nibbles (at `bytes`) zero-extended to 16-bit lanes, and shifted right by
+    /// 4: the whole bytes and the high nibbles.
+    ///
+    /// # Safety
+    /// `bytes` points to 8 readable bytes.
+    #[inline]
+    unsafe fn unpack(bytes: *const u8) -> [v128; 2] {
+        // SAFETY: forwarded from the caller.
+        let bytes = unsafe { u16x8_load_extend_u8x8(bytes) };
+        [bytes, u16x8_shr(bytes, 4)]
+    }
+
+    /// [`super::widen_portable`] in 128-bit registers: [`unpack`], the low nibbles masked,
+    /// minus 8.
+    ///
+    /// # Safety
+    /// `widened` holds [`WIDENED_PER_PAIR`] weights for each 16 bytes of `nibbles`.
+    pub(super) unsafe fn widen(nibbles: &[u8], widened: &mut [i16]) {
+        let (low_nibble, eight) = (u16x8_splat(0x0f), u16x8_splat(8));
+        let pairs = nibbles.chunks_exact(GROUP);
+        for (bytes, weights) in pairs.zip(widened.chunks_exact_mut(WIDENED_PER_PAIR)) {
+            for half in [0, GROUP / 2] {
+                // SAFETY: `bytes` holds 16 bytes, `weights` 32 int16.
+                unsafe {
+                    let [whole, high] = unpack(bytes.as_ptr().add(half));
+                    let low = v128_and(whole, low_nibble);
+                    let weights = weights.as_mut_ptr().add(half);
+                    v128_store(weights.cast(), i16x8_sub(low, eight));
+                    v128_store(weights.add(GROUP).cast(), i16x8_sub(high, eight));
+                }
+            }
+        }
+    }
+
+    /// Half a group at a time (two registers of int32 sums per row), `i32x4.dot_i16x8_s` per
+    /// row, pair and register: for half `h`, from nibbles, the pair's bytes `8h` to `8h + 7`
+    /// zero-extended (the low nibbles: outputs `4h` to `4h + 3`) and shifted right by 4 (the
+    /// high ones: outputs `8 + 4h` to `11 + 4h`); widened, the same outputs' weights.
+    /// Multiply then add in f32.
+    unsafe fn tile_simd128<const R: usize, const WIDENED: bool>(
         tile: &[i16],
-        nibbles: &[u8],
+        weights: *const u8,
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
@@ -657,31 +904,39 @@ mod wasm {
         let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
         for first_lane in [0, QUARTER] {
             for block in 0..blocks {
-                let mut whole_bytes = [i32x4_splat(0); R];
-                let mut high_nibbles = [i32x4_splat(0); R];
+                let mut low_lanes = [i32x4_splat(0); R];
+                let mut high_lanes = [i32x4_splat(0); R];
                 for pair in block * PAIRS_PER_BLOCK..(block + 1) * PAIRS_PER_BLOCK {
                     // SAFETY: the caller guarantees the slices cover `pair` of every row.
                     unsafe {
-                        let bytes = nibbles.as_ptr().add(pair * GROUP + 2 * first_lane);
-                        let bytes = u16x8_load_extend_u8x8(bytes);
-                        let high = u16x8_shr(bytes, 4);
+                        let [low, high] = if WIDENED {
+                            let widened = weights.cast::<i16>().add(pair * WIDENED_PER_PAIR);
+                            let low = widened.add(2 * first_lane);
+                            [v128_load(low.cast()), v128_load(low.add(GROUP).cast())]
+                        } else {
+                            unpack(weights.add(pair * GROUP + 2 * first_lane))
+                        };
                         for r in 0..R {
                             let both = rows[r].add(2 * pair).cast::<i32>().read_unaligned();
                             let both = i32x4_splat(both);
-                            whole_bytes[r] =
-                                i32x4_add(whole_bytes[r], i32x4_dot_i16x8(both, bytes));
-                            high_nibbles[r] =
-                                i32x4_add(high_nibbles[r], i32x4_dot_i16x8(both, high));
+                            low_lanes[r] = i32x4_add(low_lanes[r], i32x4_dot_i16x8(both, low));
+                            high_lanes[r] = i32x4_add(high_lanes[r], i32x4_dot_i16x8(both, high));
                         }
                     }
                 }
                 for (r, row_sums) in sums.iter_mut().enumerate().take(R) {
-                    let offset = i32x4_splat(offsets[r * blocks + block]);
-                    let low_nibbles = i32x4_sub(whole_bytes[r], i32x4_shl(high_nibbles[r], 4));
-                    let exact = [
-                        i32x4_add(low_nibbles, offset),
-                        i32x4_add(high_nibbles[r], offset),
-                    ];
+                    // Widened weights gave the exact sums; nibbles those of the whole bytes
+                    // and high nibbles, both without the weights' `- 8`.
+                    let exact = if WIDENED {
+                        [low_lanes[r], high_lanes[r]]
+                    } else {
+                        let offset = i32x4_splat(offsets[r * blocks + block]);
+                        let low_nibbles = i32x4_sub(low_lanes[r], i32x4_shl(high_lanes[r], 4));
+                        [
+                            i32x4_add(low_nibbles, offset),
+                            i32x4_add(high_lanes[r], offset),
+                        ]
+                    };
                     let lanes = [first_lane, HIGH_NIBBLE_LANES + first_lane];
                     for (first, exact) in lanes.into_iter().zip(exact) {
                         // SAFETY: `scales` holds 16 per block, each row of `sums` 16.
@@ -796,7 +1051,8 @@ mod tests {
             x[..inputs].iter_mut().for_each(|v| *v = v.signum());
             let bias: Vec<f32> = (0..outputs).map(|_| random.float()).collect();
             let mut expected = vec![0f32; rows * outputs];
-            multiply_with(
+            multiply_from(
+                WeightSource::Nibbles,
                 Kernel::Portable,
                 &x,
                 &matrix,
@@ -806,19 +1062,20 @@ mod tests {
             );
             // Up to more threads than the largest matrix has groups (3).
             let thread_counts = (1..=4).filter_map(NonZeroUsize::new);
-            for (kernel, threads) in Kernel::available()
-                .into_iter()
-                .flat_map(|k| thread_counts.clone().map(move |t| (k, t)))
-            {
-                let mut got = vec![0f32; rows * outputs];
-                multiply_with(kernel, &x, &matrix, &bias, &mut got, threads);
+            let sources = [WeightSource::Nibbles, WeightSource::Widened];
+            for (kernel, threads, source) in Kernel::available().into_iter().flat_map(|k| {
+                let runs = thread_counts.clone().map(move |t| (k, t));
+                runs.flat_map(move |(k, t)| sources.map(|source| (k, t, source)))
+            }) {
+                let mut got = vec![f32::NAN; rows * outputs];
+                multiply_from(source, kernel, &x, &matrix, &bias, &mut got, threads);
                 let (got, expected): (Vec<u32>, Vec<u32>) = (
                     got.iter().map(|v| v.to_bits()).collect(),
                     expected.iter().map(|v| v.to_bits()).collect(),
                 );
                 assert_eq!(
                     got, expected,
-                    "{kernel:?}, {threads} threads, on {rows}x{inputs}x{outputs}"
+                    "{kernel:?} from {source:?}, {threads} threads, on {rows}x{inputs}x{outputs}"
                 );
             }
         }
