@@ -6,7 +6,8 @@
 //!
 //! Splits nest: a [`map_in_threads`] of fewer items than threads lends each item the threads
 //! it leaves idle ([`lent_threads`]), so a call of one run of texts still splits its products
-//! over all of its threads, and a call of many runs does not split them further.
+//! and its attention's heads over all of its threads, and a call of many runs does not split
+//! them further.
 //!
 //! The threaded wasm module (built with atomics) cannot start threads itself: there the items
 //! run on rayon's pool of Web Workers, which the JavaScript side starts once
@@ -29,6 +30,19 @@ thread_local! {
 /// the only item of a call on 2 threads, 1 for each of many); 1 outside.
 pub(crate) fn lent_threads() -> NonZeroUsize {
     LENT_THREADS.with(Cell::get)
+}
+
+/// Threads a run of texts splits its own work over (a product's output columns, attention's
+/// heads): in the threaded wasm module the [`lent_threads`], which its pool's waiting workers
+/// take shares of; natively 1. Natively each split starts scoped threads, and a text's ~36
+/// products made `--threads 2` at one text per call slower than one thread (SST-2 2.07 -> 3.60
+/// ms, posts 10.93 -> 11.63 ms per text, `python3 scripts/bench-embed.py`).
+pub(crate) fn threads_within_a_run() -> NonZeroUsize {
+    if cfg!(all(target_arch = "wasm32", target_feature = "atomics")) {
+        lent_threads()
+    } else {
+        NonZeroUsize::MIN
+    }
 }
 
 /// `work()` with [`lent_threads`] = `threads`, the previous value back afterwards (also when

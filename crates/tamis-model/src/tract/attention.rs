@@ -20,6 +20,8 @@ use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 use super::custom_op::{values, values_mut, Custom, TamisOp};
 use super::graph::{node, remove_unused_nodes, scalar_initializer, GraphIndex};
 use crate::onnx_data::i64_values;
+use crate::threads::threads_within_a_run;
+use kernel::attend_in_threads;
 pub(crate) use kernel::{attend, Heads, Mask};
 
 mod kernel;
@@ -250,9 +252,11 @@ impl TamisOp for FusedAttention {
             head_dim: self.head_dim,
             scale: self.query_scale * self.key_scale,
         };
-        // Written in place: tract would copy a vector into a tensor of its own.
+        // Written in place: tract would copy a vector into a tensor of its own. The heads split
+        // over the threads the run has to itself, as its products do.
         let mut output = Tensor::zero::<f32>(&[batch, tokens, width])?;
-        attend(&heads, &mask, values_mut(&mut output)?);
+        let threads = threads_within_a_run();
+        attend_in_threads(&heads, &mask, threads, values_mut(&mut output)?);
         Ok(output)
     }
 }

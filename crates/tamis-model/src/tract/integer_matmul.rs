@@ -9,7 +9,6 @@
 //! their memory, and a pass over the output for the bias.
 
 use std::collections::HashSet;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
@@ -24,7 +23,7 @@ use super::dequantize::find_dequantizations;
 use super::graph::{GraphIndex, ONNX_FLOAT};
 use super::integer_kernels::{multiply, PackedWeights};
 use crate::onnx_data::f32_values;
-use crate::threads::lent_threads;
+use crate::threads::threads_within_a_run;
 use crate::QuantizedMatrix;
 
 /// Lets tract's ONNX parser build the nodes [`use_integer_matmuls`] writes.
@@ -153,7 +152,7 @@ fn build(
 
 /// `x W + bias` for the last axis of `x`, `W` int8 with one scale per output; the output
 /// columns split, in the threaded wasm module, over the threads this run of texts was lent
-/// ([`lent_threads`]).
+/// ([`threads_within_a_run`]).
 #[derive(Debug, Clone)]
 pub(crate) struct IntegerMatMul {
     weights: Arc<PackedWeights>,
@@ -196,15 +195,8 @@ impl TamisOp for IntegerMatMul {
             Self::OP_TYPE
         );
         // One text per call on 2 threads: its run's products split over both, in the threaded
-        // wasm module, whose pool hands a share to a waiting worker. Natively each split starts
-        // scoped threads, and a text's ~36 products made `--threads 2` at one text per call
-        // slower than one thread (SST-2 2.07 -> 3.60 ms, posts 10.93 -> 11.63 ms per text,
-        // `python3 scripts/bench-embed.py`): there a run's products stay on its thread.
-        let threads = if cfg!(all(target_arch = "wasm32", target_feature = "atomics")) {
-            lent_threads()
-        } else {
-            NonZeroUsize::MIN
-        };
+        // wasm module only.
+        let threads = threads_within_a_run();
         *shape.last_mut().expect("checked above") = outputs;
         let mut output = Tensor::zero::<f32>(&shape)?;
         multiply(

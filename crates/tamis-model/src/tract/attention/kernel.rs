@@ -9,12 +9,20 @@
 //! AVX-512 and wasm SIMD builds give the same bits. The x86-64 builds compile the same code once
 //! per instruction set and pick the widest the host runs ([`attend`]).
 //!
+//! With several threads, each computes some of the heads ([`attend_in_threads`]): a head's
+//! outputs are computed by the same code whichever thread runs it, so the bits are those of one
+//! thread.
+//!
 //! Keys and values are copied once per head into blocked layouts (zeros past the last key and
 //! the last column), so the inner loops read whole blocks without bounds checks or tails: the
 //! cost per query and key is the same at 16 tokens as at 256.
 
+use std::num::NonZeroUsize;
+use std::ops::Range;
+
 use super::super::custom_op::TamisOp;
 use super::FusedAttention;
+use crate::threads::map_column_groups_in_threads;
 use tract_onnx::tract_core::internal::*;
 
 /// Keys per block of scores and value columns per block of outputs: one AVX-512 register, two
@@ -82,51 +90,84 @@ impl<'a> Mask<'a> {
     }
 }
 
-/// Writes `softmax(q kᵀ + mask) v` of every head into `output` (the layout of `q`); NaN outputs
-/// (a row of NaN or -inf scores) read as 0, as the ONNX graph's NaN guard has it.
+/// Writes `softmax(q kᵀ + mask) v` of every head into `output` (the layout of `q`), on the
+/// calling thread; NaN outputs (a row of NaN or -inf scores) read as 0, as the ONNX graph's NaN
+/// guard has it.
 pub(crate) fn attend(heads: &Heads, mask: &Mask, output: &mut [f32]) {
+    attend_in_threads(heads, mask, NonZeroUsize::MIN, output);
+}
+
+/// [`attend`] with the heads shared out over up to `threads` threads, whole heads each: a run
+/// of texts that has threads to itself (one text per call) uses them for its attention as for
+/// its products. The same bits whatever `threads`.
+pub(crate) fn attend_in_threads(
+    heads: &Heads,
+    mask: &Mask,
+    threads: NonZeroUsize,
+    output: &mut [f32],
+) {
+    // A head's outputs are `head_dim` columns of each token's row: a group of columns.
+    let width = heads.heads * heads.head_dim;
+    map_column_groups_in_threads(output, width, heads.head_dim, threads, |range, rows| {
+        attend_heads(heads, mask, range, rows)
+    });
+}
+
+/// The outputs of the heads of `range` for every token: `rows[token]` (over the batch) holds
+/// them, from the first head's first column on.
+fn attend_heads(heads: &Heads, mask: &Mask, range: Range<usize>, rows: &mut [&mut [f32]]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
         if has!("avx512f") {
             // SAFETY: AVX-512 F was detected.
-            return unsafe { x86::attend_avx512(heads, mask, output) };
+            return unsafe { x86::attend_avx512(heads, mask, range, rows) };
         }
         if has!("avx2") {
             // SAFETY: AVX2 was detected.
-            return unsafe { x86::attend_avx2(heads, mask, output) };
+            return unsafe { x86::attend_avx2(heads, mask, range, rows) };
         }
     }
-    attend_portable(heads, mask, output);
+    attend_portable(heads, mask, range, rows);
 }
 
-/// [`attend`] compiled for the target's baseline instructions (SSE2 on x86-64, SIMD128 in the
-/// wasm build).
-fn attend_portable(heads: &Heads, mask: &Mask, output: &mut [f32]) {
-    attend_all(heads, mask, output);
+/// [`attend_heads`] compiled for the target's baseline instructions (SSE2 on x86-64, SIMD128 in
+/// the wasm build).
+fn attend_portable(heads: &Heads, mask: &Mask, range: Range<usize>, rows: &mut [&mut [f32]]) {
+    attend_all(heads, mask, range, rows);
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{attend_all, Heads, Mask};
+    use super::{attend_all, Heads, Mask, Range};
 
     /// # Safety
     /// AVX-512 F must be available.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn attend_avx512(heads: &Heads, mask: &Mask, output: &mut [f32]) {
-        attend_all(heads, mask, output);
+    pub(super) unsafe fn attend_avx512(
+        heads: &Heads,
+        mask: &Mask,
+        range: Range<usize>,
+        rows: &mut [&mut [f32]],
+    ) {
+        attend_all(heads, mask, range, rows);
     }
 
     /// # Safety
     /// AVX2 must be available.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn attend_avx2(heads: &Heads, mask: &Mask, output: &mut [f32]) {
-        attend_all(heads, mask, output);
+    pub(super) unsafe fn attend_avx2(
+        heads: &Heads,
+        mask: &Mask,
+        range: Range<usize>,
+        rows: &mut [&mut [f32]],
+    ) {
+        attend_all(heads, mask, range, rows);
     }
 }
 
 /// The blocked copies of one head's keys and values, and the per-group buffers; allocated once
-/// per call.
+/// per call and thread.
 struct Workspace {
     /// Key block, column, lane: `LANES` keys side by side for each column.
     keys: Vec<f32>,
@@ -140,8 +181,9 @@ struct Workspace {
     weights: Vec<[f32; QUERIES]>,
 }
 
+/// [`attend_heads`], inlined into each instruction set's copy.
 #[inline(always)]
-fn attend_all(heads: &Heads, mask: &Mask, output: &mut [f32]) {
+fn attend_all(heads: &Heads, mask: &Mask, range: Range<usize>, rows: &mut [&mut [f32]]) {
     let &Heads {
         query,
         key,
@@ -153,6 +195,8 @@ fn attend_all(heads: &Heads, mask: &Mask, output: &mut [f32]) {
         scale,
     } = heads;
     let width = head_count * dim;
+    // Where head `h`'s columns start in `rows`.
+    let first_column = |h: usize| (h - range.start) * dim;
     let padded_keys = tokens.div_ceil(LANES) * LANES;
     let column_blocks = dim.div_ceil(LANES);
     let mut work = Workspace {
@@ -164,9 +208,9 @@ fn attend_all(heads: &Heads, mask: &Mask, output: &mut [f32]) {
     };
     let mut totals = [0f32; QUERIES];
     for b in 0..batch {
-        let rows = (b * tokens * width)..((b + 1) * tokens * width);
-        let (key, value) = (&key[rows.clone()], &value[rows.clone()]);
-        for h in 0..head_count {
+        let text = (b * tokens * width)..((b + 1) * tokens * width);
+        let (key, value) = (&key[text.clone()], &value[text]);
+        for h in range.clone() {
             block_head(&mut work, key, value, h * dim, width, dim);
             for first in (0..tokens).step_by(QUERIES) {
                 for (q, scores) in work.scores.chunks_exact_mut(padded_keys).enumerate() {
@@ -198,8 +242,9 @@ fn attend_all(heads: &Heads, mask: &Mask, output: &mut [f32]) {
                     let sums = products(values.as_chunks::<LANES>().0, &work.weights);
                     let columns = block * LANES..((block + 1) * LANES).min(dim);
                     for (i, (sums, total)) in group.clone().zip(sums.iter().zip(totals)) {
-                        let row = (b * tokens + i) * width + h * dim;
-                        let out = &mut output[row + columns.start..row + columns.end];
+                        let start = first_column(h);
+                        let out =
+                            &mut rows[b * tokens + i][start + columns.start..][..columns.len()];
                         for (o, &sum) in out.iter_mut().zip(sums) {
                             let x = sum / total;
                             *o = if x.is_nan() { 0.0 } else { x };
@@ -456,6 +501,21 @@ mod tests {
             output
         }
 
+        /// [`Case::run`] with every head computed on the calling thread by `attend_heads` (one
+        /// instruction set's copy).
+        fn run_heads(
+            &self,
+            attend_heads: impl Fn(&Heads, &Mask, Range<usize>, &mut [&mut [f32]]) + Sync,
+        ) -> Vec<f32> {
+            self.run(|heads, mask, output| {
+                let width = heads.heads * heads.head_dim;
+                let one = NonZeroUsize::MIN;
+                map_column_groups_in_threads(output, width, heads.head_dim, one, |range, rows| {
+                    attend_heads(heads, mask, range, rows)
+                });
+            })
+        }
+
         /// The textbook formula in f64.
         fn expected(&self) -> Vec<f64> {
             let [batch, tokens, heads, dim] = self.shape;
@@ -519,20 +579,40 @@ mod tests {
     fn every_instruction_set_gives_the_same_bits() {
         let case = Case::new(2, 37, 3, 32, 11);
         let bits = |output: Vec<f32>| output.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let portable = bits(case.run(attend_portable));
+        let portable = bits(case.run_heads(attend_portable));
         assert_eq!(bits(case.run(attend)), portable, "the dispatched one");
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
             if has!("avx2") {
                 // SAFETY: AVX2 was detected.
-                let avx2 = case.run(|h, m, o| unsafe { x86::attend_avx2(h, m, o) });
+                let avx2 = case.run_heads(|h, m, r, o| unsafe { x86::attend_avx2(h, m, r, o) });
                 assert_eq!(bits(avx2), portable, "AVX2");
             }
             if has!("avx512f") {
                 // SAFETY: AVX-512 F was detected.
-                let avx512 = case.run(|h, m, o| unsafe { x86::attend_avx512(h, m, o) });
+                let avx512 = case.run_heads(|h, m, r, o| unsafe { x86::attend_avx512(h, m, r, o) });
                 assert_eq!(bits(avx512), portable, "AVX-512");
+            }
+        }
+    }
+
+    #[test]
+    fn threads_give_the_bits_of_one_thread() {
+        let bits = |output: Vec<f32>| output.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // Fewer heads than threads, as many, and more (MiniLM's 12); masked keys.
+        for (batch, tokens, heads, padding) in [(2, 37, 3, 11), (1, 70, 12, 0), (2, 5, 1, 2)] {
+            let case = Case::new(batch, tokens, heads, 32, padding);
+            let one_thread = bits(case.run(attend));
+            for threads in [2, 3, 4] {
+                let threads = NonZeroUsize::new(threads).unwrap();
+                let split = case.run(|h, m, o| attend_in_threads(h, m, threads, o));
+                assert_eq!(
+                    bits(split),
+                    one_thread,
+                    "{:?}, {threads} threads",
+                    case.shape
+                );
             }
         }
     }
