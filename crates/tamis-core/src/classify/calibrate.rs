@@ -5,7 +5,8 @@
 //! the texts it did not see: on a renamed category its scores for unseen harmful texts sat
 //! at .33–.41. Two calibrations replace the raw score:
 //!
-//! - [`platt`]: with two examples or more, the policy's texts are scored by models fitted
+//! - [`platt`]: with two examples or more (two or three against keep texts are a plain
+//!   probe instead, see the classifier), the policy's texts are scored by models fitted
 //!   without them (cross-fitting, [`fold_of`]), and a logistic map of those held-out logits
 //!   (a Platt fit, pulled towards the identity) corrects the full model's logit.
 //! - [`AnchorCalibration`]: with fewer examples (a definition alone, or one post), the
