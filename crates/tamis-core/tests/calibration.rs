@@ -135,6 +135,17 @@ fn classify_with(encoder: &impl Encoder, policy: Policy, texts: &[String]) -> Ve
     verdicts
 }
 
+/// A binary policy blocking `insults` from `k` insults, with `k` film posts as keep texts.
+fn insults_with_film_keep_texts(k: usize) -> Policy {
+    let mut insults = Category::new("insults");
+    insults.examples = texts("insult", 0..k);
+    let mut policy = binary(insults);
+    for text in texts("film", 0..k) {
+        policy.add_keep(None, &text).unwrap();
+    }
+    policy
+}
+
 fn binary(category: Category) -> Policy {
     let mut policy = Policy::new(Mode::Binary);
     policy.add_category(category).expect("a valid category");
@@ -198,12 +209,7 @@ fn three_examples_and_nothing_else_put_one_half_between_the_classes() {
 
 #[test]
 fn keep_texts_join_the_calibration() {
-    let mut insults = Category::new("insults");
-    insults.examples = texts("insult", 0..8);
-    let mut policy = binary(insults);
-    for text in texts("film", 0..8) {
-        policy.add_keep(None, &text).unwrap();
-    }
+    let policy = insults_with_film_keep_texts(8);
     let (harmful, benign) = unseen();
     assert!(share_harmful(&classify(policy.clone(), &harmful)) >= 0.9);
     assert!(share_harmful(&classify(policy, &benign)) <= 0.05);
@@ -293,12 +299,7 @@ fn a_definition_without_examples_is_embedded_as_a_description() {
 
 #[test]
 fn two_examples_and_keep_texts_are_a_probe_against_the_keep_texts_alone() {
-    let mut insults = Category::new("insults");
-    insults.examples = texts("insult", 0..2);
-    let mut policy = binary(insults);
-    for text in texts("film", 0..2) {
-        policy.add_keep(None, &text).unwrap();
-    }
+    let policy = insults_with_film_keep_texts(2);
     let (harmful, _) = unseen();
     let films = texts("film", 100..110);
     let refs: Vec<&str> = harmful.iter().chain(&films).map(String::as_str).collect();
