@@ -12,7 +12,7 @@
 //! of the samples natively on SST-2 at 1 and 32 texts per call). A call of many rows instead
 //! widens each group once to int16 and runs the same kernels on it ([`GroupWeights`]): there
 //! a group serves many tiles, and unpacking it in each cost more than widening it once
-//! ([`Kernel::q4_weight_source`]).
+//! ([`Kernel::q4_weight_source`]: natively from 8 or 16 tiles, in wasm from 2).
 //!
 //! Unpacking is one zero-extension and one shift: a byte holding the nibbles `low` and `high`
 //! of two outputs (the same input) is multiplied whole, `byte = low + 16 high`, beside its
@@ -454,8 +454,18 @@ impl Kernel {
     /// 4): 384 inputs, VNNI 1.23, 1.01, 0.95, 0.92 at 1, 4, 8, 64 tiles (8 to 512 rows); AVX2
     /// 1.02, 0.94, 0.97 at 8, 16, 128 tiles (32 to 512 rows): widening pays from about 64 rows
     /// on either. A group of 1536 inputs widens to 48 KiB, beyond L1, and every tile then read
-    /// it from L2: 1.04 (VNNI) and 1.08 (AVX2) at 512 rows, so it stays 4-bit. Not measured
-    /// in wasm, where the kernels unpack.
+    /// it from L2: 1.04 (VNNI) and 1.08 (AVX2) at 512 rows, so it stays 4-bit (in wasm too).
+    ///
+    /// In wasm widening pays from 2 tiles (8 rows), so for nearly every text. Measured on e5
+    /// in Node 20 (one thread, x86-64 host, machine at load 2 to 5), widening build / the
+    /// never-widening one, each process alternating with the other: CPU ms per text (medians
+    /// of 4 processes each; `Tamis.embed` timed as `npm run bench` does, on the first 256
+    /// SST-2 validation phrases, 18.6 tokens, and 128 Mastodon posts, 77 tokens), from 2
+    /// tiles 0.87 and 0.91 on posts at 1 and 32 texts per call, 0.88 and 0.93 on SST-2; from
+    /// 4 tiles 0.89, 0.93, 0.91, 0.93; from 8 tiles 0.94, 0.94, 0.97, 0.94. `npm run bench --
+    /// --no-timeline --cold-starts 1`, wall ms per text, best of 2 runs, from 2 tiles / never:
+    /// posts 67.8 / 69.4 and 70.7 / 73.9 at 1 and 32 per call, SST-2 16.4 / 18.5 and
+    /// 15.9 / 16.5.
     fn q4_weight_source(self, tiles: usize, inputs: usize) -> WeightSource {
         let widen_from_tiles = match self {
             Self::Portable => None,
@@ -464,7 +474,7 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             Self::Vnni => Some(8),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => None,
+            Self::Simd128 => Some(2),
         };
         let widened_bytes = inputs / 2 * WIDENED_PER_PAIR * std::mem::size_of::<i16>();
         match widen_from_tiles {
