@@ -27,6 +27,10 @@ pub const SEEDS: u64 = 5;
 const SUMMARY_SHOTS: [usize; 2] = [8, 32];
 /// Test texts per dataset in the obfuscation setting.
 const OBFUSCATION_TEXTS: usize = 500;
+/// Issue 18's goal for `gloomy`: this share of the negative reviews caught from this many
+/// examples (with at most .15 of the benign texts hidden).
+const CEILING_RECALL: f64 = 0.75;
+const CEILING_SHOTS: usize = 8;
 
 /// The ways of classifying compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -720,6 +724,23 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                 figure(fpr / SEEDS as f64),
             ]);
         }
+        let ceiling_fpr = (0..SEEDS)
+            .map(|seed| {
+                self.gloomy_ceiling_fpr(negative, &others, seed, &negative_texts, &benign_texts)
+            })
+            .sum::<Result<f64, EvalError>>()?;
+        block.row([
+            format!(
+                "(what the embeddings tell apart: `gloomy` alone as a linear probe on \
+                 {CEILING_SHOTS} negative reviews against the policy's counter-examples and \
+                 {CEILING_SHOTS} positive reviews, threshold read from the test labels)"
+            ),
+            CEILING_SHOTS.to_string(),
+            "no".to_string(),
+            CEILING_SHOTS.to_string(),
+            figure(CEILING_RECALL),
+            figure(ceiling_fpr / SEEDS as f64),
+        ]);
         out.push_str(&block.to_string());
         let mut unblock = self.table(
             format!("Personalization: unblock the negative-sentiment category in a policy blocking all three (32 examples and 32 keep texts each), mean of {SEEDS} seeds"),
@@ -763,6 +784,47 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         }
         out.push_str(&unblock.to_string());
         Ok(())
+    }
+
+    /// The benign texts the new category hides at [`CEILING_RECALL`] of the negative reviews
+    /// when it is a linear probe on [`CEILING_SHOTS`] negative reviews against the policy's
+    /// counter-examples and as many positive reviews (the contrast that tells tone from
+    /// topic), with the threshold read from the test labels: no calibration of a category from
+    /// that many examples does better on these texts. (The policy's other categories, which
+    /// hide some benign texts too, are left out: a bound, not a policy's figure.)
+    fn gloomy_ceiling_fpr(
+        &self,
+        negative: usize,
+        others: &[usize],
+        seed: u64,
+        negative_texts: &[&str],
+        benign_texts: &[&str],
+    ) -> Result<f64, EvalError> {
+        let (mut categories, keep) = self.base_policy(others, seed, false);
+        let (examples, positive_reviews) = self.draw(negative, CEILING_SHOTS, seed + 100);
+        let name = self.tasks[negative].renamed;
+        let mut added = category(name, examples, None);
+        added.keep = positive_reviews;
+        categories.push(added);
+        let mut classifier = self.classifier(
+            policy(Mode::Binary, categories, keep),
+            Method::EmbeddingProbe,
+        )?;
+        let mut scores = |texts: &[&str]| -> Result<Vec<f32>, EvalError> {
+            Ok(self
+                .verdicts(&mut classifier, texts)?
+                .iter()
+                .flat_map(|v| v.scores.iter().filter(|s| s.category == name))
+                .map(|s| s.score)
+                .collect())
+        };
+        let mut caught = scores(negative_texts)?;
+        caught.sort_by(|a, b| b.total_cmp(a));
+        let at = ((caught.len() as f64 * CEILING_RECALL).ceil() as usize).clamp(1, caught.len());
+        let threshold = caught[at - 1];
+        let benign = scores(benign_texts)?;
+        let hidden = benign.iter().filter(|&&s| s >= threshold).count();
+        Ok(hidden as f64 / benign.len().max(1) as f64)
     }
 
     /// PHCD's third scenario for a user's own category: one post (a harmful test text) is
