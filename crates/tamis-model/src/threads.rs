@@ -10,8 +10,9 @@
 //! them further.
 //!
 //! The threaded wasm module (built with atomics) cannot start threads itself: there the items
-//! run on rayon's pool of Web Workers, which the JavaScript side starts once
-//! (`initThreadPool`, from wasm-bindgen-rayon) with as many workers as the encoder's threads.
+//! run on the calling thread and rayon's pool of Web Workers, which the JavaScript side starts
+//! once (`initThreadPool`, from wasm-bindgen-rayon) with one worker fewer than the encoder's
+//! threads.
 
 use std::cell::Cell;
 use std::num::NonZeroUsize;
@@ -121,98 +122,287 @@ pub(crate) fn map_column_groups_in_threads(
 /// panic on one of its workers reaches the thread waiting for it.
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 mod worker_pool {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex, PoisonError};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-    // `map_on_worker_pool` lends its frame's borrows to the pool's tasks for as long as a
+    // `map_on_worker_pool` lends its frame's borrows to the pool's workers for as long as a
     // panic cannot unwind it: wasm32-unknown-unknown only aborts, but say so if that changes.
     #[cfg(not(panic = "abort"))]
     compile_error!(
         "the threaded wasm module's pool needs panic = \"abort\" (see map_on_worker_pool)"
     );
 
-    /// The threaded wasm module's `map_in_threads`: rayon's pool runs the items, one whole item per
-    /// task, and the results come back in item order, so the bits are those of one thread. The
-    /// pool must have been started (by `initThreadPool`): rayon's default pool would try to spawn
-    /// threads, which wasm cannot.
+    /// Rounds a helper with no split to help spins, looking for a new one, before it hands its
+    /// worker back to rayon, which puts it to sleep at once: a text's products split every few
+    /// hundred µs, and waking a sleeping Web Worker (`Atomics.notify`) takes tens of µs.
+    const HELPER_LINGER_SPINS: u32 = 1 << 18;
+
+    /// Rounds a thread that has run out of its split's items spins, waiting for the helpers
+    /// still on the others, before it sleeps on [`POOL_CHANGED`]: their items took about as long
+    /// as its own.
+    const WAIT_SPINS: u32 = 1 << 14;
+
+    /// The threaded wasm module's `map_in_threads`: the calling thread shares the items out
+    /// with the pool's idle workers (helpers), each taking the next item not yet taken, and
+    /// runs them too; the results come back in item order, so the bits are those of one
+    /// thread. The calling thread never waits for a helper to start: items no helper has taken
+    /// when it is free, it runs itself. The pool must have been started (by `initThreadPool`):
+    /// rayon's default pool would try to spawn threads, which wasm cannot. Spawning every item
+    /// and waiting made each of a post's ~40 splits wait for a Web Worker to wake: measured
+    /// against that (MiniLM, Chromium, quiet machine, two threads, ms per Mastodon post, one
+    /// post per call), the calling thread working 22.28–23.08 ms against 24.53–24.80, with the
+    /// helpers lingering and the thread spinning before it sleeps 20.55 (one thread: 31.32),
+    /// the same at 32 per call.
     ///
-    /// A pool worker that runs an item of a split (a nested one: lent threads) waits the way rayon
-    /// does, running other tasks meanwhile. The thread that called into the module waits for the
-    /// pool on [`POOL`] instead of inside rayon, so that a panic on a worker reaches it: in wasm a
-    /// panic traps the thread it happens on, and a caller waiting inside rayon for the item that
-    /// thread held would wait forever. [`pool_worker_panicked`] (from the panic hook) wakes it, and
-    /// it panics with the worker's message, the way `map_on_scoped_threads` resumes a helper's
-    /// panic natively: the caller's trap is the `internal_error` JavaScript reports.
+    /// A thread that has run out of items waits for the helpers still running its split's on
+    /// [`POOL`] (not inside rayon), so that a panic on a helper reaches it: in wasm a panic traps
+    /// the thread it happens on, and a thread waiting for the item that thread held would wait
+    /// forever. [`pool_worker_panicked`] (from the panic hook) wakes it, and it panics with the
+    /// worker's message, the way `map_on_scoped_threads` resumes a helper's panic natively: the
+    /// calling thread's trap is the `internal_error` JavaScript reports.
     pub(super) fn map_on_worker_pool<T: Send, R: Send>(
         items: Vec<T>,
         work: impl Fn(T) -> R + Sync,
     ) -> Vec<R> {
-        use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
-
-        if rayon::current_thread_index().is_some() {
-            return items.into_par_iter().with_max_len(1).map(&work).collect();
-        }
-        let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-        let remaining = AtomicUsize::new(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            let (work, results, remaining) = (&work, &results, &remaining);
-            let task: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
-                let result = work(item);
-                *results[index]
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(result);
-                remaining.fetch_sub(1, Ordering::Release);
-                // Under the lock, so that the caller cannot miss the wake-up between its check and
-                // its wait.
-                let _pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-                POOL_CHANGED.notify_all();
-            });
-            // SAFETY: the task borrows `work`, `results`, `remaining` and nothing else of this
-            // frame, and the frame outlives every use of them: it returns only once `remaining`
-            // is 0, after the last task's last use of its borrows (the `fetch_sub`); and where a
-            // worker panicked it panics itself, which traps without unwinding (panic = "abort",
-            // or this module does not compile), so the frame is never left and what it borrows
-            // is never freed.
-            let task: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(task) };
-            rayon::spawn(task);
-        }
-        let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-        while remaining.load(Ordering::Acquire) > 0 && pool.worker_panic.is_none() {
-            pool = POOL_CHANGED
-                .wait(pool)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        let worker_panic = pool.worker_panic.clone();
-        // Unlocked before a panic, which traps this thread with the lock it holds.
-        drop(pool);
-        if let Some(message) = worker_panic {
-            panic!("a worker of the thread pool panicked: {message}");
+        let count = items.len();
+        let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
+        let results: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+        // Each index is taken once, so its slots are full and their locks free.
+        let run_item = |index: usize| {
+            let item = slots[index]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .expect("each item is taken once");
+            let result = work(item);
+            *results[index]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(result);
+        };
+        let run_item: *const (dyn Fn(usize) + Sync + '_) = &run_item;
+        // SAFETY: only the lifetime changes. `run_item` and what it borrows (`work`, `slots`,
+        // `results`) live in this frame, and a helper calls it only between joining the split
+        // and leaving it (`Split::help`). This frame closes the split (no helper joins it
+        // afterwards) and returns only once every helper that joined has left; and where a
+        // worker panicked it panics itself, which traps without unwinding (panic = "abort", or
+        // this module does not compile), so the frame is never left and what it holds is never
+        // freed. A helper that finds the split closed touches nothing of the frame: only the
+        // `Split`, which it shares.
+        let run_item: *const (dyn Fn(usize) + Sync + 'static) =
+            unsafe { std::mem::transmute(run_item) };
+        let split = Arc::new(Split {
+            helpers: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+            count,
+            run_item,
+        });
+        open(&split);
+        split.run_items();
+        if split.close() > 0 || WORKER_PANICKED.load(Ordering::Acquire) {
+            split.wait_for_helpers();
         }
         results
             .into_iter()
             .map(|result| {
                 let result = result.into_inner().unwrap_or_else(PoisonError::into_inner);
-                result.expect("every task stores its result before it counts itself done")
+                result.expect("every item is run before its split's thread returns")
             })
             .collect()
     }
 
-    /// What the threads that called into the threaded wasm module learn from its pool while they
-    /// wait for it (`map_on_worker_pool`).
+    /// A `map_on_worker_pool`'s items, for the helpers: they take items by index, and run one
+    /// with its frame's `run_item`.
+    struct Split {
+        /// The helpers running its items ([`HELPING`] each), and [`CLOSED`] once its thread has
+        /// run out of items: no helper joins it afterwards.
+        helpers: AtomicUsize,
+        /// The index of the next item not yet taken.
+        next: AtomicUsize,
+        count: usize,
+        /// The frame's `run_item`: see the SAFETY note in `map_on_worker_pool` for when a
+        /// helper may call it.
+        run_item: *const (dyn Fn(usize) + Sync),
+    }
+
+    const HELPING: usize = 1;
+    const CLOSED: usize = 1 << (usize::BITS - 1);
+
+    // SAFETY: `run_item` is `Sync` (threads may call it at once) and is called only while its
+    // frame waits for the split (see `map_on_worker_pool`); the rest is atomics.
+    unsafe impl Send for Split {}
+    unsafe impl Sync for Split {}
+
+    impl Split {
+        /// Runs the next items not yet taken until none is left.
+        fn run_items(&self) {
+            loop {
+                let index = self.next.fetch_add(1, Ordering::Relaxed);
+                if index >= self.count {
+                    return;
+                }
+                // SAFETY: on the split's thread, or on a helper that joined it and has not
+                // left (see `map_on_worker_pool`).
+                unsafe { (*self.run_item)(index) };
+            }
+        }
+
+        fn has_items_left(&self) -> bool {
+            self.next.load(Ordering::Relaxed) < self.count
+        }
+
+        /// On a helper: runs items of the split unless its thread has closed it.
+        fn help(&self) {
+            let mut helpers = self.helpers.load(Ordering::Acquire);
+            loop {
+                if helpers & CLOSED != 0 {
+                    return;
+                }
+                match self.helpers.compare_exchange_weak(
+                    helpers,
+                    helpers + HELPING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => helpers = now,
+                }
+            }
+            self.run_items();
+            // The last touch of the split's frame is before this: its thread may return now.
+            let before = self.helpers.fetch_sub(HELPING, Ordering::AcqRel);
+            if before == CLOSED | HELPING {
+                // Under the lock, so that the thread cannot miss the wake-up between its check
+                // and its wait.
+                let _pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+                POOL_CHANGED.notify_all();
+            }
+        }
+
+        /// On the split's thread, once it has run out of items: no helper joins it from now on;
+        /// the count of those still running its items.
+        fn close(self: &Arc<Self>) -> usize {
+            let helpers = self.helpers.fetch_or(CLOSED, Ordering::AcqRel) / HELPING;
+            let mut open = OPEN_SPLITS.lock().unwrap_or_else(PoisonError::into_inner);
+            open.retain(|split| !Arc::ptr_eq(split, self));
+            OPEN_COUNT.store(open.len(), Ordering::SeqCst);
+            helpers
+        }
+
+        fn helpers_running(&self) -> bool {
+            self.helpers.load(Ordering::Acquire) & !CLOSED != 0
+        }
+
+        /// On the split's thread, once closed: until its helpers have left it, or one of the
+        /// pool's workers has panicked (then it panics too).
+        fn wait_for_helpers(&self) {
+            let spun_out = (0..WAIT_SPINS).all(|_| {
+                std::hint::spin_loop();
+                self.helpers_running()
+            });
+            if !spun_out && !WORKER_PANICKED.load(Ordering::Acquire) {
+                return;
+            }
+            let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+            while self.helpers_running() && pool.worker_panic.is_none() {
+                pool = POOL_CHANGED
+                    .wait(pool)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            let worker_panic = pool.worker_panic.clone();
+            // Unlocked before a panic, which traps this thread with the lock it holds.
+            drop(pool);
+            if let Some(message) = worker_panic {
+                panic!("a worker of the thread pool panicked: {message}");
+            }
+        }
+    }
+
+    /// The splits whose items helpers may take, oldest first.
+    static OPEN_SPLITS: Mutex<Vec<Arc<Split>>> = Mutex::new(Vec::new());
+    /// `OPEN_SPLITS.len()`, for the helpers that look for one without locking.
+    static OPEN_COUNT: AtomicUsize = AtomicUsize::new(0);
+    /// Helpers started on the pool's workers and not yet gone back to rayon.
+    static HELPERS: AtomicUsize = AtomicUsize::new(0);
+    /// Helpers of [`HELPERS`] that have no split to help and look for one.
+    static IDLE_HELPERS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Offers `split` to the helpers, and starts as many as its items can use that no idle one
+    /// covers, within the pool's workers.
+    fn open(split: &Arc<Split>) {
+        {
+            let mut open = OPEN_SPLITS.lock().unwrap_or_else(PoisonError::into_inner);
+            open.push(Arc::clone(split));
+            OPEN_COUNT.store(open.len(), Ordering::SeqCst);
+        }
+        let wanted = split.count - 1;
+        let mut starting = wanted.saturating_sub(IDLE_HELPERS.load(Ordering::SeqCst));
+        let workers = rayon::current_num_threads();
+        while starting > 0 {
+            let helpers = HELPERS.load(Ordering::SeqCst);
+            if helpers >= workers {
+                return;
+            }
+            if HELPERS
+                .compare_exchange(helpers, helpers + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                rayon::spawn(help_splits);
+                starting -= 1;
+            }
+        }
+    }
+
+    /// An open split with items left, if any; drops those that have none from the open ones.
+    fn split_to_help() -> Option<Arc<Split>> {
+        let mut open = OPEN_SPLITS.lock().unwrap_or_else(PoisonError::into_inner);
+        open.retain(|split| split.has_items_left());
+        OPEN_COUNT.store(open.len(), Ordering::SeqCst);
+        open.first().cloned()
+    }
+
+    /// A helper, on a worker of the pool: helps the open splits, and looks for new ones a while
+    /// before it goes back to rayon.
+    fn help_splits() {
+        loop {
+            while let Some(split) = split_to_help() {
+                split.help();
+            }
+            IDLE_HELPERS.fetch_add(1, Ordering::SeqCst);
+            let found = (0..HELPER_LINGER_SPINS).any(|_| {
+                std::hint::spin_loop();
+                OPEN_COUNT.load(Ordering::Relaxed) > 0
+            });
+            IDLE_HELPERS.fetch_sub(1, Ordering::SeqCst);
+            if found {
+                continue;
+            }
+            HELPERS.fetch_sub(1, Ordering::SeqCst);
+            // A split opened meanwhile may have counted on this helper and started none.
+            if OPEN_COUNT.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            HELPERS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// What the threads waiting for the pool's helpers learn from it (`map_on_worker_pool`).
     struct PoolState {
-        /// The message of the first panic on a pool worker: that worker is gone, with the task it
+        /// The message of the first panic on a pool worker: that worker is gone, with the item it
         /// ran, so every call waiting for the pool fails with it, now and afterwards.
         worker_panic: Option<String>,
     }
 
     static POOL: Mutex<PoolState> = Mutex::new(PoolState { worker_panic: None });
 
-    /// Notified when a task of the pool is done and when a pool worker panics.
+    /// Whether [`PoolState::worker_panic`] is set, for the splits that no helper joined.
+    static WORKER_PANICKED: AtomicBool = AtomicBool::new(false);
+
+    /// Notified when the last helper leaves a closed split and when a pool worker panics.
     static POOL_CHANGED: Condvar = Condvar::new();
 
     /// For the threaded wasm module's panic hook, on the thread that panics, before the panic traps
     /// it: on a worker of rayon's pool, the calls waiting for the pool stop waiting and panic with
-    /// `message` on their own thread, instead of waiting forever for the task the worker held.
+    /// `message` on their own thread, instead of waiting forever for the item the worker held.
     /// Elsewhere it does nothing: the panic traps the calling thread itself.
     pub fn pool_worker_panicked(message: &str) {
         if rayon::current_thread_index().is_none() {
@@ -220,6 +410,7 @@ mod worker_pool {
         }
         let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
         pool.worker_panic.get_or_insert_with(|| message.to_string());
+        WORKER_PANICKED.store(true, Ordering::Release);
         POOL_CHANGED.notify_all();
     }
 }

@@ -23,12 +23,15 @@ pub fn threads_for(reason: ThreadsReason) -> NonZeroUsize {
     }
 }
 
-/// Starts the pool of `count` Web Workers (wasm-bindgen-rayon's `initThreadPool`); the models
-/// loaded afterwards split their calls over it. Once per context: rayon's pool is global.
+/// Starts the pool of Web Workers (wasm-bindgen-rayon's `initThreadPool`) that, with the thread
+/// calling into the module, makes `count` threads: the models loaded afterwards split their
+/// calls over them, the calling thread taking its share. Once per context: rayon's pool is
+/// global.
 #[cfg(feature = "threads")]
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = startThreads)]
 pub async fn start_threads(count: usize) -> Result<(), wasm_bindgen::JsValue> {
-    wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(count)).await?;
+    let workers = count.saturating_sub(1).max(1);
+    wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(workers)).await?;
     POOL_THREADS.store(count, Ordering::Relaxed);
     Ok(())
 }
