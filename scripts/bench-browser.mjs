@@ -236,7 +236,7 @@ const report = [
   '',
   `Threads: a worker of the same page, the first ${THREADS_POSTS} Mastodon posts 32 per call and the first ` +
     `${THREADS_SINGLE} one per call, after a warm-up call; one thread (the single-thread module) and two (the threaded ` +
-    'module, two Web Workers) in the same run:',
+    'module: the calling worker and one Web Worker of its pool) in the same run:',
   '',
   '| model | posts per call | one thread, ms per post | two threads, ms per post | speed-up |',
   '|---|---:|---:|---:|---:|',

@@ -25,7 +25,10 @@ export interface Glue {
 
 /** The threaded module's glue: the same API, and the call that starts its pool of workers. */
 export type ThreadedGlue = Glue & {
-  /** Starts `count` Web Workers sharing the module's memory; once per context. */
+  /**
+   * Starts the Web Workers that, with the calling thread, make `count` threads sharing the
+   * module's memory (`count - 1` of them, at least one); once per context.
+   */
   startThreads(count: number): Promise<void>;
 };
 
