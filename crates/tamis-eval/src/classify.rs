@@ -27,9 +27,10 @@ pub const SEEDS: u64 = 5;
 const SUMMARY_SHOTS: [usize; 2] = [8, 32];
 /// Test texts per dataset in the obfuscation setting.
 const OBFUSCATION_TEXTS: usize = 500;
-/// Issue 18's goal for `gloomy`: this share of the negative reviews caught from this many
-/// examples (with at most .15 of the benign texts hidden).
+/// Issue 18's goal for `gloomy`: this share of the negative reviews caught from
+/// [`CEILING_SHOTS`] examples (with at most .15 of the benign texts hidden).
 const CEILING_RECALL: f64 = 0.75;
+/// The examples (and positive reviews) of `gloomy`'s bound.
 const CEILING_SHOTS: usize = 8;
 
 /// The ways of classifying compared.
@@ -736,7 +737,7 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
                  {CEILING_SHOTS} positive reviews, threshold read from the test labels)"
             ),
             CEILING_SHOTS.to_string(),
-            "no".to_string(),
+            yes_no(false).to_string(),
             CEILING_SHOTS.to_string(),
             figure(CEILING_RECALL),
             figure(ceiling_fpr / SEEDS as f64),

@@ -5,14 +5,17 @@
 //! the texts it did not see: on a renamed category its scores for unseen harmful texts sat
 //! at .33–.41. Two calibrations replace the raw score:
 //!
-//! - [`platt`]: with two examples or more (two or three against keep texts are a plain
-//!   probe instead, see the classifier), the policy's texts are scored by models fitted
+//! - [`platt`]: with two examples or more, the policy's texts are scored by models fitted
 //!   without them (cross-fitting, [`fold_of`]), and a logistic map of those held-out logits
 //!   (a Platt fit, pulled towards the identity) corrects the full model's logit.
 //! - [`AnchorCalibration`]: with fewer examples (a definition alone, or one post), the
 //!   score is the cosine to the anchors (the definition, the example) measured against the
 //!   same cosines of the benign background: a text scores 0.5 when it is as close to the
 //!   anchors as the background's upper tail.
+//!
+//! One to three examples in a policy with counter-examples (keep texts, other categories'
+//! examples) take neither: they are a plain probe against those counter-examples (see the
+//! classifier's `fit_one`).
 
 /// Folds of the cross-fitting: enough that each fit keeps most of the examples, few enough
 /// to keep a policy edit in milliseconds.
