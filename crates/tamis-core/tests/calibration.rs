@@ -302,6 +302,8 @@ fn one_to_three_examples_and_keep_texts_are_a_probe_against_the_keep_texts_alone
     let (harmful, _) = unseen();
     let films = texts("film", 100..110);
     let refs: Vec<&str> = harmful.iter().chain(&films).map(String::as_str).collect();
+    let flagged =
+        |scores: &[f32]| scores.iter().filter(|&&s| s >= 0.5).count() as f64 / scores.len() as f64;
     for k in 1..=3 {
         let policy = insults_with_film_keep_texts(k);
         // The benign background does not enter the fit: with or without it, the same scores.
@@ -318,9 +320,6 @@ fn one_to_three_examples_and_keep_texts_are_a_probe_against_the_keep_texts_alone
         let with_background = scores(Some(background_only()));
         assert_eq!(with_background, scores(None), "k = {k}");
         let (insult_scores, film_scores) = with_background.split_at(harmful.len());
-        let flagged = |scores: &[f32]| {
-            scores.iter().filter(|&&s| s >= 0.5).count() as f64 / scores.len() as f64
-        };
         assert!(flagged(insult_scores) >= 0.8, "k = {k}: {insult_scores:?}");
         assert!(flagged(film_scores) <= 0.1, "k = {k}: {film_scores:?}");
     }

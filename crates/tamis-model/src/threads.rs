@@ -282,9 +282,7 @@ mod worker_pool {
         /// the count of those still running its items.
         fn close(self: &Arc<Self>) -> usize {
             let helpers = self.helpers.fetch_or(CLOSED, Ordering::AcqRel) / HELPING;
-            let mut open = OPEN_SPLITS.lock().unwrap_or_else(PoisonError::into_inner);
-            open.retain(|split| !Arc::ptr_eq(split, self));
-            OPEN_COUNT.store(open.len(), Ordering::SeqCst);
+            with_open_splits(|open| open.retain(|split| !Arc::ptr_eq(split, self)));
             helpers
         }
 
@@ -321,6 +319,15 @@ mod worker_pool {
     static OPEN_SPLITS: Mutex<Vec<Arc<Split>>> = Mutex::new(Vec::new());
     /// `OPEN_SPLITS.len()`, for the helpers that look for one without locking.
     static OPEN_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+    /// `change` applied to the open splits, under their lock, with [`OPEN_COUNT`] kept equal to
+    /// their number.
+    fn with_open_splits<R>(change: impl FnOnce(&mut Vec<Arc<Split>>) -> R) -> R {
+        let mut open = OPEN_SPLITS.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = change(&mut open);
+        OPEN_COUNT.store(open.len(), Ordering::SeqCst);
+        result
+    }
     /// Helpers started on the pool's workers and not yet gone back to rayon.
     static HELPERS: AtomicUsize = AtomicUsize::new(0);
     /// Helpers of [`HELPERS`] that have no split to help and look for one.
@@ -329,11 +336,7 @@ mod worker_pool {
     /// Offers `split` to the helpers, and starts as many as its items can use that no idle one
     /// covers, within the pool's workers.
     fn open(split: &Arc<Split>) {
-        {
-            let mut open = OPEN_SPLITS.lock().unwrap_or_else(PoisonError::into_inner);
-            open.push(Arc::clone(split));
-            OPEN_COUNT.store(open.len(), Ordering::SeqCst);
-        }
+        with_open_splits(|open| open.push(Arc::clone(split)));
         let wanted = split.count - 1;
         let mut starting = wanted.saturating_sub(IDLE_HELPERS.load(Ordering::SeqCst));
         let workers = rayon::current_num_threads();
@@ -354,10 +357,10 @@ mod worker_pool {
 
     /// An open split with items left, if any; drops those that have none from the open ones.
     fn split_to_help() -> Option<Arc<Split>> {
-        let mut open = OPEN_SPLITS.lock().unwrap_or_else(PoisonError::into_inner);
-        open.retain(|split| split.has_items_left());
-        OPEN_COUNT.store(open.len(), Ordering::SeqCst);
-        open.first().cloned()
+        with_open_splits(|open| {
+            open.retain(|split| split.has_items_left());
+            open.first().cloned()
+        })
     }
 
     /// A helper, on a worker of the pool: helps the open splits, and looks for new ones a while

@@ -219,7 +219,8 @@ fn weight(nibbles: &[u8], input: usize, lane: usize) -> i32 {
 const WIDENED_PER_PAIR: usize = 2 * GROUP;
 
 /// Largest widened group worth widening natively: 384 inputs' (12 KiB), which stays in L1
-/// ([`Kernel::q4_weight_source`]; wasm widens any, [`Kernel::widened_group_max_bytes`]).
+/// ([`Kernel::q4_weight_source`]; wasm widens any).
+#[cfg(target_arch = "x86_64")]
 const WIDENED_GROUP_MAX_BYTES: usize = 12 * 1024;
 
 /// Where a kernel reads a group's weights.
@@ -457,7 +458,7 @@ impl Kernel {
     /// it from L2: 1.04 (VNNI) and 1.08 (AVX2) at 512 rows, so it stays 4-bit natively.
     ///
     /// In wasm widening pays from 2 tiles (8 rows), so for nearly every text, and for groups of
-    /// 1536 inputs too ([`Self::widened_group_max_bytes`]). Measured on e5 (384-input groups)
+    /// 1536 inputs too (below). Measured on e5 (384-input groups)
     /// in Node 20 (one thread, x86-64 host, machine at load 2 to 5), widening build / the
     /// never-widening one, each process alternating with the other: CPU ms per text (medians
     /// of 4 processes each; `Tamis.embed` timed as `npm run bench` does, on the first 256
@@ -467,38 +468,30 @@ impl Kernel {
     /// --no-timeline --cold-starts 1`, wall ms per text, best of 2 runs, from 2 tiles / never:
     /// posts 67.8 / 69.4 and 70.7 / 73.9 at 1 and 32 per call, SST-2 16.4 / 18.5 and
     /// 15.9 / 16.5.
+    ///
+    /// In wasm the 1536 inputs of e5's second feed-forward product (48 KiB widened) widen too:
+    /// there unpacking in every tile costs more than reading the widened weights from L2.
+    /// Measured as above, widening every group / those of 384 inputs only, CPU ms per text
+    /// (medians of 6 alternating processes, first 64 Mastodon posts, one per call; 3 processes
+    /// on 256 SST-2 phrases and on the posts 32 per call): posts 54.2 / 57.6 (0.94) and
+    /// 54.7 / 56.1 (0.97), SST-2 18.2 / 19.2 (0.95).
     fn q4_weight_source(self, tiles: usize, inputs: usize) -> WeightSource {
-        let widen_from_tiles = match self {
+        // From how many tiles a group is widened, and up to what widened size.
+        let widening = match self {
             Self::Portable => None,
             #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => Some(16),
+            Self::Avx2 => Some((16, WIDENED_GROUP_MAX_BYTES)),
             #[cfg(target_arch = "x86_64")]
-            Self::Vnni => Some(8),
+            Self::Vnni => Some((8, WIDENED_GROUP_MAX_BYTES)),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => Some(2),
+            Self::Simd128 => Some((2, usize::MAX)),
         };
         let widened_bytes = inputs / 2 * WIDENED_PER_PAIR * std::mem::size_of::<i16>();
-        match widen_from_tiles {
-            Some(from) if tiles >= from && widened_bytes <= self.widened_group_max_bytes() => {
+        match widening {
+            Some((from, max_bytes)) if tiles >= from && widened_bytes <= max_bytes => {
                 WeightSource::Widened
             }
             _ => WeightSource::Nibbles,
-        }
-    }
-
-    /// Largest group this kernel widens: natively one that stays in L1 (see
-    /// [`Self::q4_weight_source`]); in wasm any, the 1536 inputs of e5's second feed-forward
-    /// product (48 KiB widened) included: there unpacking in every tile costs more than
-    /// reading the widened weights from L2. Measured as the 384-input limit was, e5 in Node 20,
-    /// widening every group / those of 384 inputs only, CPU ms per text (medians of 6
-    /// alternating processes, first 64 Mastodon posts, one per call; 3 processes on 256 SST-2
-    /// phrases and on the posts 32 per call): posts 54.2 / 57.6 (0.94) and 54.7 / 56.1
-    /// (0.97), SST-2 18.2 / 19.2 (0.95).
-    fn widened_group_max_bytes(self) -> usize {
-        match self {
-            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => usize::MAX,
-            _ => WIDENED_GROUP_MAX_BYTES,
         }
     }
 
