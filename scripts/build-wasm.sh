@@ -6,23 +6,42 @@
 # Installs the wasm-bindgen CLI matching the pinned crate once (about 11 minutes) and the npm
 # build tools (binaryen's wasm-opt) when absent. Skips wasm-bindgen and wasm-opt when the
 # module cargo built is older than the output (cargo itself rebuilds only what changed).
+# With --lint, runs clippy on the module's code as that module compiles it (the wasm kernels,
+# and with --threads the worker pool, which no native build sees) and builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=false
-case "${1:-}" in
-  --threads) threads=true ;;
-  "") ;;
-  *) echo "usage: $0 [--threads]" >&2; exit 2 ;;
-esac
+lint=false
+for arg in "$@"; do
+  case "$arg" in
+    --threads) threads=true ;;
+    --lint) lint=true ;;
+    *) echo "usage: $0 [--threads] [--lint]" >&2; exit 2 ;;
+  esac
+done
+cargo_command=(build)
+lint_args=()
+if $lint; then
+  cargo_command=(clippy --all-targets)
+  lint_args=(-- -D warnings)
+fi
+if ! $lint; then
 version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
 if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$version" ]; then
   cargo install wasm-bindgen-cli --version "=$version"
 fi
 [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
+fi
 target_dir="${CARGO_TARGET_DIR:-target}"
 if $threads; then
   rustup component list --toolchain nightly --installed 2>/dev/null | grep '^rust-src' > /dev/null \
     || rustup toolchain install nightly --profile minimal --component rust-src --target wasm32-unknown-unknown
+  if $lint; then
+    rustup component list --toolchain nightly --installed | grep '^clippy' > /dev/null \
+      || rustup component add clippy --toolchain nightly
+    # Nightly's clippy has lints that stable's, which the rest of the code follows, has not yet.
+    lint_args+=(-A clippy::chunks_exact_to_as_chunks)
+  fi
   # Its own target directory: other flags and another compiler share nothing with the default
   # build, and would make cargo rebuild each in turn. The flags replace .cargo/config.toml's
   # (SIMD128 for tract's kernels, kept). The link makes the memory shared and imported, as
@@ -35,13 +54,16 @@ if $threads; then
     --export=__tls_size --export=__tls_align --export=__tls_base; do
     flags+=" -C link-arg=$arg"
   done
-  RUSTFLAGS="$flags" cargo +nightly build -Z build-std=panic_abort,std --target-dir "$target_dir" \
-    --profile wasm-release -p tamis-wasm --features threads --target wasm32-unknown-unknown
+  RUSTFLAGS="$flags" cargo +nightly "${cargo_command[@]}" -Z build-std=panic_abort,std \
+    --target-dir "$target_dir" --profile wasm-release -p tamis-wasm --features threads \
+    --target wasm32-unknown-unknown "${lint_args[@]}"
   out=js/src/wasm-threads
 else
-  cargo build --profile wasm-release -p tamis-wasm --target wasm32-unknown-unknown
+  cargo "${cargo_command[@]}" --profile wasm-release -p tamis-wasm --target wasm32-unknown-unknown \
+    "${lint_args[@]}"
   out=js/src/wasm
 fi
+$lint && exit 0
 module="$target_dir/wasm32-unknown-unknown/wasm-release/tamis_wasm.wasm"
 if [ -f "$out/tamis_wasm_bg.wasm" ] && [ "$out/tamis_wasm_bg.wasm" -nt "$module" ]; then
   echo "$out is up to date with $module"

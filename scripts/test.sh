@@ -13,6 +13,9 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path tests/fuzz/Cargo.toml -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+step "cargo clippy on both wasm modules (their kernels and the threaded pool are wasm-only code)"
+scripts/build-wasm.sh --lint
+scripts/build-wasm.sh --threads --lint
 step "no networking crate in the libraries"
 scripts/check-no-network.sh
 step "licences and bans (cargo deny)"
