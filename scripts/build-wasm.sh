@@ -26,11 +26,11 @@ if $lint; then
   lint_args=(-- -D warnings)
 fi
 if ! $lint; then
-version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
-if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$version" ]; then
-  cargo install wasm-bindgen-cli --version "=$version"
-fi
-[ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
+  version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+  if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$version" ]; then
+    cargo install wasm-bindgen-cli --version "=$version"
+  fi
+  [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
 fi
 target_dir="${CARGO_TARGET_DIR:-target}"
 if $threads; then
