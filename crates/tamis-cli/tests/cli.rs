@@ -253,7 +253,7 @@ fn the_backend_that_runs_is_reported_and_gives_the_same_verdicts() {
     let (on_gpu, gpu_says) = run("gpu");
     let (_, auto_says) = run("auto");
     assert!(
-        cpu_says.contains("backend: cpu (asked for the CPU)"),
+        cpu_says.contains("backend: cpu, 1 thread (asked for the CPU)"),
         "{cpu_says}"
     );
     assert!(
@@ -281,7 +281,7 @@ fn threads_give_the_same_verdicts_as_one() {
     // e5 splits every matrix product over the threads, MiniLM the runs of similar length.
     let e5 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/e5-small-q4");
     for model in [ModelBundle::default_dir_for_tests(), e5] {
-        let classify = |threads: &str| {
+        let classify = |threads: &str, says: &str| {
             let args = [
                 "--backend",
                 "cpu",
@@ -292,18 +292,17 @@ fn threads_give_the_same_verdicts_as_one() {
                 "json",
             ];
             let output = tamis_with_model(&model, &args, b"");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{stderr}");
+            assert!(stderr.contains(says), "{stderr}");
             String::from_utf8(output.stdout).expect("utf-8")
         };
-        let one = classify("1");
+        let one = classify("1", "backend: cpu, 1 thread (asked for the CPU)");
         let posts = include_str!("../samples/posts.txt").lines().count();
         assert_eq!(one.lines().count(), posts, "one verdict per sample post");
         // The same embeddings bit for bit, so the same scores to the last digit.
-        assert_eq!(classify("2"), one, "{}", model.display());
+        let two = classify("2", "backend: cpu, 2 threads (asked for the CPU)");
+        assert_eq!(two, one, "{}", model.display());
     }
 }
 
@@ -401,7 +400,7 @@ fn fuse_json_embeds_on_the_backend_asked_for() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("backend: cpu (asked for the CPU)"),
+        stderr.contains("backend: cpu, 1 thread (asked for the CPU)"),
         "{stderr}"
     );
     let fused: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 use tamis_core::classify::Priors;
-use tamis_gpu::{AutoEncoder, BackendPreference};
+use tamis_gpu::{AutoEncoder, BackendKind, BackendPreference};
 use tamis_model::ModelBundle;
 
 use crate::error::CliError;
@@ -73,12 +73,21 @@ impl Globals {
     }
 
     /// The encoder `--backend` selects, on the CPU with `--threads` threads, saying on stderr
-    /// which backend runs and why. Every command that embeds makes its encoder here.
+    /// which backend runs, on how many threads when it is the CPU, and why (`backend: cpu, 2
+    /// threads (asked for the CPU)`). Every command that embeds makes its encoder here.
     pub fn encoder(&self, bundle: ModelBundle) -> Result<AutoEncoder, CliError> {
         let mut encoder = AutoEncoder::new(bundle, self.backend)?;
         encoder.set_cpu_threads(self.threads);
         let selection = encoder.selection();
-        eprintln!("backend: {} ({})", selection.backend, selection.reason);
+        let threads = match (selection.backend, self.threads.get()) {
+            (BackendKind::Gpu, _) => String::new(),
+            (BackendKind::Cpu, 1) => ", 1 thread".to_string(),
+            (BackendKind::Cpu, threads) => format!(", {threads} threads"),
+        };
+        eprintln!(
+            "backend: {}{threads} ({})",
+            selection.backend, selection.reason
+        );
         Ok(encoder)
     }
 }
