@@ -19,13 +19,12 @@ for arg in "$@"; do
     *) echo "usage: $0 [--threads] [--lint]" >&2; exit 2 ;;
   esac
 done
-cargo_command=(build)
-lint_args=()
 if $lint; then
   cargo_command=(clippy --all-targets)
   lint_args=(-- -D warnings)
-fi
-if ! $lint; then
+else
+  cargo_command=(build)
+  lint_args=()
   version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
   if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$version" ]; then
     cargo install wasm-bindgen-cli --version "=$version"
