@@ -29,6 +29,7 @@ mod threads;
 mod tokenize;
 mod tract;
 mod weights;
+mod wide_vectors;
 mod xlm_roberta;
 
 pub use architecture::{Architecture, Conventions};

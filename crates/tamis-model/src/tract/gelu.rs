@@ -12,6 +12,7 @@ use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
 use super::custom_op::{values_mut, Custom, TamisOp};
 use super::graph::{node, scalar_initializer, GraphIndex};
+use crate::wide_vectors::with_wide_vectors;
 
 /// Lets tract's ONNX parser build the nodes [`fuse_gelu`] writes.
 pub(crate) fn register(register: &mut OnnxOpRegister) {
@@ -41,8 +42,15 @@ impl TamisOp for Gelu {
         // In place: the input is the product GELU alone reads, so tract hands it over without
         // a copy, and no new tensor is allocated.
         let mut output = args_1!(inputs).into_tensor();
-        (values_mut(&mut output)?.iter_mut())
-            .for_each(|x| *x *= (erf(*x / std::f32::consts::SQRT_2) + 1.0) * 0.5);
+        let values = values_mut(&mut output)?;
+        with_wide_vectors(
+            #[inline(always)]
+            || {
+                values
+                    .iter_mut()
+                    .for_each(|x| *x *= (erf(*x / std::f32::consts::SQRT_2) + 1.0) * 0.5)
+            },
+        );
         Ok(output)
     }
 }

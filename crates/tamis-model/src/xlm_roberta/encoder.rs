@@ -15,9 +15,10 @@ use std::num::NonZeroUsize;
 use tamis_core::{l2_normalize, Embedding, Encoder};
 
 use super::file::{E5sFile, TensorDtype, XlmRobertaConfig};
-use super::kernels::{dequantize_q4_0, multiply, with_wide_vectors, Q4Matrix, BLOCK, BLOCK_BYTES};
+use super::kernels::{dequantize_q4_0, multiply, Q4Matrix, BLOCK, BLOCK_BYTES};
 use super::tokenizer::XlmRobertaTokenizer;
 use crate::tract::{attend, erf, Heads, Mask};
+use crate::wide_vectors::with_wide_vectors;
 use crate::{Architecture, ModelError};
 
 /// Tokens per forward pass at most (texts are never split): few enough that a pass's
@@ -300,7 +301,10 @@ impl XlmRobertaEncoder {
                 config.layer_norm_eps,
             );
             product(&layer.intermediate, &x, &mut widened);
-            with_wide_vectors(|| widened.iter_mut().for_each(|v| *v = gelu(*v)));
+            with_wide_vectors(
+                #[inline(always)]
+                || widened.iter_mut().for_each(|v| *v = gelu(*v)),
+            );
             product(&layer.output, &widened, &mut projected);
             layer_norm(
                 &mut x,
@@ -429,7 +433,10 @@ impl Attention {
 /// `x = layer_norm(x + residual)` per row of `norm.weight.len()` values, compiled for the
 /// host's widest vectors.
 fn layer_norm(x: &mut [f32], residual: Option<&[f32]>, norm: &Norm, eps: f32) {
-    with_wide_vectors(|| layer_norm_rows(x, residual, norm, eps));
+    with_wide_vectors(
+        #[inline(always)]
+        || layer_norm_rows(x, residual, norm, eps),
+    );
 }
 
 #[inline(always)]

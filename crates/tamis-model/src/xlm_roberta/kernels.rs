@@ -252,44 +252,6 @@ impl GroupWeights<'_> {
     }
 }
 
-/// Runs `pass`, code written to vectorize (element-wise arithmetic, integer widening),
-/// compiled for the widest vector instructions the host has: the baseline x86-64 build has
-/// 4-lane SSE2 only. The same operations in the same order whatever the instructions (Rust
-/// never fuses a multiply and an add), so the same bits as the baseline and wasm builds.
-#[inline(always)]
-pub(super) fn with_wide_vectors<R>(pass: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx512bw") {
-            // SAFETY: AVX-512 F and BW were detected.
-            return unsafe { wide_vectors::avx512(pass) };
-        }
-        if has!("avx2") {
-            // SAFETY: AVX2 was detected.
-            return unsafe { wide_vectors::avx2(pass) };
-        }
-    }
-    pass()
-}
-
-#[cfg(target_arch = "x86_64")]
-mod wide_vectors {
-    /// # Safety
-    /// AVX-512 F and BW must be available.
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn avx512<R>(pass: impl FnOnce() -> R) -> R {
-        pass()
-    }
-
-    /// # Safety
-    /// AVX2 must be available.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn avx2<R>(pass: impl FnOnce() -> R) -> R {
-        pass()
-    }
-}
-
 /// `output = activations * weights + bias`: `activations` is rows x `weights.inputs()`,
 /// `output` rows x `weights.outputs()`, both row-major; `bias` has one value per output.
 /// With several `threads`, each computes some of the output columns (whole groups): every

@@ -23,6 +23,7 @@ use std::ops::Range;
 use super::super::custom_op::TamisOp;
 use super::FusedAttention;
 use crate::threads::map_column_groups_in_threads;
+use crate::wide_vectors::with_wide_vectors;
 use tract_onnx::tract_core::internal::*;
 
 /// Keys per block of scores and value columns per block of outputs: one AVX-512 register, two
@@ -114,56 +115,12 @@ pub(crate) fn attend_in_threads(
 }
 
 /// The outputs of the heads of `range` for every token: `rows[token]` (over the batch) holds
-/// them, from the first head's first column on.
+/// them, from the first head's first column on. Compiled for the widest vectors the host has.
 fn attend_heads(heads: &Heads, mask: &Mask, range: Range<usize>, rows: &mut [&mut [f32]]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") {
-            // SAFETY: AVX-512 F was detected.
-            return unsafe { x86::attend_avx512(heads, mask, range, rows) };
-        }
-        if has!("avx2") {
-            // SAFETY: AVX2 was detected.
-            return unsafe { x86::attend_avx2(heads, mask, range, rows) };
-        }
-    }
-    attend_portable(heads, mask, range, rows);
-}
-
-/// [`attend_heads`] compiled for the target's baseline instructions (SSE2 on x86-64, SIMD128 in
-/// the wasm build).
-fn attend_portable(heads: &Heads, mask: &Mask, range: Range<usize>, rows: &mut [&mut [f32]]) {
-    attend_all(heads, mask, range, rows);
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::{attend_all, Heads, Mask, Range};
-
-    /// # Safety
-    /// AVX-512 F must be available.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn attend_avx512(
-        heads: &Heads,
-        mask: &Mask,
-        range: Range<usize>,
-        rows: &mut [&mut [f32]],
-    ) {
-        attend_all(heads, mask, range, rows);
-    }
-
-    /// # Safety
-    /// AVX2 must be available.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn attend_avx2(
-        heads: &Heads,
-        mask: &Mask,
-        range: Range<usize>,
-        rows: &mut [&mut [f32]],
-    ) {
-        attend_all(heads, mask, range, rows);
-    }
+    with_wide_vectors(
+        #[inline(always)]
+        || attend_all(heads, mask, range, rows),
+    );
 }
 
 /// The blocked copies of one head's keys and values, and the per-group buffers; allocated once
@@ -181,7 +138,7 @@ struct Workspace {
     weights: Vec<[f32; QUERIES]>,
 }
 
-/// [`attend_heads`], inlined into each instruction set's copy.
+/// [`attend_heads`], inlined into each instruction set's copy ([`with_wide_vectors`]).
 #[inline(always)]
 fn attend_all(heads: &Heads, mask: &Mask, range: Range<usize>, rows: &mut [&mut [f32]]) {
     let &Heads {
@@ -435,6 +392,7 @@ pub(super) fn exp(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wide_vectors::VectorSet;
 
     /// Pseudo-random values in [-2, 2).
     fn values(count: usize, seed: u32) -> Vec<f32> {
@@ -579,21 +537,21 @@ mod tests {
     fn every_instruction_set_gives_the_same_bits() {
         let case = Case::new(2, 37, 3, 32, 11);
         let bits = |output: Vec<f32>| output.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let portable = bits(case.run_heads(attend_portable));
-        assert_eq!(bits(case.run(attend)), portable, "the dispatched one");
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") {
-                // SAFETY: AVX2 was detected.
-                let avx2 = case.run_heads(|h, m, r, o| unsafe { x86::attend_avx2(h, m, r, o) });
-                assert_eq!(bits(avx2), portable, "AVX2");
-            }
-            if has!("avx512f") {
-                // SAFETY: AVX-512 F was detected.
-                let avx512 = case.run_heads(|h, m, r, o| unsafe { x86::attend_avx512(h, m, r, o) });
-                assert_eq!(bits(avx512), portable, "AVX-512");
-            }
+        let baseline = bits(case.run_heads(|h, m, r, o| {
+            VectorSet::Baseline.run(
+                #[inline(always)]
+                || attend_all(h, m, r, o),
+            )
+        }));
+        assert_eq!(bits(case.run(attend)), baseline, "the dispatched one");
+        for set in VectorSet::available() {
+            let output = case.run_heads(|h, m, r, o| {
+                set.run(
+                    #[inline(always)]
+                    || attend_all(h, m, r, o),
+                )
+            });
+            assert_eq!(bits(output), baseline, "{set:?}");
         }
     }
 

@@ -1,0 +1,97 @@
+//! Element-wise passes compiled for the host's widest vector instructions.
+
+/// The vector instructions a pass is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VectorSet {
+    /// The target's baseline: 4-lane SSE2 on x86-64, SIMD128 in the wasm build.
+    Baseline,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl VectorSet {
+    /// Every set of this target, widest first.
+    const BY_WIDTH: &[Self] = &[
+        #[cfg(target_arch = "x86_64")]
+        Self::Avx512,
+        #[cfg(target_arch = "x86_64")]
+        Self::Avx2,
+        Self::Baseline,
+    ];
+
+    /// Whether this host has the set's instructions.
+    fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        use std::arch::is_x86_feature_detected as has;
+        match self {
+            Self::Baseline => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => has!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => has!("avx512f") && has!("avx512bw"),
+        }
+    }
+
+    /// The widest set this host runs.
+    pub(crate) fn widest() -> Self {
+        let mut sets = Self::BY_WIDTH.iter().copied();
+        sets.find(|set| set.runs_here()).unwrap_or(Self::Baseline)
+    }
+
+    /// Every set this host runs.
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Self> {
+        let sets = Self::BY_WIDTH.iter().copied();
+        sets.filter(|set| set.runs_here()).collect()
+    }
+
+    /// Runs `pass` compiled for this set; see [`with_wide_vectors`].
+    #[inline(always)]
+    pub(crate) fn run<R>(self, pass: impl FnOnce() -> R) -> R {
+        assert!(self.runs_here(), "{self:?} is not available on this host");
+        match self {
+            Self::Baseline => pass(),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the host has AVX-512 F and BW (checked above).
+            Self::Avx512 => unsafe { x86::avx512(pass) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the host has AVX2 (checked above).
+            Self::Avx2 => unsafe { x86::avx2(pass) },
+        }
+    }
+}
+
+/// Runs `pass`, code written to vectorize (element-wise arithmetic, integer widening),
+/// compiled for the widest vector instructions the host has: the baseline x86-64 build has
+/// 4-lane SSE2 only. The same operations in the same order whatever the instructions (Rust
+/// never fuses a multiply and an add), so the same bits as the baseline and wasm builds.
+///
+/// Mark `pass` `#[inline(always)]`, and what it calls too: it is called from one place per
+/// instruction set, so the compiler keeps a large closure out of line, compiled for the
+/// baseline (the int8 products' scaling of their sums and the quantization of their
+/// activations stayed in SSE2 code without it, `perf record`). Loops of a length known only
+/// at run time that are shorter than a wide vector loop's step (16 lanes times 4) run scalar
+/// in AVX-512 code: give short loops a fixed length.
+#[inline(always)]
+pub(crate) fn with_wide_vectors<R>(pass: impl FnOnce() -> R) -> R {
+    VectorSet::widest().run(pass)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    /// # Safety
+    /// AVX-512 F and BW must be available.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn avx512<R>(pass: impl FnOnce() -> R) -> R {
+        pass()
+    }
+
+    /// # Safety
+    /// AVX2 must be available.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2<R>(pass: impl FnOnce() -> R) -> R {
+        pass()
+    }
+}
