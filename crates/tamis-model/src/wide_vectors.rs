@@ -70,10 +70,9 @@ impl VectorSet {
 ///
 /// Mark `pass` `#[inline(always)]`, and what it calls too: it is called from one place per
 /// instruction set, so the compiler keeps a large closure out of line, compiled for the
-/// baseline (the int8 products' scaling of their sums and the quantization of their
-/// activations stayed in SSE2 code without it, `perf record`). Loops of a length known only
-/// at run time that are shorter than a wide vector loop's step (16 lanes times 4) run scalar
-/// in AVX-512 code: give short loops a fixed length.
+/// baseline (the quantization of the int8 products' activations stayed in SSE2 code without
+/// it, `perf record`). Loops of a length known only at run time that are shorter than a wide
+/// vector loop's step (16 lanes times 4) run scalar in AVX-512 code.
 #[inline(always)]
 pub(crate) fn with_wide_vectors<R>(pass: impl FnOnce() -> R) -> R {
     VectorSet::widest().run(pass)

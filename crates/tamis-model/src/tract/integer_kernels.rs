@@ -196,20 +196,12 @@ pub(crate) fn multiply(
         weights.outputs,
         GROUP,
         threads,
-        // Converting, scaling and storing the kernels' int32 sums took 7% of a post's time
-        // natively in SSE2 code (`perf record`, MiniLM, one post per call).
-        |groups, columns| {
-            with_wide_vectors(
-                #[inline(always)]
-                || multiply_groups(kernel, &quantized, weights, bias, groups, columns),
-            )
-        },
+        |groups, columns| multiply_groups(kernel, &quantized, weights, bias, groups, columns),
     );
 }
 
 /// The output columns of `groups` for every row: `columns[row]` holds them, from the first
 /// group's first column on.
-#[inline(always)]
 fn multiply_groups(
     kernel: Kernel,
     quantized: &QuantizedRows,
@@ -227,41 +219,31 @@ fn multiply_groups(
             let columns_of_group = group * GROUP..((group + 1) * GROUP).min(weights.outputs);
             let in_share =
                 columns_of_group.start - first_column..columns_of_group.end - first_column;
-            // Whole groups of lanes, padded with zeros: loops of a fixed length become vector
-            // operations at any vector width (a loop over a slice of 16 ran scalar in AVX-512
-            // code, whose vector loop takes 64 at a time).
-            let padded = |values: &[f32]| {
-                let mut lanes = [0f32; GROUP];
-                lanes[..values.len()].copy_from_slice(values);
-                lanes
-            };
-            let scales = padded(&weights.scales[columns_of_group.clone()]);
-            let biases = bias.map(|bias| padded(&bias[columns_of_group.clone()]));
             let mut sums = [[0f32; GROUP]; MAX_TILE_ROWS];
             for start in (0..weights.pairs).step_by(CHUNK_PAIRS) {
                 let end = (start + CHUNK_PAIRS).min(weights.pairs);
                 let exact = kernel.dot(&tile, weights.group(group), start..end);
-                // Every row of the tile, filled or not, as one run of values: row by row,
-                // AVX-512 code gathered one lane of each row at a time.
-                for (sum, &value) in sums.as_flattened_mut().iter_mut().zip(exact.as_flattened()) {
-                    *sum += value as f32;
-                }
-            }
-            for (offset, row_sums) in sums[..count].iter_mut().enumerate() {
-                let row_scale = quantized.scales[first + offset];
-                for lane in 0..GROUP {
-                    row_sums[lane] = row_sums[lane] * row_scale * scales[lane];
-                }
-                if let Some(biases) = &biases {
-                    for lane in 0..GROUP {
-                        row_sums[lane] += biases[lane];
+                for (row_sums, exact) in sums.iter_mut().zip(&exact[..count]) {
+                    for (sum, &value) in row_sums.iter_mut().zip(exact) {
+                        *sum += value as f32;
                     }
                 }
-                let out = &mut columns[first + offset][in_share.clone()];
-                // A whole group is one vector store, not a call to `memcpy`.
-                match <&mut [f32; GROUP]>::try_from(&mut *out) {
-                    Ok(out) => *out = *row_sums,
-                    Err(_) => out.copy_from_slice(&row_sums[..out.len()]),
+            }
+            for (offset, row_sums) in sums[..count].iter().enumerate() {
+                let row = first + offset;
+                let row_scale = quantized.scales[row];
+                let out = &mut columns[row][in_share.clone()];
+                for ((o, &sum), &scale) in out
+                    .iter_mut()
+                    .zip(row_sums)
+                    .zip(&weights.scales[columns_of_group.clone()])
+                {
+                    *o = sum * row_scale * scale;
+                }
+                if let Some(bias) = bias {
+                    out.iter_mut()
+                        .zip(&bias[columns_of_group.clone()])
+                        .for_each(|(o, b)| *o += b);
                 }
             }
         }
