@@ -432,6 +432,30 @@ mod wasm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wide_vectors::VectorSet;
+
+    #[test]
+    fn every_vector_set_quantizes_to_the_same_integers_and_scales() {
+        // 3 rows of 383 inputs (an odd count, padded to whole pairs), with a zero row, a
+        // NaN and values of every magnitude.
+        let mut activations: Vec<f32> = (0..3 * 383)
+            .map(|i| ((i * 7919) % 2003) as f32 / 37.0 - 27.0)
+            .collect();
+        activations[383..766].fill(0.0);
+        activations[900] = f32::NAN;
+        let run = |set: VectorSet| {
+            let rows = set.run(
+                #[inline(always)]
+                || QuantizedRows::quantize(&activations, 383),
+            );
+            let scales: Vec<u32> = rows.scales.iter().map(|s| s.to_bits()).collect();
+            (rows.values, scales)
+        };
+        let baseline = run(VectorSet::Baseline);
+        for set in VectorSet::available() {
+            assert_eq!(run(set), baseline, "{set:?}");
+        }
+    }
 
     /// A deterministic pseudo-random matrix with the extreme weights included.
     fn matrix(inputs: usize, outputs: usize) -> QuantizedMatrix {
