@@ -633,6 +633,38 @@ mod tests {
     }
 
     #[test]
+    fn every_vector_set_gives_the_same_gelu_and_layer_norm() {
+        use crate::wide_vectors::VectorSet;
+        // 3 rows of 384 values (e5's width), a NaN in the last row, and a residual.
+        let hidden = 384;
+        let wave = |i: usize, step: usize| ((i * step) % 2003) as f32 / 97.0 - 10.0;
+        let inputs: Vec<f32> = (0..3 * hidden).map(|i| wave(i, 7919)).collect();
+        let residual: Vec<f32> = (0..3 * hidden).map(|i| wave(i, 104_729)).collect();
+        let norm = Norm {
+            weight: (0..hidden).map(|i| wave(i, 31) / 10.0).collect(),
+            bias: (0..hidden).map(|i| wave(i, 53) / 100.0).collect(),
+        };
+        let run = |set: VectorSet| {
+            let mut normalized = inputs.clone();
+            normalized[2 * hidden + 5] = f32::NAN;
+            let mut activated = inputs.clone();
+            set.run(
+                #[inline(always)]
+                || {
+                    layer_norm_rows(&mut normalized, Some(&residual), &norm, 1e-12);
+                    activated.iter_mut().for_each(|v| *v = gelu(*v));
+                },
+            );
+            let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (bits(&normalized), bits(&activated))
+        };
+        let baseline = run(VectorSet::Baseline);
+        for set in VectorSet::available() {
+            assert_eq!(run(set), baseline, "{set:?}");
+        }
+    }
+
+    #[test]
     fn weights_stay_4_bit_in_memory() {
         let bytes = model_bytes();
         let file = E5sFile::parse(&bytes).unwrap();
