@@ -546,14 +546,16 @@ impl<'a, E: EvalEncoder> Evaluation<'a, E> {
         )
         .with_note("The linear probe fits each category on the embeddings alone, uncalibrated, with the same texts: the scale of what the embeddings tell apart.");
         for method in [Method::Tamis, Method::EmbeddingProbe] {
+            // Under the new names no prior applies: `Method::Tamis`'s name says "priors".
+            let label = match method {
+                Method::Tamis => "tamis (renamed: examples, no prior)",
+                other => other.name(),
+            };
             for k in [8, 32] {
                 let runs = (0..SEEDS)
                     .map(|seed| self.multi_task_run(k, false, seed, method, true))
                     .collect::<Result<Vec<_>, _>>()?;
-                multi.row(labelled(
-                    &[method.name(), &k.to_string()],
-                    &MeanMetrics::of(&runs),
-                ));
+                multi.row(labelled(&[label, &k.to_string()], &MeanMetrics::of(&runs)));
             }
         }
         out.push_str(&multi.to_string());
