@@ -47,6 +47,19 @@ impl VectorSet {
         sets.filter(|set| set.runs_here()).collect()
     }
 
+    /// Asserts that `run` returns, for every set this host runs, what it returns for the
+    /// baseline: a pass written for [`with_wide_vectors`] must give the same bits whatever
+    /// the instructions.
+    #[cfg(test)]
+    pub(crate) fn assert_every_set_gives_the_baselines<T: PartialEq + std::fmt::Debug>(
+        run: impl Fn(Self) -> T,
+    ) {
+        let baseline = run(Self::Baseline);
+        for set in Self::available() {
+            assert_eq!(run(set), baseline, "{set:?}");
+        }
+    }
+
     /// Runs `pass` compiled for this set; see [`with_wide_vectors`].
     #[inline(always)]
     pub(crate) fn run<R>(self, pass: impl FnOnce() -> R) -> R {

@@ -236,10 +236,7 @@ mod tests {
             );
             values.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
         };
-        let baseline = run(VectorSet::Baseline);
-        for set in VectorSet::available() {
-            assert_eq!(run(set), baseline, "{set:?}");
-        }
+        VectorSet::assert_every_set_gives_the_baselines(run);
     }
 
     #[test]

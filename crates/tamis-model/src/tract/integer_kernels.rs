@@ -451,10 +451,7 @@ mod tests {
             let scales: Vec<u32> = rows.scales.iter().map(|s| s.to_bits()).collect();
             (rows.values, scales)
         };
-        let baseline = run(VectorSet::Baseline);
-        for set in VectorSet::available() {
-            assert_eq!(run(set), baseline, "{set:?}");
-        }
+        VectorSet::assert_every_set_gives_the_baselines(run);
     }
 
     /// A deterministic pseudo-random matrix with the extreme weights included.

@@ -658,10 +658,7 @@ mod tests {
             let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             (bits(&normalized), bits(&activated))
         };
-        let baseline = run(VectorSet::Baseline);
-        for set in VectorSet::available() {
-            assert_eq!(run(set), baseline, "{set:?}");
-        }
+        VectorSet::assert_every_set_gives_the_baselines(run);
     }
 
     #[test]

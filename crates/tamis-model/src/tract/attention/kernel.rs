@@ -537,22 +537,20 @@ mod tests {
     fn every_instruction_set_gives_the_same_bits() {
         let case = Case::new(2, 37, 3, 32, 11);
         let bits = |output: Vec<f32>| output.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let baseline = bits(case.run_heads(|h, m, r, o| {
-            VectorSet::Baseline.run(
-                #[inline(always)]
-                || attend_all(h, m, r, o),
-            )
-        }));
-        assert_eq!(bits(case.run(attend)), baseline, "the dispatched one");
-        for set in VectorSet::available() {
-            let output = case.run_heads(|h, m, r, o| {
+        let on = |set: VectorSet| {
+            bits(case.run_heads(|h, m, r, o| {
                 set.run(
                     #[inline(always)]
                     || attend_all(h, m, r, o),
                 )
-            });
-            assert_eq!(bits(output), baseline, "{set:?}");
-        }
+            }))
+        };
+        assert_eq!(
+            bits(case.run(attend)),
+            on(VectorSet::Baseline),
+            "the dispatched one"
+        );
+        VectorSet::assert_every_set_gives_the_baselines(on);
     }
 
     #[test]
