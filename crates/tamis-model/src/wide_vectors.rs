@@ -60,17 +60,27 @@ impl VectorSet {
         }
     }
 
-    /// Runs `pass` compiled for this set; see [`with_wide_vectors`].
+    /// Runs `pass` compiled for this set, which the host must have: what
+    /// [`with_wide_vectors`] does with the widest, for tests to run each.
+    #[cfg(test)]
     #[inline(always)]
     pub(crate) fn run<R>(self, pass: impl FnOnce() -> R) -> R {
         assert!(self.runs_here(), "{self:?} is not available on this host");
+        // SAFETY: checked just above.
+        unsafe { self.run_unchecked(pass) }
+    }
+
+    /// # Safety
+    /// The host must have the set's instructions ([`Self::runs_here`]).
+    #[inline(always)]
+    unsafe fn run_unchecked<R>(self, pass: impl FnOnce() -> R) -> R {
         match self {
             Self::Baseline => pass(),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the host has AVX-512 F and BW (checked above).
+            // SAFETY: the caller guarantees AVX-512 F and BW.
             Self::Avx512 => unsafe { x86::avx512(pass) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the host has AVX2 (checked above).
+            // SAFETY: the caller guarantees AVX2.
             Self::Avx2 => unsafe { x86::avx2(pass) },
         }
     }
@@ -88,7 +98,8 @@ impl VectorSet {
 /// vector loop's step (16 lanes times 4) run scalar in AVX-512 code.
 #[inline(always)]
 pub(crate) fn with_wide_vectors<R>(pass: impl FnOnce() -> R) -> R {
-    VectorSet::widest().run(pass)
+    // SAFETY: `widest` returns a set this host runs (it has just checked).
+    unsafe { VectorSet::widest().run_unchecked(pass) }
 }
 
 #[cfg(target_arch = "x86_64")]
