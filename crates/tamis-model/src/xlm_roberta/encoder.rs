@@ -658,7 +658,7 @@ mod tests {
             let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             (bits(&normalized), bits(&activated))
         };
-        VectorSet::assert_every_set_gives_the_baselines(run);
+        VectorSet::assert_every_set_gives_the_baseline_result(run);
     }
 
     #[test]

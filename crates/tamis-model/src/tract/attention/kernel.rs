@@ -550,7 +550,7 @@ mod tests {
             on(VectorSet::Baseline),
             "the dispatched one"
         );
-        VectorSet::assert_every_set_gives_the_baselines(on);
+        VectorSet::assert_every_set_gives_the_baseline_result(on);
     }
 
     #[test]
