@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use super::calibrate::{
     fold_of, platt, AnchorCalibration, AnchorOptions, Calibration, HeldOut, MAX_FOLDS,
+    MIN_CROSS_FITTED_EXAMPLES,
 };
 use super::describe::definition_anchors;
 use super::features::{lexical_features, SparseVector};
@@ -498,7 +499,7 @@ impl Classifier {
     /// must pass, against which a lone example or definition is measured; a definition
     /// without examples by its `definition_anchors`.
     ///
-    /// With fewer examples than [`MAX_FOLDS`] (one to three) and counter-examples in the
+    /// With fewer examples than [`MIN_CROSS_FITTED_EXAMPLES`] (one to three) and counter-examples in the
     /// policy, the fit is a plain probe: the examples against the policy's counter-examples
     /// alone, its logit as the score. Cross-fitting then holds out one example per fold, and
     /// a Platt fit on one or two held-out examples placed 0.5 almost anywhere; the benign
@@ -526,7 +527,7 @@ impl Classifier {
             definition,
             definition_anchors,
         } = description;
-        let probe_only = (1..MAX_FOLDS).contains(&examples.len())
+        let probe_only = (1..MIN_CROSS_FITTED_EXAMPLES).contains(&examples.len())
             && !negatives.texts.is_empty()
             && prior.is_none();
         let background = if probe_only { &[][..] } else { background };

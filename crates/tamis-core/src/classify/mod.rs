@@ -18,6 +18,7 @@ mod prior;
 
 pub use calibrate::{
     fold_of, platt, AnchorCalibration, AnchorOptions, Calibration, HeldOut, MAX_FOLDS,
+    MIN_CROSS_FITTED_EXAMPLES,
 };
 pub use classifier::{
     text_features, CategoryScore, Classifier, ClassifierOptions, ClassifyError, Reason, Verdict,
