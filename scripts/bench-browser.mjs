@@ -21,7 +21,8 @@
 //   ones), with the model picked: the threads, load and classification times its status line
 //   reports (from the network, to one decimal of a second).
 // - Threads: a worker loading each model with threads: 1 and threads: 2: ms per Mastodon post at
-//   32 posts per call and at one post per call, and the ratio.
+//   32 posts per call and at one post per call, and the ratio; --runs pairs, the median ratio
+//   and its range.
 //
 // The goals of issue 19: verdicts within 1.0 s warm with MiniLM, 2.0 s with e5, on a 2-core
 // machine; two threads at least 1.7x faster than one. Other work on the machine slows every
@@ -205,10 +206,18 @@ for (const model of models) {
 }
 const threadRows = [];
 for (const model of models) {
-  const one = await threadsSpeed(model, 1);
-  const two = await threadsSpeed(model, 2);
+  // --runs pairs of fresh pages, one thread then two: each pair's speed-up, and the median
+  // pair's times beside the median speed-up and its range (one pair moved from 1.32x to 1.76x
+  // between runs at one post per call).
+  const pairs = [];
+  for (let i = 0; i < runs; i++) pairs.push({ one: await threadsSpeed(model, 1), two: await threadsSpeed(model, 2) });
   for (const [perCall, key] of [[32, 'perPost32'], [1, 'perPost1']]) {
-    threadRows.push(`| ${model} | ${perCall} | ${ms2(one[key])} | ${ms2(two[key])} | **${(one[key] / two[key]).toFixed(2)}x** |`);
+    const measured = pairs.map(({ one, two }) => ({ one: one[key], two: two[key], speedUp: one[key] / two[key] }))
+      .sort((a, b) => a.speedUp - b.speedUp);
+    const middle = measured[measured.length >> 1];
+    const range = runs > 1 ? ` (${measured[0].speedUp.toFixed(2)}-${measured.at(-1).speedUp.toFixed(2)})` : '';
+    threadRows.push(`| ${model} | ${perCall} | ${ms2(middle.one)} | ${ms2(middle.two)} | ` +
+      `**${middle.speedUp.toFixed(2)}x**${range} |`);
   }
 }
 const loadAtEnd = loadavg()[0];
@@ -241,8 +250,8 @@ const report = [
   '',
   `Threads: a worker of the same page, the first ${THREADS_POSTS} Mastodon posts 32 per call and the first ` +
     `${THREADS_SINGLE} one per call, after warm-up calls (8 posts one per call, then 32 in one); one thread ` +
-    '(the single-thread module) and two (the threaded module: the calling worker and one Web Worker of its pool) ' +
-    'in the same run:',
+    '(the single-thread module) and two (the threaded module: the calling worker and one Web Worker of its pool), ' +
+    `${runs} pairs of fresh pages, one thread then two: the median pair by speed-up, the range of the ${runs} in brackets:`,
   '',
   '| model | posts per call | one thread, ms per post | two threads, ms per post | speed-up |',
   '|---|---:|---:|---:|---:|',
