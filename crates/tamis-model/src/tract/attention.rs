@@ -21,8 +21,7 @@ use super::custom_op::{values, values_mut, Custom, TamisOp};
 use super::graph::{node, remove_unused_nodes, scalar_initializer, GraphIndex};
 use crate::onnx_data::i64_values;
 use crate::threads::threads_within_a_run;
-use kernel::attend_in_threads;
-pub(crate) use kernel::{attend, Heads, Mask};
+pub(crate) use kernel::{attend_in_threads, Heads, Mask};
 
 mod kernel;
 

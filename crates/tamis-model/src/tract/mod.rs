@@ -12,7 +12,7 @@ mod integer_matmul;
 mod layer_norm;
 mod rewrites;
 
-pub(crate) use attention::{attend, Heads, Mask};
+pub(crate) use attention::{attend_in_threads, Heads, Mask};
 pub(crate) use gelu::erf;
 #[cfg(test)]
 pub(crate) use graph::default_model_proto;

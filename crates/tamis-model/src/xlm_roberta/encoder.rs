@@ -17,7 +17,8 @@ use tamis_core::{l2_normalize, Embedding, Encoder};
 use super::file::{E5sFile, TensorDtype, XlmRobertaConfig};
 use super::kernels::{dequantize_q4_0, multiply, Q4Matrix, BLOCK, BLOCK_BYTES};
 use super::tokenizer::XlmRobertaTokenizer;
-use crate::tract::{attend, erf, Heads, Mask};
+use crate::threads::threads_for_a_text;
+use crate::tract::{attend_in_threads, erf, Heads, Mask};
 use crate::wide_vectors::with_wide_vectors;
 use crate::{Architecture, ModelError};
 
@@ -287,7 +288,7 @@ impl XlmRobertaEncoder {
         let mut context = vec![0f32; tokens * hidden];
         let mut projected = vec![0f32; tokens * hidden];
         let mut widened = vec![0f32; tokens * intermediate];
-        let mut attention = Attention::new(config, texts);
+        let mut attention = Attention::new(config, texts, self.threads);
         for layer in &self.layers {
             product(&layer.query_key_value, &x, &mut query_key_value);
             for segment in &segments {
@@ -364,21 +365,26 @@ impl XlmRobertaEncoder {
     }
 }
 
-/// Self-attention per text with the MiniLM path's attention kernel ([`attend`]: vectorized for
-/// the host, the same bits on every target), which takes the queries, keys and values as three
-/// matrices: scratch space for one text's, sized once per forward pass for its longest text.
+/// Self-attention per text with the MiniLM path's attention kernel ([`attend_in_threads`]:
+/// vectorized for the host, the same bits on every target and whatever the threads), which
+/// takes the queries, keys and values as three matrices: scratch space for one text's, sized
+/// once per forward pass for its longest text.
 struct Attention {
     hidden: usize,
     heads: usize,
     head_dim: usize,
     scale: f32,
+    /// Threads the heads are shared out over ([`threads_for_a_text`]): in the threaded wasm
+    /// module the products' threads, where on one thread the attention (a tenth of a post) was
+    /// what two threads left to one.
+    threads: NonZeroUsize,
     queries: Vec<f32>,
     keys: Vec<f32>,
     values: Vec<f32>,
 }
 
 impl Attention {
-    fn new(config: &XlmRobertaConfig, texts: &[&[u32]]) -> Self {
+    fn new(config: &XlmRobertaConfig, texts: &[&[u32]], threads: NonZeroUsize) -> Self {
         let longest = texts.iter().map(|ids| ids.len()).max().unwrap_or(0);
         let head_dim = config.head_dim();
         let scratch = vec![0f32; longest * config.hidden];
@@ -387,6 +393,7 @@ impl Attention {
             heads: config.heads,
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
+            threads: threads_for_a_text(threads),
             queries: scratch.clone(),
             keys: scratch.clone(),
             values: scratch,
@@ -426,7 +433,7 @@ impl Attention {
             scale: self.scale,
         };
         let context = &mut context[segment.start * hidden..segment.end * hidden];
-        attend(&heads, &Mask::none(), context);
+        attend_in_threads(&heads, &Mask::none(), self.threads, context);
     }
 }
 

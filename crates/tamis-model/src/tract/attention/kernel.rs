@@ -7,7 +7,7 @@
 //! (over the head's columns for a score, over the keys for an output, lane by lane then in order
 //! for a softmax's total), and Rust never fuses a multiply and an add, so baseline x86-64, AVX2,
 //! AVX-512 and wasm SIMD builds give the same bits. The x86-64 builds compile the same code once
-//! per instruction set and pick the widest the host runs ([`attend`]).
+//! per instruction set and pick the widest the host runs ([`attend_in_threads`]).
 //!
 //! With several threads, each computes some of the heads ([`attend_in_threads`]): a head's
 //! outputs are computed by the same code whichever thread runs it, so the bits are those of one
@@ -91,16 +91,11 @@ impl<'a> Mask<'a> {
     }
 }
 
-/// Writes `softmax(q kᵀ + mask) v` of every head into `output` (the layout of `q`), on the
-/// calling thread; NaN outputs (a row of NaN or -inf scores) read as 0, as the ONNX graph's NaN
-/// guard has it.
-pub(crate) fn attend(heads: &Heads, mask: &Mask, output: &mut [f32]) {
-    attend_in_threads(heads, mask, NonZeroUsize::MIN, output);
-}
-
-/// [`attend`] with the heads shared out over up to `threads` threads, whole heads each: a run
-/// of texts that has threads to itself (one text per call) uses them for its attention as for
-/// its products. The same bits whatever `threads`.
+/// Writes `softmax(q kᵀ + mask) v` of every head into `output` (the layout of `q`); NaN outputs
+/// (a row of NaN or -inf scores) read as 0, as the ONNX graph's NaN guard has it. The heads are
+/// shared out over up to `threads` threads, whole heads each: a run of texts that has threads
+/// to itself (one text per call) uses them for its attention as for its products. The same bits
+/// whatever `threads`.
 pub(crate) fn attend_in_threads(
     heads: &Heads,
     mask: &Mask,
@@ -393,6 +388,11 @@ pub(super) fn exp(x: f32) -> f32 {
 mod tests {
     use super::*;
     use crate::wide_vectors::VectorSet;
+
+    /// [`attend_in_threads`] on the calling thread.
+    fn attend(heads: &Heads, mask: &Mask, output: &mut [f32]) {
+        attend_in_threads(heads, mask, NonZeroUsize::MIN, output);
+    }
 
     /// Pseudo-random values in [-2, 2).
     fn values(count: usize, seed: u32) -> Vec<f32> {
