@@ -499,9 +499,9 @@ impl Classifier {
     /// must pass, against which a lone example or definition is measured; a definition
     /// without examples by its `definition_anchors`.
     ///
-    /// With fewer examples than [`MIN_CROSS_FITTED_EXAMPLES`] (one to three) and counter-examples in the
-    /// policy, the fit is a plain probe: the examples against the policy's counter-examples
-    /// alone, its logit as the score. Cross-fitting then holds out one example per fold, and
+    /// With fewer examples than [`MIN_CROSS_FITTED_EXAMPLES`] (one to three) and
+    /// counter-examples in the policy, the fit is a plain probe: the examples against the
+    /// policy's counter-examples alone, its logit as the score. Cross-fitting then holds out one example per fold, and
     /// a Platt fit on one or two held-out examples placed 0.5 almost anywhere; the benign
     /// background, beside two keep texts, pulled the probe's boundary towards the examples'
     /// topic. Measured with two TextDetox / SST-2 / SMS spam examples and two keep texts
