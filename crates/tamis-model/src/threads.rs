@@ -39,17 +39,8 @@ pub(crate) fn lent_threads() -> NonZeroUsize {
 /// products made `--threads 2` at one text per call slower than one thread (SST-2 2.07 -> 3.60
 /// ms, posts 10.93 -> 11.63 ms per text, `python3 scripts/bench-embed.py`).
 pub(crate) fn threads_within_a_run() -> NonZeroUsize {
-    threads_for_a_text(lent_threads())
-}
-
-/// Threads a split as small as one text's share of a layer takes of `threads`: all of them in
-/// the threaded wasm module, whose pool's workers wait for work; natively one, as each split
-/// would start scoped threads. e5's attention split per text natively over 2 threads: 27.5
-/// against 22.8 ms per post at 32 posts per call (`tamis bench embed --model e5-small-q4
-/// --threads 2`, 64 Mastodon posts).
-pub(crate) fn threads_for_a_text(threads: NonZeroUsize) -> NonZeroUsize {
     if cfg!(all(target_arch = "wasm32", target_feature = "atomics")) {
-        threads
+        lent_threads()
     } else {
         NonZeroUsize::MIN
     }
