@@ -91,9 +91,10 @@ impl CpuEncoder {
     }
 
     /// Splits the work of each call over `threads` threads (one by default), with the same
-    /// embeddings, bit for bit: for e5 each matrix product's output columns, for BERT the
-    /// call's runs of texts of similar length, and in the threaded wasm module each product's
-    /// output columns when the call has fewer runs than threads (one text per call).
+    /// embeddings, bit for bit: for e5 each matrix product's output columns and each text's
+    /// attention heads, for BERT the call's runs of texts of similar length, and in the
+    /// threaded wasm module each product's output columns and the attention heads when the
+    /// call has fewer runs than threads (one text per call).
     ///
     /// ```no_run
     /// use std::num::NonZeroUsize;

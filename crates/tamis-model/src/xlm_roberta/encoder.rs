@@ -181,8 +181,9 @@ impl XlmRobertaEncoder {
         Ok((encoder, start..start + words.len()))
     }
 
-    /// Splits each matrix product's output columns over `threads` threads (one by default):
-    /// faster even for one short text, whose products stream every weight once. The
+    /// Splits each matrix product's output columns and each text's attention heads over
+    /// `threads` threads (one by default): faster even for one short text, whose products
+    /// stream every weight once. The
     /// embeddings are the same bits whatever the number. Where threads cannot be started
     /// (wasm32 without threads) the work runs on the calling thread.
     pub fn set_threads(&mut self, threads: NonZeroUsize) {
