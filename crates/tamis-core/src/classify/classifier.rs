@@ -499,21 +499,21 @@ impl Classifier {
     /// must pass, against which a lone example or definition is measured; a definition
     /// without examples by its `definition_anchors`.
     ///
-    /// With fewer examples than [`MIN_CROSS_FITTED_EXAMPLES`] (one to three) and
-    /// counter-examples in the policy, the fit is a plain probe: the examples against the
-    /// policy's counter-examples alone, its logit as the score. Cross-fitting then holds out one example per fold, and
-    /// a Platt fit on one or two held-out examples placed 0.5 almost anywhere; the benign
-    /// background, beside two keep texts, pulled the probe's boundary towards the examples'
-    /// topic. Measured with two TextDetox / SST-2 / SMS spam examples and two keep texts
-    /// (`tamis eval classify --only renamed`): e5 F1 .524 / .528 / .733 calibrated with the
-    /// background, .759 / .586 / .737 as a probe; MiniLM .606 / .210 / .512 and .702 / .505 /
-    /// .470 (a plain linear probe's figures). `gloomy` from two examples on a spam and toxic
-    /// policy hid 84% of the benign texts; as a probe against the policy's counter-examples,
-    /// 2%, catching 10% of the negative reviews (with four examples: 55% and 83%). One example
-    /// with one keep text, scored by its similarity against the background's, was below the
-    /// probe on two datasets of three: e5 .514 / .439 / .595, MiniLM .508 / .280 / .501; as a
-    /// probe .682 / .515 / .514 and .653 / .466 / .412. Without counter-examples, a lone
-    /// example still scores by similarity ([`AnchorCalibration`]): a probe needs a negative.
+    /// With fewer examples than [`MIN_CROSS_FITTED_EXAMPLES`] (one to three) and counter-examples
+    /// in the policy, the fit is a plain probe: the examples against the policy's counter-examples
+    /// alone, its logit as the score. Cross-fitting then holds out one example per fold, and a
+    /// Platt fit on one or two held-out examples placed 0.5 almost anywhere; the benign background,
+    /// beside two keep texts, pulled the probe's boundary towards the examples' topic. Measured
+    /// with two TextDetox / SST-2 / SMS spam examples and two keep texts (`tamis eval classify
+    /// --only renamed`): e5 F1 .524 / .528 / .733 calibrated with the background, .759 / .586 /
+    /// .737 as a probe; MiniLM .606 / .210 / .512 and .702 / .505 / .470 (a plain linear probe's
+    /// figures). `gloomy` from two examples on a spam and toxic policy hid 84% of the benign texts;
+    /// as a probe against the policy's counter-examples, 2%, catching 10% of the negative reviews
+    /// (with four examples: 55% and 83%). One example with one keep text, scored by its similarity
+    /// against the background's, was below the probe on two datasets of three: e5 .514 / .439 /
+    /// .595, MiniLM .508 / .280 / .501; as a probe .682 / .515 / .514 and .653 / .466 / .412.
+    /// Without counter-examples, a lone example still scores by similarity ([`AnchorCalibration`]):
+    /// a probe needs a negative.
     fn fit_one(
         &self,
         description: Description<'_>,

@@ -183,9 +183,8 @@ impl XlmRobertaEncoder {
 
     /// Splits each matrix product's output columns and each text's attention heads over
     /// `threads` threads (one by default): faster even for one short text, whose products
-    /// stream every weight once. The
-    /// embeddings are the same bits whatever the number. Where threads cannot be started
-    /// (wasm32 without threads) the work runs on the calling thread.
+    /// stream every weight once. The embeddings are the same bits whatever the number. Where
+    /// threads cannot be started (wasm32 without threads) the work runs on the calling thread.
     pub fn set_threads(&mut self, threads: NonZeroUsize) {
         self.threads = threads;
     }
