@@ -177,6 +177,12 @@ async function threadsSpeed(model, threads) {
 const ms = (value) => value.toFixed(0);
 const ms2 = (value) => value.toFixed(2);
 const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+/** The run whose `key` is the median of `measured`, and ` (lowest-highest)` of `key` written by `format` ('' for one run). */
+function middleRun(measured, key, format) {
+  const sorted = [...measured].sort((a, b) => a[key] - b[key]);
+  const range = sorted.length > 1 ? ` (${format(sorted[0][key])}-${format(sorted.at(-1)[key])})` : '';
+  return { middle: sorted[sorted.length >> 1], range };
+}
 const rows = [];
 const demoRows = [];
 const goalLines = [];
@@ -187,10 +193,8 @@ for (const model of models) {
     for (const threads of TIMELINE_THREADS) results.get(threads).push(await phases(model, threads));
   }
   for (const [threads, measured] of results) {
-    measured.sort((a, b) => a.cold - b.cold);
-    const middle = measured[measured.length >> 1];
+    const { middle, range } = middleRun(measured, 'cold', ms);
     const warm = median(measured.map((r) => r.warm));
-    const range = runs > 1 ? ` (${ms(measured[0].cold)}-${ms(measured.at(-1).cold)})` : '';
     rows.push(`| ${model} | ${threadsCell(threads, middle.running)} | ${middle.backend} | ${ms(middle.load)} | ` +
       `${ms(middle.fit)} | ${ms(middle.classify)} | **${ms(middle.cold)}**${range} | ` +
       `**${ms(warm)}** | ${middle.filtered} of ${posts} |`);
@@ -212,10 +216,8 @@ for (const model of models) {
   const pairs = [];
   for (let i = 0; i < runs; i++) pairs.push({ one: await threadsSpeed(model, 1), two: await threadsSpeed(model, 2) });
   for (const [perCall, key] of [[32, 'perPost32'], [1, 'perPost1']]) {
-    const measured = pairs.map(({ one, two }) => ({ one: one[key], two: two[key], speedUp: one[key] / two[key] }))
-      .sort((a, b) => a.speedUp - b.speedUp);
-    const middle = measured[measured.length >> 1];
-    const range = runs > 1 ? ` (${measured[0].speedUp.toFixed(2)}-${measured.at(-1).speedUp.toFixed(2)})` : '';
+    const measured = pairs.map(({ one, two }) => ({ one: one[key], two: two[key], speedUp: one[key] / two[key] }));
+    const { middle, range } = middleRun(measured, 'speedUp', ms2);
     threadRows.push(`| ${model} | ${perCall} | ${ms2(middle.one)} | ${ms2(middle.two)} | ` +
       `**${middle.speedUp.toFixed(2)}x**${range} |`);
   }
