@@ -46,9 +46,11 @@ function assertSameBits(a, b, what) {
   a.forEach((value, i) => assert.ok(Object.is(value, b[i]), `${what}[${i}]: ${value} and ${b[i]}`));
 }
 
-// 32 posts per call split their runs of texts over the threads; one post per call splits
-// each of MiniLM's int8 products' columns instead (e5's products split at any call size).
-for (const [model, count, perCall] of [['minilm-l6-int8', 64, 32], ['minilm-l6-int8', 8, 1], ['e5-small-q4', 32, 32]]) {
+// 32 posts per call split their runs of texts (e5: its forward passes) over the threads; one
+// post per call splits its products' columns, its attention's heads and its passes over values
+// (quantizing, GELU, layer norms) instead.
+const splits = [['minilm-l6-int8', 64, 32], ['minilm-l6-int8', 8, 1], ['e5-small-q4', 32, 32], ['e5-small-q4', 8, 1]];
+for (const [model, count, perCall] of splits) {
   test(`${model}: two threads in an isolated worker, the bits of one (${count} posts of ${source}, ${perCall} per call)`, async () => {
     const page = await openPage(isolated);
     const run = (threads) =>

@@ -34,8 +34,8 @@ pub(crate) fn lent_threads() -> NonZeroUsize {
 }
 
 /// Threads a run of texts splits its own work over (a product's output columns, attention's
-/// heads): in the threaded wasm module the [`lent_threads`], which its pool's waiting workers
-/// take shares of; natively 1. Natively each split starts scoped threads, and a text's ~36
+/// heads, runs of rows of a pass over values): in the threaded wasm module the
+/// [`lent_threads`], which its pool's waiting workers take shares of; natively 1. Natively each split starts scoped threads, and a text's ~36
 /// products made `--threads 2` at one text per call slower than one thread (SST-2 2.07 -> 3.60
 /// ms, posts 10.93 -> 11.63 ms per text, `python3 scripts/bench-embed.py`).
 pub(crate) fn threads_within_a_run() -> NonZeroUsize {
@@ -116,6 +116,31 @@ pub(crate) fn map_column_groups_in_threads(
     map_in_threads(shares, threads, |(groups, mut columns)| {
         work(groups, &mut columns)
     });
+}
+
+/// `work(first_row, run)` for runs of whole rows of `values` (rows of `width` values), as even
+/// as whole rows allow, one run per thread of up to `threads`: for passes that compute each
+/// row alone (quantizing, GELU, layer norms), whose values are then those of one thread.
+pub(crate) fn map_row_runs_in_threads<T: Send>(
+    values: &mut [T],
+    width: usize,
+    threads: NonZeroUsize,
+    work: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let rows = values.len() / width.max(1);
+    let rows_per_run = rows_per_run(rows, threads);
+    let runs: Vec<(usize, &mut [T])> = values
+        .chunks_mut(rows_per_run * width.max(1))
+        .enumerate()
+        .map(|(run, values)| (run * rows_per_run, values))
+        .collect();
+    map_in_threads(runs, threads, |(first_row, run)| work(first_row, run));
+}
+
+/// Rows in each run when `rows` rows are shared out over up to `threads` threads (the last run
+/// maybe shorter).
+pub(crate) fn rows_per_run(rows: usize, threads: NonZeroUsize) -> usize {
+    rows.div_ceil(threads.get()).max(1)
 }
 
 /// The threaded wasm module's pool (rayon's, on Web Workers): its `map_in_threads`, and how a
@@ -545,6 +570,31 @@ mod tests {
             assert_eq!((runs[0].start, runs[runs.len() - 1].end), (0, 5));
             let expected: Vec<f32> = (0..3).flat_map(|_| (0..37).map(|c| c as f32)).collect();
             assert_eq!(output, expected, "{n} threads");
+        }
+    }
+
+    #[test]
+    fn row_runs_are_whole_rows_and_each_value_written_once() {
+        for n in 1..=4 {
+            let mut values = vec![0u32; 7 * 3];
+            let runs = std::sync::Mutex::new(Vec::new());
+            map_row_runs_in_threads(&mut values, 3, threads(n), |first_row, run| {
+                assert_eq!(run.len() % 3, 0, "whole rows");
+                for (offset, value) in run.iter_mut().enumerate() {
+                    *value += (first_row * 3 + offset) as u32;
+                }
+                runs.lock().unwrap().push(run.len() / 3);
+            });
+            let expected: Vec<u32> = (0..21).collect();
+            assert_eq!(values, expected, "{n} threads");
+            let mut runs = runs.into_inner().unwrap();
+            runs.sort_unstable();
+            let even = 7usize.div_ceil(n);
+            assert!(
+                runs.iter().all(|&rows| rows <= even),
+                "{n} threads: {runs:?}"
+            );
+            assert_eq!(runs.len(), 7usize.div_ceil(even), "{n} threads");
         }
     }
 

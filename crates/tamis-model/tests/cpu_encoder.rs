@@ -106,8 +106,8 @@ fn threads_give_the_bits_of_one_thread() {
     };
     for id in ["minilm-l6-int8", "e5-small-q4"] {
         let mut encoder = CpuEncoder::new(&bundle(id)).expect("loads");
-        // All texts in one call (many runs of texts for tract to share out), and one text of
-        // over 256 tokens alone (a product of many rows for e5 to split).
+        // All texts in one call (many runs of texts, or e5's passes, to share out), and one
+        // text of over 256 tokens alone (a product of many rows for e5 to split).
         let long = *texts.iter().max_by_key(|t| t.len()).expect("texts");
         let one_thread = (bits(encoder.embed(&texts).expect("embeds")))
             .into_iter()

@@ -12,6 +12,7 @@ use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 
 use super::custom_op::{values_mut, Custom, TamisOp};
 use super::graph::{node, scalar_initializer, GraphIndex};
+use crate::threads::{map_row_runs_in_threads, threads_within_a_run};
 use crate::wide_vectors::with_wide_vectors;
 
 /// Lets tract's ONNX parser build the nodes [`fuse_gelu`] writes.
@@ -42,10 +43,19 @@ impl TamisOp for Gelu {
         // In place: the input is the product GELU alone reads, so tract hands it over without
         // a copy, and no new tensor is allocated.
         let mut output = args_1!(inputs).into_tensor();
-        let values = values_mut(&mut output)?;
-        with_wide_vectors(
-            #[inline(always)]
-            || gelu_in_place(values),
+        let width = output.shape().last().copied().unwrap_or(1);
+        // One text per call on 2 threads: its rows split over both, in the threaded wasm
+        // module only, as its products' columns are.
+        map_row_runs_in_threads(
+            values_mut(&mut output)?,
+            width,
+            threads_within_a_run(),
+            |_, run| {
+                with_wide_vectors(
+                    #[inline(always)]
+                    || gelu_in_place(run),
+                )
+            },
         );
         Ok(output)
     }

@@ -14,7 +14,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
-use crate::threads::map_column_groups_in_threads;
+use crate::threads::{map_column_groups_in_threads, map_in_threads, rows_per_run};
 use crate::wide_vectors::with_wide_vectors;
 use crate::QuantizedMatrix;
 
@@ -91,23 +91,41 @@ pub(crate) struct QuantizedRows {
 
 impl QuantizedRows {
     /// Quantizes each row of `activations` (rows x `inputs`) with its own scale, compiled for
-    /// the host's widest vectors (5% of a MiniLM post's time natively in SSE2 code).
-    pub(crate) fn new(activations: &[f32], inputs: usize) -> Self {
-        with_wide_vectors(
-            #[inline(always)]
-            || Self::quantize(activations, inputs),
-        )
-    }
-
-    #[inline(always)]
-    fn quantize(activations: &[f32], inputs: usize) -> Self {
+    /// the host's widest vectors (5% of a MiniLM post's time natively in SSE2 code), runs of
+    /// rows split over `threads` threads (the same values whatever the number).
+    pub(crate) fn new(activations: &[f32], inputs: usize, threads: NonZeroUsize) -> Self {
         let pairs = inputs.div_ceil(2);
         let rows = activations.len() / inputs.max(1);
         let mut values = vec![0i16; rows * pairs * 2];
-        let mut scales = Vec::with_capacity(rows);
-        for (row, quantized) in activations
+        let mut scales = vec![0f32; rows];
+        let rows_per_run = rows_per_run(rows, threads);
+        let runs: Vec<_> = activations
+            .chunks(rows_per_run * inputs.max(1))
+            .zip(values.chunks_mut(rows_per_run * pairs * 2))
+            .zip(scales.chunks_mut(rows_per_run))
+            .collect();
+        map_in_threads(runs, threads, |((activations, values), scales)| {
+            with_wide_vectors(
+                #[inline(always)]
+                || Self::quantize(activations, inputs, values, scales),
+            )
+        });
+        Self {
+            values,
+            scales,
+            pairs,
+        }
+    }
+
+    /// Quantizes the rows of `activations` into `values` (each row padded to whole pairs) and
+    /// their `scales`.
+    #[inline(always)]
+    fn quantize(activations: &[f32], inputs: usize, values: &mut [i16], scales: &mut [f32]) {
+        let pairs = inputs.div_ceil(2);
+        for ((row, quantized), scale) in activations
             .chunks_exact(inputs)
             .zip(values.chunks_exact_mut(pairs * 2))
+            .zip(scales)
         {
             let (largest, has_nan) = largest_magnitude(row);
             // A NaN or infinite row gets a NaN or infinite scale, so its outputs are not finite
@@ -116,16 +134,11 @@ impl QuantizedRows {
             for (q, &x) in quantized.iter_mut().zip(row) {
                 *q = round_to_integer(x * to_integer);
             }
-            scales.push(if has_nan {
+            *scale = if has_nan {
                 f32::NAN
             } else {
                 largest / ACTIVATION_MAX
-            });
-        }
-        Self {
-            values,
-            scales,
-            pairs,
+            };
         }
     }
 
@@ -188,7 +201,7 @@ pub(crate) fn multiply(
     threads: NonZeroUsize,
     output: &mut [f32],
 ) {
-    let quantized = QuantizedRows::new(activations, weights.inputs);
+    let quantized = QuantizedRows::new(activations, weights.inputs, threads);
     debug_assert_eq!(output.len(), quantized.scales.len() * weights.outputs);
     let kernel = Kernel::detect();
     map_column_groups_in_threads(
@@ -444,14 +457,31 @@ mod tests {
         activations[383..766].fill(0.0);
         activations[900] = f32::NAN;
         let run = |set: VectorSet| {
-            let rows = set.run(
+            let (mut values, mut scales) = (vec![0i16; 3 * 384], vec![0f32; 3]);
+            set.run(
                 #[inline(always)]
-                || QuantizedRows::quantize(&activations, 383),
+                || QuantizedRows::quantize(&activations, 383, &mut values, &mut scales),
             );
-            let scales: Vec<u32> = rows.scales.iter().map(|s| s.to_bits()).collect();
-            (rows.values, scales)
+            let scales: Vec<u32> = scales.iter().map(|s| s.to_bits()).collect();
+            (values, scales)
         };
         VectorSet::assert_every_set_gives_the_baseline_result(run);
+    }
+
+    #[test]
+    fn rows_quantized_over_threads_are_those_of_one_thread() {
+        let activations: Vec<f32> = (0..7 * 385)
+            .map(|i| ((i * 7919) % 2003) as f32 / 37.0 - 27.0)
+            .collect();
+        let one = QuantizedRows::new(&activations, 385, NonZeroUsize::MIN);
+        for threads in 2..=8 {
+            let split = QuantizedRows::new(&activations, 385, NonZeroUsize::new(threads).unwrap());
+            assert_eq!(split.values, one.values, "{threads} threads");
+            let bits = |rows: &QuantizedRows| -> Vec<u32> {
+                rows.scales.iter().map(|s| s.to_bits()).collect()
+            };
+            assert_eq!(bits(&split), bits(&one), "{threads} threads");
+        }
     }
 
     /// A deterministic pseudo-random matrix with the extreme weights included.
@@ -553,7 +583,7 @@ mod tests {
         let mut x = activations(MAX_TILE_ROWS, 1536);
         x.iter_mut()
             .for_each(|v| *v = if *v > 0.0 { 1.0 } else { -1.0 });
-        let quantized = QuantizedRows::new(&x, 1536);
+        let quantized = QuantizedRows::new(&x, 1536, NonZeroUsize::MIN);
         for kernel in Kernel::available() {
             let rows: Vec<&[i16]> = (0..kernel.max_rows()).map(|r| quantized.row(r)).collect();
             for group in 0..3 {

@@ -15,6 +15,7 @@ use tract_onnx::tract_hir::internal::{expand, InferenceOp};
 use super::custom_op::{dot, lane_sum, values, values_mut, Custom, TamisOp};
 use super::graph::{remove_unused_nodes, GraphIndex};
 use super::integer_matmul::IntegerMatMul;
+use crate::threads::{map_row_runs_in_threads, threads_within_a_run};
 
 /// Lets tract's ONNX parser build the nodes [`use_own_layer_norms`] writes.
 pub(crate) fn register(register: &mut OnnxOpRegister) {
@@ -121,17 +122,20 @@ impl TamisOp for LayerNorm {
         // In place, in the input's tensor when no other op reads it (no copy then).
         let mut output = input.into_tensor();
         let shape: TVec<usize> = output.shape().into();
-        self.normalize(values_mut(&mut output)?, &shape, &scale, &bias)?;
+        self.normalize(values_mut(&mut output)?, &shape, None, &scale, &bias)?;
         Ok(output)
     }
 }
 
 impl LayerNorm {
-    /// Normalizes each row (last axis of `shape`) of `values` in place.
+    /// Normalizes each row (last axis of `shape`) of `rows`, plus the `residual` of the same
+    /// shape if any, in place; runs of rows split over the threads of the run of texts, in
+    /// the threaded wasm module only, as its products' columns are.
     fn normalize(
         &self,
         rows: &mut [f32],
         shape: &[usize],
+        residual: Option<&[f32]>,
         scale: &TValue,
         bias: &TValue,
     ) -> TractResult<()> {
@@ -142,14 +146,20 @@ impl LayerNorm {
             "{}: scale and bias must have {width} values",
             Self::OP_TYPE
         );
-        for row in rows.chunks_exact_mut(width) {
-            let mean = lane_sum(row) / width as f32;
-            row.iter_mut().for_each(|x| *x -= mean);
-            let deviation = (dot(row, row) / width as f32 + self.epsilon).sqrt();
-            for ((x, &s), &b) in row.iter_mut().zip(scale).zip(bias) {
-                *x = *x / deviation * s + b;
+        map_row_runs_in_threads(rows, width, threads_within_a_run(), |first_row, run| {
+            if let Some(residual) = residual {
+                let residual = &residual[first_row * width..][..run.len()];
+                run.iter_mut().zip(residual).for_each(|(x, r)| *x += r);
             }
-        }
+            for row in run.chunks_exact_mut(width) {
+                let mean = lane_sum(row) / width as f32;
+                row.iter_mut().for_each(|x| *x -= mean);
+                let deviation = (dot(row, row) / width as f32 + self.epsilon).sqrt();
+                for ((x, &s), &b) in row.iter_mut().zip(scale).zip(bias) {
+                    *x = *x / deviation * s + b;
+                }
+            }
+        });
         Ok(())
     }
 }
@@ -179,10 +189,8 @@ impl TamisOp for ResidualLayerNorm {
         let mut output = input.into_tensor();
         let shape: TVec<usize> = output.shape().into();
         let rows = values_mut(&mut output)?;
-        rows.iter_mut()
-            .zip(values(&residual)?)
-            .for_each(|(x, r)| *x += r);
-        self.0.normalize(rows, &shape, &scale, &bias)?;
+        self.0
+            .normalize(rows, &shape, Some(values(&residual)?), &scale, &bias)?;
         Ok(output)
     }
 }

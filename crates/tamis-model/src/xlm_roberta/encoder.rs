@@ -17,6 +17,7 @@ use tamis_core::{l2_normalize, Embedding, Encoder};
 use super::file::{E5sFile, TensorDtype, XlmRobertaConfig};
 use super::kernels::{dequantize_q4_0, multiply, Q4Matrix, BLOCK, BLOCK_BYTES};
 use super::tokenizer::XlmRobertaTokenizer;
+use crate::threads::{lent_threads, map_in_threads, map_row_runs_in_threads, threads_within_a_run};
 use crate::tract::{attend_in_threads, erf, Heads, Mask};
 use crate::wide_vectors::with_wide_vectors;
 use crate::{Architecture, ModelError};
@@ -43,7 +44,7 @@ impl Dense {
 
 /// Computes `output = input * dense + bias` for a layer: the 4-bit kernels, or in tests float
 /// arithmetic on the dequantized weights.
-pub(crate) type MatrixProduct<'a> = dyn Fn(&Dense, &[f32], &mut [f32]) + 'a;
+pub(crate) type MatrixProduct<'a> = dyn Fn(&Dense, &[f32], &mut [f32]) + Sync + 'a;
 
 /// Layer normalization's scale and shift.
 #[derive(Debug)]
@@ -92,7 +93,7 @@ pub struct XlmRobertaEncoder {
     positions: Vec<f32>,
     embedding_norm: Norm,
     layers: Vec<Layer>,
-    /// Threads each matrix product is split over ([`XlmRobertaEncoder::set_threads`]).
+    /// Threads a call's work is shared out over ([`XlmRobertaEncoder::set_threads`]).
     threads: NonZeroUsize,
 }
 
@@ -181,10 +182,19 @@ impl XlmRobertaEncoder {
         Ok((encoder, start..start + words.len()))
     }
 
-    /// Splits each matrix product's output columns and each text's attention heads over
-    /// `threads` threads (one by default): faster even for one short text, whose products
-    /// stream every weight once. The embeddings are the same bits whatever the number. Where
-    /// threads cannot be started (wasm32 without threads) the work runs on the calling thread.
+    /// Shares a call's work out over `threads` threads (one by default): its forward passes
+    /// of up to [`TOKENS_PER_PASS`] tokens, as many per thread; a pass with threads to itself
+    /// (one text per call) splits each matrix product's output columns and each text's
+    /// attention heads over them, and in the threaded wasm module its passes over values
+    /// (quantizing, GELU, layer norms) too. The embeddings are the same bits whatever the
+    /// number. Where threads cannot be started (wasm32 without threads) the work runs on the
+    /// calling thread.
+    ///
+    /// Measured natively (`tamis bench embed --model e5-small-q4 --threads 2`, 64 Mastodon
+    /// posts), ms per post on one thread and two: one per call 20.5 and 16.7, 32 per call
+    /// 19.8 and 11.1. In Chromium (`npm run bench:browser`), two threads against one: 1.68x at
+    /// one post per call, 1.79x at 32 (1.37x and 1.54x while the passes over values stayed on
+    /// one thread and a call's passes ran one after the other, their products split).
     pub fn set_threads(&mut self, threads: NonZeroUsize) {
         self.threads = threads;
     }
@@ -207,10 +217,10 @@ impl XlmRobertaEncoder {
     }
 
     /// Mean-pooled, L2-normalised embeddings of texts given as token ids (`<s>` and `</s>`
-    /// included), one forward pass per [`TOKENS_PER_PASS`] tokens.
+    /// included), one forward pass per [`TOKENS_PER_PASS`] tokens at most.
     pub(crate) fn embed_ids(&self, texts: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
         self.embed_ids_with(texts, &|dense, input, output| {
-            dense.apply(input, output, self.threads)
+            dense.apply(input, output, lent_threads())
         })
     }
 
@@ -239,21 +249,9 @@ impl XlmRobertaEncoder {
                 });
             }
         }
-        let mut embeddings = Vec::with_capacity(texts.len());
-        let mut first = 0;
-        while first < texts.len() {
-            let mut tokens = 0;
-            let mut end = first;
-            while end < texts.len()
-                && (end == first || tokens + texts[end].len() <= TOKENS_PER_PASS)
-            {
-                tokens += texts[end].len();
-                end += 1;
-            }
-            embeddings.extend(self.forward(&texts[first..end], product));
-            first = end;
-        }
-        Ok(embeddings)
+        let passes = passes(texts, self.threads);
+        let embeddings = map_in_threads(passes, self.threads, |pass| self.forward(pass, product));
+        Ok(embeddings.into_iter().flatten().collect())
     }
 
     /// One forward pass over `texts` concatenated; their embeddings.
@@ -281,13 +279,16 @@ impl XlmRobertaEncoder {
             let position = &self.positions[position * hidden..][..hidden];
             row.iter_mut().zip(position).for_each(|(x, p)| *x += p);
         }
-        layer_norm(&mut x, None, &self.embedding_norm, config.layer_norm_eps);
+        // A pass alone on its call's threads splits its products and attention over them (and,
+        // in the threaded wasm module, its passes over values); each of many runs on one.
+        let threads = threads_within_a_run();
+        layer_norm(&mut x, None, &self.embedding_norm, config, threads);
 
         let mut query_key_value = vec![0f32; tokens * 3 * hidden];
         let mut context = vec![0f32; tokens * hidden];
         let mut projected = vec![0f32; tokens * hidden];
         let mut widened = vec![0f32; tokens * intermediate];
-        let mut attention = Attention::new(config, texts, self.threads);
+        let mut attention = Attention::new(config, texts, lent_threads());
         for layer in &self.layers {
             product(&layer.query_key_value, &x, &mut query_key_value);
             for segment in &segments {
@@ -298,19 +299,23 @@ impl XlmRobertaEncoder {
                 &mut x,
                 Some(&projected),
                 &layer.attention_norm,
-                config.layer_norm_eps,
+                config,
+                threads,
             );
             product(&layer.intermediate, &x, &mut widened);
-            with_wide_vectors(
-                #[inline(always)]
-                || gelu_in_place(&mut widened),
-            );
+            map_row_runs_in_threads(&mut widened, intermediate, threads, |_, run| {
+                with_wide_vectors(
+                    #[inline(always)]
+                    || gelu_in_place(run),
+                )
+            });
             product(&layer.output, &widened, &mut projected);
             layer_norm(
                 &mut x,
                 Some(&projected),
                 &layer.output_norm,
-                config.layer_norm_eps,
+                config,
+                threads,
             );
         }
 
@@ -373,11 +378,8 @@ struct Attention {
     heads: usize,
     head_dim: usize,
     scale: f32,
-    /// Threads the heads are shared out over, the products' threads: left on one thread, the
-    /// attention (a tenth of a post) was what two threads left to one. In Chromium, two
-    /// threads against one at 32 posts per call 1.37x -> 1.54x; natively (`tamis bench embed
-    /// --model e5-small-q4 --threads 2`, 64 Mastodon posts, quiet machine, two rounds) one
-    /// post per call 20.7-21.0 -> 20.0-20.2 ms, all in one call 16.0-16.3 -> 15.0-15.9 ms.
+    /// Threads the heads are shared out over, the pass's, as its products' are: left on one
+    /// thread, the attention (a tenth of a post) was what two threads left to one.
     threads: NonZeroUsize,
     queries: Vec<f32>,
     keys: Vec<f32>,
@@ -438,13 +440,69 @@ impl Attention {
     }
 }
 
-/// `x = layer_norm(x + residual)` per row of `norm.weight.len()` values, compiled for the
-/// host's widest vectors.
-fn layer_norm(x: &mut [f32], residual: Option<&[f32]>, norm: &Norm, eps: f32) {
-    with_wide_vectors(
-        #[inline(always)]
-        || layer_norm_rows(x, residual, norm, eps),
-    );
+/// `x = layer_norm(x + residual)` per row of `config.hidden` values, compiled for the host's
+/// widest vectors, runs of rows split over `threads`.
+fn layer_norm(
+    x: &mut [f32],
+    residual: Option<&[f32]>,
+    norm: &Norm,
+    config: &XlmRobertaConfig,
+    threads: NonZeroUsize,
+) {
+    let hidden = config.hidden;
+    map_row_runs_in_threads(x, hidden, threads, |first_row, run| {
+        let residual = residual.map(|r| &r[first_row * hidden..][..run.len()]);
+        with_wide_vectors(
+            #[inline(always)]
+            || layer_norm_rows(run, residual, norm, config.layer_norm_eps),
+        );
+    });
+}
+
+/// `texts` in runs of consecutive texts, one forward pass each: the fewest passes of at most
+/// [`TOKENS_PER_PASS`] tokens (a longer text alone) in a multiple of `threads` passes, so that
+/// each thread gets as many tokens, each text in the pass its middle token falls in. A pass's
+/// texts are embedded alone whatever the passes: the same bits.
+fn passes<'t>(texts: &'t [&'t [u32]], threads: NonZeroUsize) -> Vec<&'t [&'t [u32]]> {
+    let total: usize = texts.iter().map(|ids| ids.len()).sum();
+    let fits = |pass: &&[&[u32]]| {
+        pass.len() == 1 || pass.iter().map(|ids| ids.len()).sum::<usize>() <= TOKENS_PER_PASS
+    };
+    let mut count = total
+        .div_ceil(TOKENS_PER_PASS)
+        .next_multiple_of(threads.get());
+    loop {
+        // With `total` passes or more every text has one of its own, which fits.
+        let passes = passes_by_middle_token(texts, count, total);
+        if passes.iter().all(fits) {
+            return passes;
+        }
+        count += threads.get();
+    }
+}
+
+/// `texts` (of `total` tokens) in `count` runs of equal tokens, each text in the run its
+/// middle token falls in (runs that none falls in left out).
+fn passes_by_middle_token<'t>(
+    texts: &'t [&'t [u32]],
+    count: usize,
+    total: usize,
+) -> Vec<&'t [&'t [u32]]> {
+    let mut passes = Vec::with_capacity(count);
+    let (mut first, mut pass, mut before) = (0, 0, 0);
+    for (index, ids) in texts.iter().enumerate() {
+        let middle_pass = (2 * before + ids.len()) * count / (2 * total).max(1);
+        if index > first && middle_pass != pass {
+            passes.push(&texts[first..index]);
+            first = index;
+        }
+        pass = middle_pass;
+        before += ids.len();
+    }
+    if first < texts.len() {
+        passes.push(&texts[first..]);
+    }
+    passes
 }
 
 #[inline(always)]
@@ -584,7 +642,8 @@ mod tests {
     }
 
     /// The products in plain f32 arithmetic on the dequantized weights, input by input.
-    struct FloatProducts(HashMap<*const Dense, Vec<f32>>);
+    /// Keyed by each layer's address.
+    struct FloatProducts(HashMap<usize, Vec<f32>>);
 
     impl FloatProducts {
         fn new(encoder: &XlmRobertaEncoder) -> Self {
@@ -599,13 +658,13 @@ mod tests {
             });
             Self(
                 dense
-                    .map(|d| (d as *const Dense, d.weights.dequantize()))
+                    .map(|d| (d as *const Dense as usize, d.weights.dequantize()))
                     .collect(),
             )
         }
 
         fn product(&self, dense: &Dense, input: &[f32], output: &mut [f32]) {
-            let weights = &self.0[&(dense as *const Dense)];
+            let weights = &self.0[&(dense as *const Dense as usize)];
             let (inputs, outputs) = (dense.weights.inputs(), dense.weights.outputs());
             for (x, y) in input
                 .chunks_exact(inputs)
@@ -673,6 +732,37 @@ mod tests {
             (bits(&normalized), bits(&activated))
         };
         VectorSet::assert_every_set_gives_the_baseline_result(run);
+    }
+
+    #[test]
+    fn passes_cover_the_texts_in_order_evenly_within_the_token_limit() {
+        let lengths = [77, 12, 300, 512, 40, 40, 40, 90, 130, 3, 250, 61, 77, 77];
+        let texts: Vec<Vec<u32>> = lengths.iter().map(|&n| vec![0; n]).collect();
+        let texts: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+        let tokens = |pass: &[&[u32]]| pass.iter().map(|ids| ids.len()).sum::<usize>();
+        for threads in 1..=4 {
+            for count in 1..=texts.len() {
+                let texts = &texts[..count];
+                let passes = passes(texts, NonZeroUsize::new(threads).unwrap());
+                let joined: Vec<&[u32]> = passes.iter().flat_map(|p| p.iter().copied()).collect();
+                assert_eq!(joined, texts, "{threads} threads, {count} texts");
+                assert!(passes
+                    .iter()
+                    .all(|p| p.len() == 1 || tokens(p) <= TOKENS_PER_PASS));
+            }
+        }
+        // 32 posts of 77 tokens: 7 in a pass would exceed the limit, so 6 passes of 5 or 6
+        // (on 2 threads, 3 each); 2 posts on 2 threads: one each.
+        let posts = vec![&[0u32; 77][..]; 32];
+        let sizes = |threads: usize, texts: &[&[u32]]| -> Vec<usize> {
+            let passes = passes(texts, NonZeroUsize::new(threads).unwrap());
+            passes.iter().map(|p| p.len()).collect()
+        };
+        assert_eq!(sizes(1, &posts), [5, 6, 5, 5, 6, 5]);
+        assert_eq!(sizes(2, &posts), [5, 6, 5, 5, 6, 5]);
+        assert_eq!(sizes(4, &posts), [4, 4, 4, 4, 4, 4, 4, 4]);
+        assert_eq!(sizes(2, &posts[..2]), [1, 1]);
+        assert_eq!(sizes(2, &posts[..1]), [1]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
-use crate::threads::map_column_groups_in_threads;
+use crate::threads::{map_column_groups_in_threads, threads_within_a_run};
 use crate::tract::QuantizedRows;
 
 /// Weights per Q4_0 block, each sharing one fp16 scale.
@@ -315,7 +315,9 @@ fn multiply_from(
     );
     assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
     assert_eq!(bias.len(), outputs, "one bias per output");
-    let quantized = QuantizedRows::new(activations, inputs);
+    // Natively the products' threads are scoped threads started per split, which cost more
+    // than quantizing a post; the threaded wasm module's waiting workers do not.
+    let quantized = QuantizedRows::new(activations, inputs, threads_within_a_run().min(threads));
     // What the weights' `- 8` adds to each row's block sums of nibbles.
     let offsets: Vec<i32> = quantized
         .values
