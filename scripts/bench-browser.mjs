@@ -15,8 +15,9 @@
 //   threaded module): the bundle's files fetched first, then from their bytes: the worker
 //   started, the .wasm compiled (and its pool of workers started) and the model loaded; the
 //   policy embedded and fitted; the first 40 posts classified (cold); then the next 40 posts
-//   with everything loaded (warm). --runs fresh pages per model and threads, alternating, the
-//   median run.
+//   with everything loaded (warm); then two edits of the policy (a category of the user's own,
+//   one more example; see bench-timeline.mjs). --runs fresh pages per model and threads,
+//   alternating, the median run.
 // - The demo page itself on a timeline of 40 posts (31 Mastodon posts and its 9 non-English
 //   ones), with the model picked: the threads, load and classification times its status line
 //   reports (from the network, to one decimal of a second).
@@ -35,6 +36,7 @@ import { chromium } from 'playwright-core';
 import { DEMO_ROUTES, ISOLATION_HEADERS, demoData, demoPosts, startServer } from '../tests/support/serve.mjs';
 import { launchOptions } from '../tests/browser/chromium.mjs';
 import { writeBenchPage } from './bench-page.mjs';
+import { EDITS_NOTE, EDIT_POSTS } from './bench-timeline.mjs';
 
 const root = new URL('../', import.meta.url);
 const { values: args } = parseArgs({
@@ -68,8 +70,8 @@ const { server, origin } = await startServer({
   generated: {
     // The demo page's timeline: Mastodon posts and its own non-English ones, `posts` in all.
     ...demoData(Math.max(posts - multilingual.length, 1)),
-    // The phases' posts (the cold run's, then the warm run's) and the threads rows'.
-    '/bench/posts.json': JSON.stringify(demoPosts(Math.max(2 * posts, THREADS_POSTS))),
+    // The phases' posts (the cold run's, the warm run's, the edits') and the threads rows'.
+    '/bench/posts.json': JSON.stringify(demoPosts(Math.max(2 * posts + EDIT_POSTS, THREADS_POSTS))),
     // The phases' timing, shared with bench-wasm.mjs --timeline.
     '/bench/timeline.mjs': readFileSync(new URL('scripts/bench-timeline.mjs', root)),
     '/bench.html': '<!doctype html><meta charset="utf-8"><title>tamis timeline bench</title>',
@@ -104,17 +106,18 @@ async function phases(model, threads) {
     const files = { manifest, model: await get(names.model), ...(names.tokenizer && { tokenizer: await get(names.tokenizer) }) };
     const policy = await (await fetch('/samples/policy.json')).json();
     const texts = (await (await fetch('/bench/posts.json')).json()).posts.map((post) => post.text);
-    const [first, next] = [texts.slice(0, posts), texts.slice(posts, 2 * posts)];
+    const [first, next, edited] = [texts.slice(0, posts), texts.slice(posts, 2 * posts), texts.slice(2 * posts)];
     const start = performance.now();
     const worker = new Worker('/dist/worker.js', { type: 'module' });
     const tamis = await TamisWorker.load(worker, { ...files, threads });
     const loaded = performance.now();
-    const { fitted, classified, warm, filtered } = await timeClassification(tamis, policy, first, next);
+    const { fitted, classified, warm, ownCategory, oneExample, filtered } =
+      await timeClassification(tamis, policy, first, next, edited);
     const { backend, threads: running } = await tamis.diagnostics();
     worker.terminate();
     return {
       backend, running, load: loaded - start, fit: fitted - loaded, classify: classified - fitted,
-      cold: classified - start, warm, filtered,
+      cold: classified - start, warm, ownCategory, oneExample, filtered,
     };
   }, { model, threads, posts });
   await page.context().close();
@@ -195,9 +198,10 @@ for (const model of models) {
   for (const [threads, measured] of results) {
     const { middle, range } = middleRun(measured, 'cold', ms);
     const warm = median(measured.map((r) => r.warm));
+    const edits = ['ownCategory', 'oneExample'].map((key) => ms(median(measured.map((r) => r[key]))));
     rows.push(`| ${model} | ${threadsCell(threads, middle.running)} | ${middle.backend} | ${ms(middle.load)} | ` +
       `${ms(middle.fit)} | ${ms(middle.classify)} | **${ms(middle.cold)}**${range} | ` +
-      `**${ms(warm)}** | ${middle.filtered} of ${posts} |`);
+      `**${ms(warm)}** | ${middle.filtered} of ${posts} | ${edits.join(' | ')} |`);
     if (threads === 'auto' && model in WARM_GOALS) {
       const goal = WARM_GOALS[model];
       const verdict = warm <= goal ? 'met' : `missed by ${ms(warm - goal)} ms (${(warm / goal).toFixed(2)}x the goal)`;
@@ -235,9 +239,12 @@ const report = [
     `on the threaded module); median of ${runs} fresh pages each, alternating`,
   '',
   '| model | threads | backend | worker, .wasm and model loaded from the bytes, ms | policy embedded and fitted, ms | ' +
-    `${posts} posts classified, ms | **cold: bytes to verdicts**, ms | **warm: ${posts} new posts**, ms | filtered |`,
-  '|---|---|---|---:|---:|---:|---:|---:|---:|',
+    `${posts} posts classified, ms | **cold: bytes to verdicts**, ms | **warm: ${posts} new posts**, ms | filtered | ` +
+    'edit: own category added, ms | edit: one example added, ms |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows,
+  '',
+  EDITS_NOTE,
   '',
   'Goals of issue 19: warm within 1000 ms with MiniLM, 2000 ms with e5, as the demo runs it:',
   '',

@@ -2,13 +2,33 @@
 // --timeline) and the browser one (bench-browser.mjs, which serves this file to its page), so
 // both time the same phases the same way. Runs in Node and in a browser: no Node imports.
 
+/** Examples and keep texts of the category of the user's own that the edit phases add. */
+const OWN_EXAMPLES = 32;
+/**
+ * Posts the edit phases take, after the timeline's: the own category's examples, its keep texts
+ * and one more example.
+ */
+export const EDIT_POSTS = 2 * OWN_EXAMPLES + 1;
+
+/** What the edit columns of the timeline tables measure (both benches print it). */
+export const EDITS_NOTE =
+  `Edits, after the warm run: a category of the user's own added (the next ${OWN_EXAMPLES} posts as its examples, ` +
+  `the ${OWN_EXAMPLES} after them as its keep texts: no prior applies, so its examples are cross-fitted in 8 folds, ` +
+  'nine fits), then one more example added to it (one text embedded, the policy fitted again); each from the edit to ' +
+  'the verdicts\' readiness (an empty classification, which fits the edited policy).';
+
 /**
  * Times `tamis` (a loaded `Tamis` or `TamisWorker`) on the timeline: `policy` embedded and
  * fitted, the `first` posts classified (cold), then the `next` ones with everything loaded
- * (warm). Returns the instants (from `performance.now()`) after fitting and after the cold run,
- * the warm run's duration in ms, and how many of the first posts were filtered.
+ * (warm). Then two edits of the policy, each timed to the verdicts' readiness (an empty
+ * classification, which fits the edited policy): a category of the user's own added, with the
+ * first 32 of `edited` as examples and the next 32 as keep texts (no prior applies, so its
+ * examples are cross-fitted in 8 folds: 9 fits), and one more example added to it (the same 9
+ * fits, one new text embedded). Returns the instants (from `performance.now()`) after fitting
+ * and after the cold run, the warm run's and the edits' durations in ms, and how many of the
+ * first posts were filtered.
  */
-export async function timeClassification(tamis, policy, first, next) {
+export async function timeClassification(tamis, policy, first, next, edited) {
   const classifier = await tamis.classifier(policy);
   await classifier.classify([]);
   const fitted = performance.now();
@@ -16,5 +36,24 @@ export async function timeClassification(tamis, policy, first, next) {
   const classified = performance.now();
   await classifier.classify(next);
   const warm = performance.now() - classified;
-  return { fitted, classified, warm, filtered: verdicts.filter((verdict) => verdict.action).length };
+  const timeEdit = async (edit) => {
+    const start = performance.now();
+    await classifier.edit(edit);
+    await classifier.classify([]);
+    return performance.now() - start;
+  };
+  const ownCategory = await timeEdit({
+    op: 'add_category',
+    category: {
+      name: 'my own',
+      examples: edited.slice(0, OWN_EXAMPLES),
+      keep: edited.slice(OWN_EXAMPLES, 2 * OWN_EXAMPLES),
+      action: 'warn',
+    },
+  });
+  const oneExample = await timeEdit({ op: 'add_example', category: 'my own', text: edited[2 * OWN_EXAMPLES] });
+  return {
+    fitted, classified, warm, ownCategory, oneExample,
+    filtered: verdicts.filter((verdict) => verdict.action).length,
+  };
 }

@@ -19,9 +19,10 @@
 //
 // Unless --no-timeline, issue 19's timeline for each model: from the bundle's bytes (read from
 // disk first) to the verdicts on the first 40 posts of --posts-data (the Mastodon posts) under
-// the sample policy of four categories (the demo's default), phase by phase, and 40 new posts
-// warm; --timeline-runs fresh processes per model, the median run. (The demo's own figure, in
-// Chromium, is `npm run bench:browser`.)
+// the sample policy of four categories (the demo's default), phase by phase, 40 new posts
+// warm, then two edits of the policy (a category of the user's own, one more example; see
+// bench-timeline.mjs); --timeline-runs fresh processes per model, the median run. (The demo's
+// own figure, in Chromium, is `npm run bench:browser`.)
 //
 // A cold start varies by a hundred milliseconds from one process to the next on a busy
 // machine, so it is measured in `--cold-starts` fresh processes per engine (alternating
@@ -38,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { readCsv } from '../tests/support/csv.mjs';
 import { writeBenchPage } from './bench-page.mjs';
-import { timeClassification } from './bench-timeline.mjs';
+import { EDITS_NOTE, EDIT_POSTS, timeClassification } from './bench-timeline.mjs';
 
 const here = new URL('./bench-wasm/', import.meta.url);
 const root = new URL('../', import.meta.url);
@@ -343,17 +344,19 @@ async function timelineRun(folder) {
   const names = ARCHITECTURE_FILES[JSON.parse(new TextDecoder().decode(manifest)).architecture];
   const files = { manifest, model: read(names.model), ...(names.tokenizer && { tokenizer: read(names.tokenizer) }) };
   const policy = readFileSync(new URL('crates/tamis-cli/samples/policy.json', root), 'utf8');
-  const posts = readCsv(args['posts-data'], 2 * TIMELINE_POSTS).map((row) => row.text);
-  const [first, next] = [posts.slice(0, TIMELINE_POSTS), posts.slice(TIMELINE_POSTS)];
+  const posts = readCsv(args['posts-data'], 2 * TIMELINE_POSTS + EDIT_POSTS).map((row) => row.text);
+  const [first, next, edited] =
+    [posts.slice(0, TIMELINE_POSTS), posts.slice(TIMELINE_POSTS, 2 * TIMELINE_POSTS), posts.slice(2 * TIMELINE_POSTS)];
   const start = performance.now();
   const tamis = await Tamis.load(files);
   const loaded = performance.now();
-  const { fitted, classified, warm, filtered } = await timeClassification(tamis, policy, first, next);
+  const { fitted, classified, warm, ownCategory, oneExample, filtered } =
+    await timeClassification(tamis, policy, first, next, edited);
   return {
     model: JSON.parse(new TextDecoder().decode(manifest)).id,
     categories: JSON.parse(policy).categories.length,
     load: loaded - start, fit: fitted - loaded, classify: classified - fitted, cold: classified - start, warm,
-    filtered,
+    ownCategory, oneExample, filtered,
   };
 }
 
@@ -364,11 +367,12 @@ function timelineReport(run, withE5) {
     const results = Array.from({ length: runs }, () => run(engine, '--timeline'));
     results.sort((a, b) => a.cold - b.cold);
     const median = results[results.length >> 1];
-    const warm = results.map((r) => r.warm).sort((a, b) => a - b)[results.length >> 1];
+    const middle = (key) => results.map((r) => r[key]).sort((a, b) => a - b)[results.length >> 1];
+    const warm = middle('warm');
     const [fastest, slowest] = [results[0].cold, results.at(-1).cold];
     return `| ${median.model} | ${median.load.toFixed(0)} | ${median.fit.toFixed(0)} | ${median.classify.toFixed(0)} | ` +
       `**${median.cold.toFixed(0)}** (${fastest.toFixed(0)}-${slowest.toFixed(0)}) | **${warm.toFixed(0)}** | ` +
-      `${median.filtered} of ${TIMELINE_POSTS} |`;
+      `${median.filtered} of ${TIMELINE_POSTS} | ${middle('ownCategory').toFixed(0)} | ${middle('oneExample').toFixed(0)} |`;
   });
   return [
     `Timeline (issue 19): the first ${TIMELINE_POSTS} posts of \`${args['posts-data'].split('/').at(-1)}\` under the ` +
@@ -376,10 +380,13 @@ function timelineReport(run, withE5) {
       `tamis-wasm in Node, one thread; median of ${runs} fresh processes`,
     '',
     '| model | .wasm and model loaded from the bytes, ms | policy embedded and fitted, ms | ' +
-      `${TIMELINE_POSTS} posts classified, ms | **cold: bytes to verdicts**, ms | **warm: ${TIMELINE_POSTS} new posts**, ms | filtered |`,
-    '|---|---:|---:|---:|---:|---:|---:|',
+      `${TIMELINE_POSTS} posts classified, ms | **cold: bytes to verdicts**, ms | **warm: ${TIMELINE_POSTS} new posts**, ms | filtered | ` +
+      'edit: own category added, ms | edit: one example added, ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
     'goal of issue 19 (in Chromium, `npm run bench:browser`): warm within 1.0 s with MiniLM, 2.0 s with e5',
+    '',
+    EDITS_NOTE,
   ];
 }

@@ -23,8 +23,10 @@
 pub const MIN_CROSS_FITTED_EXAMPLES: usize = 4;
 
 /// Folds of the cross-fitting: enough that each fold's model, fitted on all the other folds,
-/// scores like the model fitted on everything, few enough to keep a policy edit in
-/// milliseconds. Measured with e5 on renamed categories (`tamis eval classify --only
+/// scores like the model fitted on everything, few enough to keep a policy edit quick: one
+/// example added to a category of 32 examples and 32 keep texts (nine fits, the new example
+/// embedded) takes 148 ms with MiniLM and 200 ms with e5 in wasm (`npm run bench`'s timeline,
+/// docs/speed-wasm.md). Measured with e5 on renamed categories (`tamis eval classify --only
 /// renamed`, k harmful examples and k keep texts, SMS spam / TextDetox / SST-2), four folds
 /// against eight: k = 8, F1 .883 / .895 / .735 against .895 / .896 / .731, ECE .086 / .062 /
 /// .085 against .079 / .054 / .078; k = 32, F1 .927 / .927 / .795 against .930 / .925 /
