@@ -229,9 +229,9 @@ impl Lexical {
 
 /// The lexical weights a fit moves, in a compact copy: those at which some sample has a
 /// feature. Every other weight gets no gradient but the pull towards the anchor, where it
-/// starts, so each of its Adam steps leaves it exactly where it was; a fit over all 16,392 of
-/// them spent most of its time there (a policy edit of 300 ms in wasm, four categories with
-/// priors).
+/// starts, so each of its Adam steps leaves it exactly where it was; stepping all 16,392 of
+/// them on every iteration was most of the work of a fit with a prior (a background point or
+/// an example has at most a few hundred features).
 struct TouchedLexical {
     /// The weights' indices in the lexical vector, ascending.
     indices: Vec<usize>,
@@ -283,10 +283,8 @@ const SAMPLES_PER_BLOCK: usize = 8;
 /// The samples' embeddings in blocks of [`SAMPLES_PER_BLOCK`] samples, interleaved: dimension
 /// `d` of a block's sample `j` at `d * SAMPLES_PER_BLOCK + j` (the last block padded with
 /// zeros). A block's dot products are then summed side by side, each in a lane of its own and
-/// in [`LinearModel::logit`]'s order: its bits, several samples for the work of one. Summed
-/// one sample at a time, each sum waits for the one before it; fitting took most of a policy
-/// edit's 470 ms in wasm (a category of 33 examples and 32 keep texts, `npm run bench`'s
-/// timeline).
+/// in [`LinearModel::logit`]'s order: its bits, several samples for the work of one (summed
+/// one sample at a time, each add waits for the one before it).
 struct InterleavedEmbeddings {
     blocks: Vec<f32>,
     dimension: usize,
@@ -331,9 +329,9 @@ fn block_dots(weights: &[f32], block: &[f32]) -> [f32; SAMPLES_PER_BLOCK] {
     sums
 }
 
-/// [`block_dots`] in two simd128 registers: LLVM keeps the portable loop's eight sums in
-/// memory in wasm, one scalar load, add and store each, which made a fit slower than summing
-/// one sample at a time.
+/// [`block_dots`] in two simd128 registers: LLVM compiled the portable loop for wasm (with
+/// tamis-core optimized for size) to scalar code with its eight sums in memory, a load, an add
+/// and a store each, slower than summing one sample at a time.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 fn block_dots(weights: &[f32], block: &[f32]) -> [f32; SAMPLES_PER_BLOCK] {
     use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat};
