@@ -60,6 +60,8 @@ const models = ['minilm-l6-int8', ...(args['no-e5'] ? [] : ['e5-small-q4'])]
 const TIMELINE_THREADS = [1, 'auto'];
 /** Warm within this many ms: the goals of issue 19. */
 const WARM_GOALS = { 'minilm-l6-int8': 1000, 'e5-small-q4': 2000 };
+/** Two threads at least this many times faster than one: the goal of issue 19. */
+const THREADS_GOAL = 1.7;
 /** Posts of the threads rows: 32 per call, and the first `THREADS_SINGLE` one per call. */
 const THREADS_POSTS = 96;
 const THREADS_SINGLE = 24;
@@ -213,6 +215,7 @@ for (const model of models) {
   demoRows.push(`| ${model} | ${demo.threads} | ${demo.shown} | ${ms(demo.load)} | ${ms(demo.classify)} (${demo.count} posts) |`);
 }
 const threadRows = [];
+const threadGoalLines = [];
 for (const model of models) {
   // --runs pairs of fresh pages, one thread then two: each pair's speed-up, and the median
   // pair's times beside the median speed-up and its range (one pair moved from 1.32x to 1.76x
@@ -224,6 +227,13 @@ for (const model of models) {
     const { middle, range } = middleRun(measured, 'speedUp', ms2);
     threadRows.push(`| ${model} | ${perCall} | ${ms2(middle.one)} | ${ms2(middle.two)} | ` +
       `**${middle.speedUp.toFixed(2)}x**${range} |`);
+    const speedUps = measured.map((pair) => pair.speedUp);
+    const reached = speedUps.filter((speedUp) => speedUp >= THREADS_GOAL).length;
+    const verdict = middle.speedUp >= THREADS_GOAL
+      ? 'met'
+      : `missed by ${(THREADS_GOAL - middle.speedUp).toFixed(2)}`;
+    threadGoalLines.push(`- ${model}, ${perCall} per call: ${middle.speedUp.toFixed(2)}x at the median pair: ` +
+      `${verdict}; ${reached} of ${speedUps.length} pairs at ${THREADS_GOAL}x or more`);
   }
 }
 const loadAtEnd = loadavg()[0];
@@ -266,7 +276,10 @@ const report = [
   '|---|---:|---:|---:|---:|',
   ...threadRows,
   '',
-  'goal of issue 19: two threads at least 1.7x faster than one',
+  `Goal of issue 19: two threads at least ${THREADS_GOAL}x faster than one (the pairs vary with the machine's ` +
+    'other load, which takes a core from the second thread):',
+  '',
+  ...threadGoalLines,
 ];
 console.log(report.join('\n'));
 if (args.docs) {
