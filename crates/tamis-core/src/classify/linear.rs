@@ -144,12 +144,6 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
         let term = |s: &Sample| s.features.lexical.dot(&model.lexical);
         Lexical::Fixed(samples.iter().map(term).collect())
     };
-    let touched = match &lexical {
-        Lexical::Fitted(touched) => touched.weights.len(),
-        Lexical::Fixed(_) => 0,
-    };
-    let mut adam_lexical = Adam::new(touched);
-    let mut gradient_lexical = vec![0.0; touched];
     let embeddings = InterleavedEmbeddings::new(samples, model.embedding.len());
     let mut dense = vec![0.0; samples.len()];
     for t in 1..=options.iterations {
@@ -160,14 +154,8 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
         {
             *g = options.l2 * (w - a);
         }
-        if let Lexical::Fitted(lexical) = &lexical {
-            for ((g, w), a) in gradient_lexical
-                .iter_mut()
-                .zip(&lexical.weights)
-                .zip(&lexical.anchor)
-            {
-                *g = options.l2 * (w - a);
-            }
+        if let Lexical::Fitted(lexical) = &mut lexical {
+            lexical.start_gradient(options.l2);
         }
         let mut gradient_bias = 0.0;
         embeddings.dots(&model.embedding, &mut dense);
@@ -182,10 +170,8 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
             {
                 *g += error * x;
             }
-            if let Lexical::Fitted(lexical) = &lexical {
-                for &(position, x) in &lexical.entries[index] {
-                    gradient_lexical[position] += error * x;
-                }
+            if let Lexical::Fitted(lexical) = &mut lexical {
+                lexical.add_to_gradient(index, error);
             }
             gradient_bias += error;
         }
@@ -193,7 +179,9 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
         let rate = options.learning_rate;
         adam_embedding.step(&mut model.embedding, &gradient_embedding, rate, t);
         if let Lexical::Fitted(lexical) = &mut lexical {
-            adam_lexical.step(&mut lexical.weights, &gradient_lexical, rate, t);
+            lexical
+                .adam
+                .step(&mut lexical.weights, &lexical.gradient, rate, t);
         }
         adam_bias.step(
             std::slice::from_mut(&mut model.bias),
@@ -240,6 +228,9 @@ struct TouchedLexical {
     anchor: Vec<f32>,
     /// Each sample's features as (position in `weights`, value), in its own order.
     entries: Vec<Vec<(usize, f32)>>,
+    /// The current step's gradient of `weights`, and Adam's state for them.
+    gradient: Vec<f32>,
+    adam: Adam,
 }
 
 impl TouchedLexical {
@@ -262,9 +253,30 @@ impl TouchedLexical {
         let weights: Vec<f32> = indices.iter().map(|&i| anchor.lexical[i]).collect();
         Self {
             anchor: weights.clone(),
+            gradient: vec![0.0; weights.len()],
+            adam: Adam::new(weights.len()),
             weights,
             indices,
             entries,
+        }
+    }
+
+    /// Starts a step's gradient with the pull towards the anchor, `l2 * (w - anchor)`.
+    fn start_gradient(&mut self, l2: f32) {
+        for ((g, w), a) in self
+            .gradient
+            .iter_mut()
+            .zip(&self.weights)
+            .zip(&self.anchor)
+        {
+            *g = l2 * (w - a);
+        }
+    }
+
+    /// Adds the `sample`-th sample's `error` times its features to the gradient.
+    fn add_to_gradient(&mut self, sample: usize, error: f32) {
+        for &(position, x) in &self.entries[sample] {
+            self.gradient[position] += error * x;
         }
     }
 

@@ -192,9 +192,9 @@ impl XlmRobertaEncoder {
     ///
     /// Measured natively (`tamis bench embed --model e5-small-q4 --threads 2`, 64 Mastodon
     /// posts), ms per post on one thread and two: one per call 20.5 and 16.7, 32 per call
-    /// 19.8 and 11.1. In Chromium (`npm run bench:browser`), two threads against one: 1.68x at
-    /// one post per call, 1.79x at 32 (1.37x and 1.54x while the passes over values stayed on
-    /// one thread and a call's passes ran one after the other, their products split).
+    /// 19.8 and 11.1. In Chromium, two threads against one: docs/speed-browser.md (`npm run
+    /// bench:browser`; 1.37x at one post per call and 1.54x at 32 while the passes over values
+    /// stayed on one thread and a call's passes ran one after the other).
     pub fn set_threads(&mut self, threads: NonZeroUsize) {
         self.threads = threads;
     }
