@@ -392,14 +392,18 @@ mod x86 {
     }
 }
 
-/// The wasm kernel: two rows per tile, the int8 weights widened as they are loaded.
+/// The wasm kernel: four rows per tile, half a group (8 outputs) per pass over the pairs, the
+/// int8 weights widened as they are loaded. V8 gives wasm 16 vector registers: four rows by
+/// half a group take 8 accumulators, two widened weight vectors and a row's pair, where two rows
+/// by a whole group took as many and each `pmaddwd` served half as many rows per widened load.
 ///
-/// Measured against it (MiniLM, Node 20, one thread, CPU ms per text, alternating processes,
-/// medians of 3 to 4 each; Mastodon posts one per call, 96 posts, and SST-2, 256 phrases):
+/// Measured (MiniLM, Node 20, one thread, ms per text, alternating builds; 128 Mastodon posts
+/// one per call, 256 SST-2 phrases): four rows by half a group 27.3-28.2 ms per post and
+/// 4.8-4.9 ms per phrase, against 30.2-30.7 and 5.3-5.4 with two rows by a whole group; five
+/// rows 38.5-39.1 and six 34.4 ms per post (accumulators spilled). Against two rows, earlier:
 /// weights kept as int16 in memory (plain loads, twice the bytes) 0.89-0.96x on posts but
-/// 1.03-1.10x on SST-2, where the products stream the weights from beyond L2; with them, three
-/// rows per tile 1.08x and 1.19x (accumulators spilled); group after group for every tile,
-/// each group widened once per call, 0.98x and 1.15x. None kept: SST-2 must not get slower.
+/// 1.03-1.10x on SST-2, where the products stream the weights from beyond L2; group after group
+/// for every tile, each group widened once per call, 0.98x and 1.15x.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm {
     use std::arch::wasm32::*;
@@ -408,34 +412,41 @@ mod wasm {
     use super::{TileSums, GROUP, MAX_TILE_ROWS};
 
     /// # Safety
-    /// Each row holds `2 * pairs.end` values and `group` `pairs.end * 2 * GROUP`; at most 2 rows.
+    /// Each row holds `2 * pairs.end` values and `group` `pairs.end * 2 * GROUP`; at most 4 rows.
     pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         // SAFETY: forwarded from the caller.
-        unsafe { by_row_count!(tile, rows, group, pairs, [1, 2]) }
+        unsafe { by_row_count!(tile, rows, group, pairs, [1, 2, 3, 4]) }
     }
 
+    /// Lanes of a group summed in one pass over the pairs.
+    const HALF: usize = GROUP / 2;
+
     unsafe fn tile<const R: usize>(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
-        let mut acc = [[i32x4_splat(0); 4]; R];
-        for pair in pairs {
-            // SAFETY: the caller guarantees the slices cover `pair`.
-            unsafe {
-                let weights = group.as_ptr().add(pair * GROUP * 2);
-                let w: [v128; 4] =
-                    std::array::from_fn(|quarter| i16x8_load_extend_i8x8(weights.add(quarter * 8)));
-                for (row_acc, row) in acc.iter_mut().zip(rows) {
-                    let both = (row.as_ptr().add(2 * pair) as *const i32).read_unaligned();
-                    let a = i32x4_splat(both);
-                    for (sum, &w) in row_acc.iter_mut().zip(&w) {
-                        *sum = i32x4_add(*sum, i32x4_dot_i16x8(a, w));
+        let mut sums = [[0i32; GROUP]; MAX_TILE_ROWS];
+        for half in 0..GROUP / HALF {
+            let mut acc = [[i32x4_splat(0); HALF / 4]; R];
+            for pair in pairs.clone() {
+                // SAFETY: the caller guarantees the slices cover `pair`.
+                unsafe {
+                    let weights = group.as_ptr().add(pair * GROUP * 2 + half * HALF * 2);
+                    let w: [v128; HALF / 4] = std::array::from_fn(|quarter| {
+                        i16x8_load_extend_i8x8(weights.add(quarter * 8))
+                    });
+                    for (row_acc, row) in acc.iter_mut().zip(rows) {
+                        let both = (row.as_ptr().add(2 * pair) as *const i32).read_unaligned();
+                        let a = i32x4_splat(both);
+                        for (sum, &w) in row_acc.iter_mut().zip(&w) {
+                            *sum = i32x4_add(*sum, i32x4_dot_i16x8(a, w));
+                        }
                     }
                 }
             }
-        }
-        let mut sums = [[0i32; GROUP]; MAX_TILE_ROWS];
-        for (row_sums, row_acc) in sums.iter_mut().zip(&acc) {
-            for (quarter, &value) in row_acc.iter().enumerate() {
-                // SAFETY: each row of `sums` holds 16 i32, four 128-bit stores.
-                unsafe { v128_store((row_sums.as_mut_ptr() as *mut v128).add(quarter), value) };
+            for (row_sums, row_acc) in sums.iter_mut().zip(&acc) {
+                let lanes = &mut row_sums[half * HALF..][..HALF];
+                for (quarter, &value) in row_acc.iter().enumerate() {
+                    // SAFETY: `lanes` holds 8 i32, two 128-bit stores.
+                    unsafe { v128_store((lanes.as_mut_ptr() as *mut v128).add(quarter), value) };
+                }
             }
         }
         sums
