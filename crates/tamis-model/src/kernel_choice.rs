@@ -69,7 +69,7 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             Self::Vnni => 8,
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Self::Simd128 => 4,
+            Self::Simd128 => 3,
         }
     }
 }

@@ -120,13 +120,14 @@ pub(crate) fn map_column_groups_in_threads(
 
 /// `work(first_row, run)` for runs of whole rows of `values` (rows of `width` values), as even
 /// as whole rows allow, one run per thread of up to `threads`: for passes that compute each
-/// row alone (quantizing, GELU, layer norms), whose values are then those of one thread.
-pub(crate) fn map_row_runs_in_threads<T: Send>(
+/// row alone (quantizing, GELU, layer norms), whose values are then those of one thread. The
+/// runs' results, in row order.
+pub(crate) fn map_row_runs_in_threads<T: Send, R: Send>(
     values: &mut [T],
     width: usize,
     threads: NonZeroUsize,
-    work: impl Fn(usize, &mut [T]) + Sync,
-) {
+    work: impl Fn(usize, &mut [T]) -> R + Sync,
+) -> Vec<R> {
     let rows = values.len() / width.max(1);
     let rows_per_run = rows_per_run(rows, threads);
     let runs: Vec<(usize, &mut [T])> = values
@@ -134,12 +135,12 @@ pub(crate) fn map_row_runs_in_threads<T: Send>(
         .enumerate()
         .map(|(run, values)| (run * rows_per_run, values))
         .collect();
-    map_in_threads(runs, threads, |(first_row, run)| work(first_row, run));
+    map_in_threads(runs, threads, |(first_row, run)| work(first_row, run))
 }
 
 /// Rows in each run when `rows` rows are shared out over up to `threads` threads (the last run
 /// maybe shorter).
-pub(crate) fn rows_per_run(rows: usize, threads: NonZeroUsize) -> usize {
+fn rows_per_run(rows: usize, threads: NonZeroUsize) -> usize {
     rows.div_ceil(threads.get()).max(1)
 }
 
@@ -577,24 +578,32 @@ mod tests {
     fn row_runs_are_whole_rows_and_each_value_written_once() {
         for n in 1..=4 {
             let mut values = vec![0u32; 7 * 3];
-            let runs = std::sync::Mutex::new(Vec::new());
-            map_row_runs_in_threads(&mut values, 3, threads(n), |first_row, run| {
+            let runs = map_row_runs_in_threads(&mut values, 3, threads(n), |first_row, run| {
                 assert_eq!(run.len() % 3, 0, "whole rows");
                 for (offset, value) in run.iter_mut().enumerate() {
                     *value += (first_row * 3 + offset) as u32;
                 }
-                runs.lock().unwrap().push(run.len() / 3);
+                (first_row, run.len() / 3)
             });
             let expected: Vec<u32> = (0..21).collect();
             assert_eq!(values, expected, "{n} threads");
-            let mut runs = runs.into_inner().unwrap();
-            runs.sort_unstable();
             let even = 7usize.div_ceil(n);
             assert!(
-                runs.iter().all(|&rows| rows <= even),
+                runs.iter().all(|&(_, rows)| rows <= even),
                 "{n} threads: {runs:?}"
             );
             assert_eq!(runs.len(), 7usize.div_ceil(even), "{n} threads");
+            // The results come in row order: each run starts where the one before it ended.
+            let starts: Vec<usize> = runs.iter().map(|&(first_row, _)| first_row).collect();
+            let expected_starts: Vec<usize> = runs
+                .iter()
+                .scan(0, |end, &(_, rows)| {
+                    let start = *end;
+                    *end += rows;
+                    Some(start)
+                })
+                .collect();
+            assert_eq!(starts, expected_starts, "{n} threads");
         }
     }
 

@@ -14,7 +14,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
-use crate::threads::{map_column_groups_in_threads, map_in_threads, rows_per_run};
+use crate::threads::{map_column_groups_in_threads, map_row_runs_in_threads};
 use crate::wide_vectors::with_wide_vectors;
 use crate::QuantizedMatrix;
 
@@ -97,19 +97,17 @@ impl QuantizedRows {
         let pairs = inputs.div_ceil(2);
         let rows = activations.len() / inputs.max(1);
         let mut values = vec![0i16; rows * pairs * 2];
-        let mut scales = vec![0f32; rows];
-        let rows_per_run = rows_per_run(rows, threads);
-        let runs: Vec<_> = activations
-            .chunks(rows_per_run * inputs.max(1))
-            .zip(values.chunks_mut(rows_per_run * pairs * 2))
-            .zip(scales.chunks_mut(rows_per_run))
-            .collect();
-        map_in_threads(runs, threads, |((activations, values), scales)| {
+        let scales = map_row_runs_in_threads(&mut values, pairs * 2, threads, |first_row, run| {
+            let run_rows = run.len() / (pairs * 2).max(1);
+            let mut scales = vec![0f32; run_rows];
+            let activations = &activations[first_row * inputs..][..run_rows * inputs];
             with_wide_vectors(
                 #[inline(always)]
-                || Self::quantize(activations, inputs, values, scales),
-            )
-        });
+                || Self::quantize(activations, inputs, run, &mut scales),
+            );
+            scales
+        })
+        .concat();
         Self {
             values,
             scales,
@@ -392,18 +390,22 @@ mod x86 {
     }
 }
 
-/// The wasm kernel: four rows per tile, half a group (8 outputs) per pass over the pairs, the
-/// int8 weights widened as they are loaded. V8 gives wasm 16 vector registers: four rows by
-/// half a group take 8 accumulators, two widened weight vectors and a row's pair, where two rows
-/// by a whole group took as many and each `pmaddwd` served half as many rows per widened load.
+/// The wasm kernel: three rows per tile, half a group (8 outputs) per pass over the pairs, the
+/// int8 weights widened as they are loaded. V8 gives wasm 16 vector registers: three rows by
+/// half a group take 6 accumulators, two widened weight vectors and a row's pair.
 ///
-/// Measured (MiniLM, Node 20, one thread, ms per text, alternating builds; 128 Mastodon posts
-/// one per call, 256 SST-2 phrases): four rows by half a group 27.3-28.2 ms per post and
-/// 4.8-4.9 ms per phrase, against 30.2-30.7 and 5.3-5.4 with two rows by a whole group; five
-/// rows 38.5-39.1 and six 34.4 ms per post (accumulators spilled). Against two rows, earlier:
-/// weights kept as int16 in memory (plain loads, twice the bytes) 0.89-0.96x on posts but
-/// 1.03-1.10x on SST-2, where the products stream the weights from beyond L2; group after group
-/// for every tile, each group widened once per call, 0.98x and 1.15x.
+/// The best shape differs between V8 versions, so each was measured in Node 20 (the bench's)
+/// and in Chromium 156 (the demo's and the extension's): MiniLM, one thread, ms per Mastodon
+/// post, alternating builds (Node: 128 posts one per call; Chromium: 96 posts 32 per call and
+/// 48 one per call, through the demo's worker). Three rows by half a group: Node 29.1-29.9,
+/// Chromium 26.7-27.3 and 23.3-25.0. Two rows by a whole group (the kernel before): 30.1-30.2,
+/// 27.5-29.9 and 24.5-27.9. Four rows by half a group: Node 27.3-28.3 but Chromium 34.3-35.0
+/// and 30.4-31.2; two rows by half a group 31.0-31.6, 27.7-28.2 and 24.8-25.2; five and six
+/// rows by half a group 38.5-39.1 and 34.4 in Node (accumulators spilled). Against two rows by
+/// a whole group, earlier, in Node: weights kept as int16 in memory (plain loads, twice the
+/// bytes) 0.89-0.96x on posts but 1.03-1.10x on SST-2, where the products stream the weights
+/// from beyond L2; group after group for every tile, each group widened once per call, 0.98x
+/// and 1.15x; three rows by a whole group 1.08x and 1.19x (accumulators spilled).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm {
     use std::arch::wasm32::*;
@@ -412,10 +414,10 @@ mod wasm {
     use super::{TileSums, GROUP, MAX_TILE_ROWS};
 
     /// # Safety
-    /// Each row holds `2 * pairs.end` values and `group` `pairs.end * 2 * GROUP`; at most 4 rows.
+    /// Each row holds `2 * pairs.end` values and `group` `pairs.end * 2 * GROUP`; at most 3 rows.
     pub(super) unsafe fn dot(rows: &[&[i16]], group: &[i8], pairs: Range<usize>) -> TileSums {
         // SAFETY: forwarded from the caller.
-        unsafe { by_row_count!(tile, rows, group, pairs, [1, 2, 3, 4]) }
+        unsafe { by_row_count!(tile, rows, group, pairs, [1, 2, 3]) }
     }
 
     /// Lanes of a group summed in one pass over the pairs.

@@ -282,7 +282,7 @@ fn multiply_with(
     threads: NonZeroUsize,
 ) {
     let rows = activations.len() / weights.inputs;
-    let tiles = rows.div_ceil(kernel.max_rows());
+    let tiles = rows.div_ceil(kernel.q4_tile_rows());
     let source = kernel.q4_weight_source(tiles, weights.inputs);
     multiply_from(source, kernel, activations, weights, bias, output, threads);
 }
@@ -358,7 +358,7 @@ impl Call<'_> {
         // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too
         // few independent sums to keep the multiply-add unit busy.
         let tile_rows = rows
-            .div_ceil(rows.div_ceil(kernel.max_rows()).max(1))
+            .div_ceil(rows.div_ceil(kernel.q4_tile_rows()).max(1))
             .max(1);
         let mut widened = (self.source == WeightSource::Widened)
             .then(|| vec![0i16; inputs / 2 * WIDENED_PER_PAIR]);
@@ -400,6 +400,20 @@ impl Call<'_> {
 type TileSums = [[f32; GROUP]; MAX_TILE_ROWS];
 
 impl Kernel {
+    /// Rows per tile of the 4-bit products: the int8 kernels' (as many as keep the
+    /// accumulators in registers), but four in wasm, where a row's sums take two registers
+    /// and the unpacked weights are shared by more rows. (Three, as the int8 wasm kernel has:
+    /// e5, ms per text, alternating builds, Node 20 15.9-16.1 against 15.4-16.8 on SST-2 and
+    /// 68.0-73.1 against 65.4 on Mastodon posts; Chromium 156, one thread, posts 32 and 1 per
+    /// call, 58.1-61.2 and 52.4-53.0 against 57.3-58.3 and 52.0-52.4.)
+    fn q4_tile_rows(self) -> usize {
+        match self {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Self::Simd128 => 4,
+            _ => self.max_rows(),
+        }
+    }
+
     /// Where a call whose products take `tiles` tiles of rows per group of `inputs` inputs
     /// reads the weights. Unpacking in the kernel costs a little per tile (a shift per pair of
     /// inputs, which VNNI runs on the port of `vpdpwssd`, and untangling each block's sums);
@@ -474,7 +488,7 @@ impl Kernel {
         scales: &[f32],
         offsets: &[i32],
     ) -> TileSums {
-        assert!(rows >= 1 && rows <= self.max_rows());
+        assert!(rows >= 1 && rows <= self.q4_tile_rows());
         let inputs = tile.len() / rows;
         assert!(inputs.is_multiple_of(BLOCK) && tile.len() == rows * inputs);
         let blocks = inputs / BLOCK;
