@@ -153,23 +153,11 @@ async function threadsSpeed(model, threads) {
   await page.goto(`${origin}/bench.html`);
   const result = await page.evaluate(async ({ model, threads, count, single }) => {
     const { TamisWorker } = await import('/dist/client.js');
+    const { msPerPost } = await import('/bench/timeline.mjs');
     const texts = (await (await fetch('/bench/posts.json')).json()).posts.slice(0, count).map((post) => post.text);
     const worker = new Worker('/dist/worker.js', { type: 'module' });
     const tamis = await TamisWorker.load(worker, { model, baseUrl: '/models/', threads, cache: false });
-    // Warm-up calls at both sizes: with one call of 4 posts, the rows of two threads came out
-    // at 1.01x-1.35x one thread at one post per call (e5 and MiniLM, three runs on a fresh
-    // machine), 1.53x with these, as in a longer interleaved comparison of the same pages.
-    for (const text of texts.slice(0, 8)) await tamis.embed([text]);
-    await tamis.embed(texts.slice(0, 32));
-    const time = async (calls) => {
-      const start = performance.now();
-      for (const call of calls) await tamis.embed(call);
-      return performance.now() - start;
-    };
-    const batched = [];
-    for (let i = 0; i < texts.length; i += 32) batched.push(texts.slice(i, i + 32));
-    const perPost32 = (await time(batched)) / texts.length;
-    const perPost1 = (await time(texts.slice(0, single).map((text) => [text]))) / single;
+    const { perPost32, perPost1 } = await msPerPost(tamis, texts, single);
     const { threads: running } = await tamis.diagnostics();
     worker.terminate();
     return { perPost32, perPost1, running };

@@ -1,6 +1,7 @@
 // Issue 19's timeline from a loaded model onwards, shared by the Node bench (bench-wasm.mjs
 // --timeline) and the browser one (bench-browser.mjs, which serves this file to its page), so
-// both time the same phases the same way. Runs in Node and in a browser: no Node imports.
+// both time the same phases the same way; and the ms per post of the threads rows, shared with
+// compare-wasm-builds.mjs. Runs in Node and in a browser: no Node imports.
 
 /** Examples and keep texts of the category of the user's own that the edit phases add. */
 const OWN_EXAMPLES = 32;
@@ -56,4 +57,26 @@ export async function timeClassification(tamis, policy, first, next, edited) {
     fitted, classified, warm, ownCategory, oneExample,
     filtered: verdicts.filter((verdict) => verdict.action).length,
   };
+}
+
+/**
+ * Milliseconds per post of `tamis` (a loaded `Tamis` or `TamisWorker`): every post of `texts`
+ * 32 per call (`perPost32`), then the first `single` one per call (`perPost1`), after warm-up
+ * calls of both sizes. (With one warm-up call of 4 posts, the rows of two threads came out at
+ * 1.01x-1.35x one thread at one post per call, e5 and MiniLM, three runs on a fresh machine;
+ * 1.53x with these, as in a longer interleaved comparison of the same pages.)
+ */
+export async function msPerPost(tamis, texts, single) {
+  for (const text of texts.slice(0, 8)) await tamis.embed([text]);
+  await tamis.embed(texts.slice(0, 32));
+  const time = async (calls) => {
+    const start = performance.now();
+    for (const call of calls) await tamis.embed(call);
+    return performance.now() - start;
+  };
+  const batched = [];
+  for (let i = 0; i < texts.length; i += 32) batched.push(texts.slice(i, i + 32));
+  const perPost32 = (await time(batched)) / texts.length;
+  const perPost1 = (await time(texts.slice(0, single).map((text) => [text]))) / single;
+  return { perPost32, perPost1 };
 }
