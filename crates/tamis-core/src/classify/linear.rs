@@ -332,37 +332,12 @@ impl InterleavedEmbeddings {
 
 /// The dot products of `weights` with the samples of an interleaved `block`, each summed in
 /// order (a multiply, then an add: the bits of [`LinearModel::logit`]'s sum).
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 fn block_dots(weights: &[f32], block: &[f32]) -> [f32; SAMPLES_PER_BLOCK] {
     let mut sums = [0.0f32; SAMPLES_PER_BLOCK];
     for (&w, xs) in weights.iter().zip(block.chunks_exact(SAMPLES_PER_BLOCK)) {
         sums.iter_mut().zip(xs).for_each(|(sum, &x)| *sum += w * x);
     }
     sums
-}
-
-/// [`block_dots`] in two simd128 registers: LLVM compiled the portable loop for wasm (with
-/// tamis-core optimized for size) to scalar code with its eight sums in memory, a load, an add
-/// and a store each, slower than summing one sample at a time.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-fn block_dots(weights: &[f32], block: &[f32]) -> [f32; SAMPLES_PER_BLOCK] {
-    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat};
-    let (mut low, mut high) = (f32x4_splat(0.0), f32x4_splat(0.0));
-    for (&w, xs) in weights.iter().zip(block.chunks_exact(SAMPLES_PER_BLOCK)) {
-        let w = f32x4_splat(w);
-        low = f32x4_add(low, f32x4_mul(w, f32x4(xs[0], xs[1], xs[2], xs[3])));
-        high = f32x4_add(high, f32x4_mul(w, f32x4(xs[4], xs[5], xs[6], xs[7])));
-    }
-    [
-        f32x4_extract_lane::<0>(low),
-        f32x4_extract_lane::<1>(low),
-        f32x4_extract_lane::<2>(low),
-        f32x4_extract_lane::<3>(low),
-        f32x4_extract_lane::<0>(high),
-        f32x4_extract_lane::<1>(high),
-        f32x4_extract_lane::<2>(high),
-        f32x4_extract_lane::<3>(high),
-    ]
 }
 
 /// [`fit`] with the classes balanced: the positives share half the total weight and the
