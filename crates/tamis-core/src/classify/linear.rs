@@ -179,9 +179,7 @@ pub fn fit(samples: &[Sample], anchor: &LinearModel, options: &FitOptions) -> Li
         let rate = options.learning_rate;
         adam_embedding.step(&mut model.embedding, &gradient_embedding, rate, t);
         if let Lexical::Fitted(lexical) = &mut lexical {
-            lexical
-                .adam
-                .step(&mut lexical.weights, &lexical.gradient, rate, t);
+            lexical.step(rate, t);
         }
         adam_bias.step(
             std::slice::from_mut(&mut model.bias),
@@ -278,6 +276,11 @@ impl TouchedLexical {
         for &(position, x) in &self.entries[sample] {
             self.gradient[position] += error * x;
         }
+    }
+
+    /// Moves the weights by one Adam step along the gradient.
+    fn step(&mut self, rate: f32, t: i32) {
+        self.adam.step(&mut self.weights, &self.gradient, rate, t);
     }
 
     /// [`SparseVector::dot`] of the `sample`-th sample's features with the weights.

@@ -401,8 +401,8 @@ type TileSums = [[f32; GROUP]; MAX_TILE_ROWS];
 
 impl Kernel {
     /// Rows per tile of the 4-bit products: the int8 kernels' (as many as keep the
-    /// accumulators in registers), but four in wasm, where a row's sums take two registers
-    /// and the unpacked weights are shared by more rows. (Three, as the int8 wasm kernel has:
+    /// accumulators in registers), but four in wasm, one more than the int8 wasm kernel's tiles
+    /// of the same shape (half a group per pass), as measured. (Three:
     /// e5, ms per text, alternating builds, Node 20 15.9-16.1 against 15.4-16.8 on SST-2 and
     /// 68.0-73.1 against 65.4 on Mastodon posts; Chromium 156, one thread, posts 32 and 1 per
     /// call, 58.1-61.2 and 52.4-53.0 against 57.3-58.3 and 52.0-52.4.)
