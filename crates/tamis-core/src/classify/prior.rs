@@ -225,7 +225,11 @@ impl<'a> Reader<'a> {
 /// .721 / .568. MiniLM: F1 at k = 8 .764 / .847 / .615 against .764 / .853 / .608, a
 /// definition alone .590 / .550 / .504 against .574 / .654 / .516. A quarter of the way down
 /// went further for e5 (a definition alone .393 / .764 / .585) but cost MiniLM's SST-2
-/// category without keep texts (F1 at k = 4 .627 to .485).
+/// category without keep texts (F1 at k = 4 .627 to .485). What the eighth costs (the whole
+/// `tamis eval classify`, docs/accuracy.md): a category from one post hides more benign texts
+/// (SMS spam / TextDetox / SST-2, e5 .008 / .004 / .026 to .007 / .008 / .045, MiniLM .060 /
+/// .024 / .042 to .073 / .043 / .062), and MiniLM's standard `negative` from its definition
+/// alone catches less (F1 .705 to .670).
 pub const REPRESENTATIVE_RANK: f32 = 0.125;
 
 /// Summarizes benign texts as `clusters` weighted points: spherical k-means on the
