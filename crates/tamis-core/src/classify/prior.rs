@@ -214,8 +214,7 @@ impl<'a> Reader<'a> {
 /// Where a background point's text sits in its cluster: its rank by similarity to the
 /// centre, as a fraction of the cluster (0: the medoid, the member nearest the centre; 1: the
 /// farthest). The medoid is the most ordinary text of its cluster, so against medoids the
-/// benign side looked tighter than benign texts are, and a category fitted or measured against
-/// them flagged more of the benign texts it had not seen. Measured with the priors refitted
+/// benign side looked tighter than benign texts are. Measured with the priors refitted
 /// for each rank (`tamis prior fit`, then `tamis eval classify --only renamed`; SMS spam /
 /// TextDetox / SST-2, mean of 5 seeds), medoid against an eighth of the way down, e5: renamed
 /// category with k harmful examples and k keep texts, F1 at k = 8 .895 / .896 / .731 against
