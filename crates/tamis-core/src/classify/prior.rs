@@ -275,12 +275,17 @@ pub fn summarize_background(
         .iter()
         .enumerate()
         .filter_map(|(c, centre)| {
-            let members = texts.iter().zip(&assignment).filter(|(_, &a)| a == c);
-            let size = members.clone().count();
-            let mut ranked: Vec<&TextFeatures> = members.map(|(text, _)| text).collect();
-            ranked.sort_by(|a, b| dot(centre, &b.embedding).total_cmp(&dot(centre, &a.embedding)));
-            let representative = *ranked
-                .get((ranked.len().saturating_sub(1) as f32 * REPRESENTATIVE_RANK) as usize)?;
+            // Members by similarity to the centre, nearest first, each similarity computed once.
+            let mut ranked: Vec<(f32, &TextFeatures)> = texts
+                .iter()
+                .zip(&assignment)
+                .filter(|(_, &a)| a == c)
+                .map(|(text, _)| (dot(centre, &text.embedding), text))
+                .collect();
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let size = ranked.len();
+            let (_, representative) =
+                *ranked.get((size.saturating_sub(1) as f32 * REPRESENTATIVE_RANK) as usize)?;
             let lexical = &representative.lexical;
             let mut order: Vec<usize> = (0..lexical.indices.len()).collect();
             order.sort_by(|&a, &b| lexical.values[b].total_cmp(&lexical.values[a]));
