@@ -34,4 +34,4 @@ pub use policy::{
     Action, Category, Mode, Policy, PolicyEdit, PolicyError, MAX_EXAMPLE_BYTES, MAX_NAME_CHARS,
     MAX_POLICY_TEXTS, POLICY_VERSION,
 };
-pub use prior::{summarize_background, BackgroundPoint, Priors, PriorsError};
+pub use prior::{summarize_background, BackgroundPoint, Priors, PriorsError, REPRESENTATIVE_RANK};
