@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's start time: a slow CI run shows which step took the time.
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 step "cargo fmt"
 cargo fmt --all -- --check
 cargo fmt --manifest-path tests/fuzz/Cargo.toml -- --check
