@@ -48,7 +48,7 @@ pub struct ClassifierOptions {
     /// Examples up to which a category without a prior is fitted with [`Self::fit`]'s pull;
     /// with more, the pull is `fit.l2 * fit_reference_examples / examples`. The fit minimizes
     /// the mean loss, so a fixed pull weighs as much against a thousand examples as against
-    /// eight, and kept a category of a whole file of examples below a plain probe. Measured
+    /// eight, and held a category of a whole file of examples back from what they tell. Measured
     /// (`tamis eval classify`, full test sets; fixed pull -> this one): GermEval's `offensive`
     /// from its 3,339 remaining tweets (1,125 offensive), e5 F1 .613 -> .633, MiniLM .568 ->
     /// .577; English toxic examples applied to the German tweets, e5 .304 -> .387; three
