@@ -597,8 +597,7 @@ impl Classifier {
                 self.options.fit_without_prior(examples.len()),
             ),
         };
-        let options = &options;
-        let model = fit_balanced(&positives, &weighted_negatives, &anchor, options);
+        let model = fit_balanced(&positives, &weighted_negatives, &anchor, &options);
         let identity = Scoring::Model(Calibration::IDENTITY);
         if probe_only || prior.is_some() || !self.options.calibrate || weighted_negatives.is_empty()
         {
@@ -610,7 +609,7 @@ impl Classifier {
                 definition,
                 &weighted_negatives,
                 &anchor,
-                options,
+                &options,
             ))
         } else {
             let anchors: Vec<&TextFeatures> = examples.iter().copied().chain(definition).collect();
