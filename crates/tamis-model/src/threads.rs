@@ -100,7 +100,7 @@ pub(crate) fn map_column_groups_in_threads(
 ) {
     let groups = width.div_ceil(group);
     let rows = output.len() / width.max(1);
-    let parts = threads.get().min(groups).max(1);
+    let parts = shares(threads).min(groups).max(1);
     let bounds: Vec<usize> = (0..=parts).map(|part| part * groups / parts).collect();
     let mut shares: Vec<(Range<usize>, Vec<&mut [f32]>)> = (bounds.windows(2))
         .map(|run| (run[0]..run[1], Vec::with_capacity(rows)))
@@ -128,21 +128,64 @@ pub(crate) fn map_row_runs_in_threads<T: Send, R: Send>(
     threads: NonZeroUsize,
     work: impl Fn(usize, &mut [T]) -> R + Sync,
 ) -> Vec<R> {
-    let rows = values.len() / width.max(1);
-    let rows_per_run = rows_per_run(rows, threads);
-    let runs: Vec<(usize, &mut [T])> = values
-        .chunks_mut(rows_per_run * width.max(1))
+    let rows_per_run = rows_per_run(values.len() / width.max(1), threads);
+    let runs: Vec<(usize, &mut [T])> = row_runs(values, width, rows_per_run)
         .enumerate()
         .map(|(run, values)| (run * rows_per_run, values))
         .collect();
     map_in_threads(runs, threads, |(first_row, run)| work(first_row, run))
 }
 
+/// [`map_row_runs_in_threads`] over two arrays of as many rows (of `widths.0` and `widths.1`
+/// values): `work(first_row, first_run, second_run)` gets the same rows of both, for a pass
+/// that computes one array's rows from the other's (quantizing rows as they are normalized).
+pub(crate) fn map_paired_row_runs_in_threads<A: Send, B: Send, R: Send>(
+    (first, second): (&mut [A], &mut [B]),
+    widths: (usize, usize),
+    threads: NonZeroUsize,
+    work: impl Fn(usize, &mut [A], &mut [B]) -> R + Sync,
+) -> Vec<R> {
+    let rows = first.len() / widths.0.max(1);
+    assert_eq!(rows, second.len() / widths.1.max(1), "as many rows in both");
+    let rows_per_run = rows_per_run(rows, threads);
+    let runs: Vec<_> = row_runs(first, widths.0, rows_per_run)
+        .zip(row_runs(second, widths.1, rows_per_run))
+        .enumerate()
+        .map(|(run, values)| (run * rows_per_run, values))
+        .collect();
+    map_in_threads(runs, threads, |(first_row, (first, second))| {
+        work(first_row, first, second)
+    })
+}
+
+/// `values` (rows of `width`) in runs of `rows_per_run` rows, the last maybe shorter.
+fn row_runs<T>(
+    values: &mut [T],
+    width: usize,
+    rows_per_run: usize,
+) -> impl Iterator<Item = &mut [T]> {
+    values.chunks_mut(rows_per_run * width.max(1))
+}
+
 /// Rows in each run when `rows` rows are shared out over up to `threads` threads (the last run
 /// maybe shorter).
 fn rows_per_run(rows: usize, threads: NonZeroUsize) -> usize {
-    rows.div_ceil(threads.get()).max(1)
+    rows.div_ceil(shares(threads)).max(1)
 }
+
+/// Shares a split over several threads is cut into: [`SHARES_PER_THREAD`] per thread, so
+/// that a thread that starts late (a Web Worker still on its way back to the split) leaves
+/// its last shares to the others rather than making them all wait for its half; one on one
+/// thread.
+fn shares(threads: NonZeroUsize) -> usize {
+    match threads.get() {
+        1 => 1,
+        threads => threads * SHARES_PER_THREAD,
+    }
+}
+
+/// See [`shares`].
+const SHARES_PER_THREAD: usize = 4;
 
 /// The threaded wasm module's pool (rayon's, on Web Workers): its `map_in_threads`, and how a
 /// panic on one of its workers reaches the thread waiting for it.
@@ -566,7 +609,7 @@ mod tests {
             });
             let mut runs = runs.into_inner().unwrap();
             runs.sort_by_key(|run| run.start);
-            assert_eq!(runs.len(), n.min(5), "{n} threads");
+            assert_eq!(runs.len(), shares(threads(n)).min(5), "{n} threads");
             assert!(runs.windows(2).all(|pair| pair[0].end == pair[1].start));
             assert_eq!((runs[0].start, runs[runs.len() - 1].end), (0, 5));
             let expected: Vec<f32> = (0..3).flat_map(|_| (0..37).map(|c| c as f32)).collect();
@@ -587,7 +630,7 @@ mod tests {
             });
             let expected: Vec<u32> = (0..21).collect();
             assert_eq!(values, expected, "{n} threads");
-            let even = 7usize.div_ceil(n);
+            let even = 7usize.div_ceil(shares(threads(n)));
             assert!(
                 runs.iter().all(|&(_, rows)| rows <= even),
                 "{n} threads: {runs:?}"
@@ -604,6 +647,37 @@ mod tests {
                 })
                 .collect();
             assert_eq!(starts, expected_starts, "{n} threads");
+        }
+    }
+
+    #[test]
+    fn paired_row_runs_hold_the_same_rows_of_both() {
+        for n in 1..=4 {
+            let mut narrow = vec![0u32; 7 * 2];
+            let mut wide: Vec<u32> = (0..7 * 3).collect();
+            let starts = map_paired_row_runs_in_threads(
+                (&mut narrow, &mut wide),
+                (2, 3),
+                threads(n),
+                |first_row, narrow, wide| {
+                    assert_eq!(narrow.len() / 2, wide.len() / 3, "as many rows");
+                    for (narrow, wide) in narrow.chunks_exact_mut(2).zip(wide.chunks_exact(3)) {
+                        narrow[0] = wide[0] / 3;
+                        narrow[1] = wide[0] / 3 - first_row as u32;
+                    }
+                    first_row
+                },
+            );
+            let rows_per_run = 7usize.div_ceil(shares(threads(n)));
+            assert_eq!(starts.len(), 7usize.div_ceil(rows_per_run), "{n} threads");
+            for (row, values) in narrow.chunks_exact(2).enumerate() {
+                let run_start = *starts.iter().rev().find(|&&s| s <= row).unwrap();
+                assert_eq!(
+                    values,
+                    [row as u32, (row - run_start) as u32],
+                    "{n} threads"
+                );
+            }
         }
     }
 

@@ -94,24 +94,41 @@ impl QuantizedRows {
     /// the host's widest vectors (5% of a MiniLM post's time natively in SSE2 code), runs of
     /// rows split over `threads` threads (the same values whatever the number).
     pub(crate) fn new(activations: &[f32], inputs: usize, threads: NonZeroUsize) -> Self {
-        let pairs = inputs.div_ceil(2);
-        let rows = activations.len() / inputs.max(1);
-        let mut values = vec![0i16; rows * pairs * 2];
-        let scales = map_row_runs_in_threads(&mut values, pairs * 2, threads, |first_row, run| {
-            let run_rows = run.len() / (pairs * 2).max(1);
-            let mut scales = vec![0f32; run_rows];
+        let width = Self::row_width(inputs);
+        let mut values = vec![0i16; activations.len() / inputs.max(1) * width];
+        let scales = map_row_runs_in_threads(&mut values, width, threads, |first_row, run| {
+            let run_rows = run.len() / width.max(1);
             let activations = &activations[first_row * inputs..][..run_rows * inputs];
-            with_wide_vectors(
-                #[inline(always)]
-                || Self::quantize(activations, inputs, run, &mut scales),
-            );
-            scales
+            Self::quantize_run(activations, inputs, run)
         })
         .concat();
+        Self::from_runs(values, scales, inputs)
+    }
+
+    /// Values per quantized row of `inputs` values: padded to whole pairs.
+    pub(crate) fn row_width(inputs: usize) -> usize {
+        inputs.div_ceil(2) * 2
+    }
+
+    /// Quantizes a run of rows of `activations` (of `inputs` values) into `values` (as many rows
+    /// of [`Self::row_width`]), compiled for the host's widest vectors; their scales. A pass that
+    /// prepares rows (a layer norm) quantizes each run as it finishes it, on the same thread.
+    pub(crate) fn quantize_run(activations: &[f32], inputs: usize, values: &mut [i16]) -> Vec<f32> {
+        let mut scales = vec![0f32; activations.len() / inputs.max(1)];
+        with_wide_vectors(
+            #[inline(always)]
+            || Self::quantize(activations, inputs, values, &mut scales),
+        );
+        scales
+    }
+
+    /// The rows whose runs [`Self::quantize_run`] wrote into `values`, with their scales in
+    /// row order.
+    pub(crate) fn from_runs(values: Vec<i16>, scales: Vec<f32>, inputs: usize) -> Self {
         Self {
             values,
             scales,
-            pairs,
+            pairs: inputs.div_ceil(2),
         }
     }
 

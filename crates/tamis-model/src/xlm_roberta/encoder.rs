@@ -15,7 +15,7 @@ use std::num::NonZeroUsize;
 use tamis_core::{l2_normalize, Embedding, Encoder};
 
 use super::file::{E5sFile, TensorDtype, XlmRobertaConfig};
-use super::kernels::{dequantize_q4_0, multiply, Q4Matrix, BLOCK, BLOCK_BYTES};
+use super::kernels::{dequantize_q4_0, multiply, Q4Input, Q4Matrix, RowPass, BLOCK, BLOCK_BYTES};
 use super::tokenizer::XlmRobertaTokenizer;
 use crate::threads::{lent_threads, map_in_threads, map_row_runs_in_threads, threads_within_a_run};
 use crate::tract::{attend_in_threads, erf, Heads, Mask};
@@ -37,14 +37,28 @@ pub(crate) struct Dense {
 }
 
 impl Dense {
-    fn apply(&self, input: &[f32], output: &mut [f32], threads: NonZeroUsize) {
-        multiply(input, &self.weights, &self.bias, output, threads);
+    /// `output = prepare(input) * self + bias`, `input`'s rows rewritten in place by `prepare`
+    /// in the pass that quantizes them, split over `threads`.
+    fn apply(
+        &self,
+        input: &mut [f32],
+        prepare: &RowPass<'_>,
+        output: &mut [f32],
+        threads: NonZeroUsize,
+    ) {
+        // Natively the row pass's threads would be scoped threads started per product, which
+        // cost more than the pass; the threaded wasm module's waiting workers do not.
+        let row_threads = threads_within_a_run().min(threads);
+        let input = Q4Input::prepare(input, self.weights.inputs(), row_threads, prepare);
+        multiply(&input, &self.weights, &self.bias, output, threads);
     }
 }
 
-/// Computes `output = input * dense + bias` for a layer: the 4-bit kernels, or in tests float
-/// arithmetic on the dequantized weights.
-pub(crate) type MatrixProduct<'a> = dyn Fn(&Dense, &[f32], &mut [f32]) + Sync + 'a;
+/// Computes `output = prepare(input) * dense + bias` for a layer, `prepare` rewriting the
+/// input's rows in place first (the layer norm or GELU before the product): the 4-bit kernels,
+/// or in tests float arithmetic on the dequantized weights.
+pub(crate) type MatrixProduct<'a> =
+    dyn Fn(&Dense, &mut [f32], &RowPass<'_>, &mut [f32]) + Sync + 'a;
 
 /// Layer normalization's scale and shift.
 #[derive(Debug)]
@@ -219,8 +233,8 @@ impl XlmRobertaEncoder {
     /// Mean-pooled, L2-normalised embeddings of texts given as token ids (`<s>` and `</s>`
     /// included), one forward pass per [`TOKENS_PER_PASS`] tokens at most.
     pub(crate) fn embed_ids(&self, texts: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
-        self.embed_ids_with(texts, &|dense, input, output| {
-            dense.apply(input, output, lent_threads())
+        self.embed_ids_with(texts, &|dense, input, prepare, output| {
+            dense.apply(input, prepare, output, lent_threads())
         })
     }
 
@@ -282,42 +296,54 @@ impl XlmRobertaEncoder {
         // A pass alone on its call's threads splits its products and attention over them (and,
         // in the threaded wasm module, its passes over values); each of many runs on one.
         let threads = threads_within_a_run();
-        layer_norm(&mut x, None, &self.embedding_norm, config, threads);
 
         let mut query_key_value = vec![0f32; tokens * 3 * hidden];
         let mut context = vec![0f32; tokens * hidden];
         let mut projected = vec![0f32; tokens * hidden];
         let mut widened = vec![0f32; tokens * intermediate];
         let mut attention = Attention::new(config, texts, lent_threads());
-        for layer in &self.layers {
-            product(&layer.query_key_value, &x, &mut query_key_value);
+        let gelu = |_: usize, run: &mut [f32]| {
+            with_wide_vectors(
+                #[inline(always)]
+                || gelu_in_place(run),
+            )
+        };
+        // Each layer norm runs in the pass that quantizes the next product's input, which
+        // saves a wait for every thread per norm: the norm ending the layer before (or the
+        // embeddings') before the query, key and value product, the attention's before the
+        // intermediate product; GELU likewise before the output product.
+        for (index, layer) in self.layers.iter().enumerate() {
+            let input_norm = self.norm_after_layers(index, &projected);
+            let input_norm = |first_row: usize, run: &mut [f32]| input_norm.run(first_row, run);
+            product(
+                &layer.query_key_value,
+                &mut x,
+                &input_norm,
+                &mut query_key_value,
+            );
             for segment in &segments {
                 attention.run(&query_key_value, segment.clone(), &mut context);
             }
-            product(&layer.attention_output, &context, &mut projected);
-            layer_norm(
-                &mut x,
-                Some(&projected),
-                &layer.attention_norm,
-                config,
-                threads,
+            product(
+                &layer.attention_output,
+                &mut context,
+                &|_, _| {},
+                &mut projected,
             );
-            product(&layer.intermediate, &x, &mut widened);
-            map_row_runs_in_threads(&mut widened, intermediate, threads, |_, run| {
-                with_wide_vectors(
-                    #[inline(always)]
-                    || gelu_in_place(run),
-                )
-            });
-            product(&layer.output, &widened, &mut projected);
-            layer_norm(
-                &mut x,
-                Some(&projected),
-                &layer.output_norm,
+            let attention_norm = LayerNormPass {
+                norm: &layer.attention_norm,
+                residual: Some(&projected),
                 config,
-                threads,
-            );
+            };
+            let attention_norm =
+                |first_row: usize, run: &mut [f32]| attention_norm.run(first_row, run);
+            product(&layer.intermediate, &mut x, &attention_norm, &mut widened);
+            product(&layer.output, &mut widened, &gelu, &mut projected);
         }
+        let output_norm = self.norm_after_layers(self.layers.len(), &projected);
+        map_row_runs_in_threads(&mut x, hidden, threads, |first_row, run| {
+            output_norm.run(first_row, run)
+        });
 
         segments
             .into_iter()
@@ -332,6 +358,23 @@ impl XlmRobertaEncoder {
                 mean
             })
             .collect()
+    }
+
+    /// The layer norm that ends the first `layers` layers: the embeddings' for none, else the
+    /// last one's output norm, which adds its output product, `projected`.
+    fn norm_after_layers<'a>(&'a self, layers: usize, projected: &'a [f32]) -> LayerNormPass<'a> {
+        match layers.checked_sub(1) {
+            None => LayerNormPass {
+                norm: &self.embedding_norm,
+                residual: None,
+                config: &self.config,
+            },
+            Some(last) => LayerNormPass {
+                norm: &self.layers[last].output_norm,
+                residual: Some(projected),
+                config: &self.config,
+            },
+        }
     }
 }
 
@@ -440,23 +483,24 @@ impl Attention {
     }
 }
 
-/// `x = layer_norm(x + residual)` per row of `config.hidden` values, compiled for the host's
-/// widest vectors, runs of rows split over `threads`.
-fn layer_norm(
-    x: &mut [f32],
-    residual: Option<&[f32]>,
-    norm: &Norm,
-    config: &XlmRobertaConfig,
-    threads: NonZeroUsize,
-) {
-    let hidden = config.hidden;
-    map_row_runs_in_threads(x, hidden, threads, |first_row, run| {
-        let residual = residual.map(|r| &r[first_row * hidden..][..run.len()]);
+/// The row pass `x = layer_norm(x + residual)` over rows of `config.hidden` values.
+struct LayerNormPass<'a> {
+    norm: &'a Norm,
+    /// The whole residual: a run reads its own rows of it.
+    residual: Option<&'a [f32]>,
+    config: &'a XlmRobertaConfig,
+}
+
+impl LayerNormPass<'_> {
+    /// Normalizes the `run` of rows from row `first_row` on, compiled for the host's widest
+    /// vectors.
+    fn run(&self, first_row: usize, run: &mut [f32]) {
+        let residual = (self.residual).map(|r| &r[first_row * self.config.hidden..][..run.len()]);
         with_wide_vectors(
             #[inline(always)]
-            || layer_norm_rows(run, residual, norm, config.layer_norm_eps),
+            || layer_norm_rows(run, residual, self.norm, self.config.layer_norm_eps),
         );
-    });
+    }
 }
 
 /// `texts` in runs of consecutive texts, one forward pass each: the fewest passes of at most
@@ -663,7 +707,14 @@ mod tests {
             )
         }
 
-        fn product(&self, dense: &Dense, input: &[f32], output: &mut [f32]) {
+        fn product(
+            &self,
+            dense: &Dense,
+            input: &mut [f32],
+            prepare: &RowPass<'_>,
+            output: &mut [f32],
+        ) {
+            prepare(0, input);
             let weights = &self.0[&(dense as *const Dense as usize)];
             let (inputs, outputs) = (dense.weights.inputs(), dense.weights.outputs());
             for (x, y) in input
@@ -694,7 +745,9 @@ mod tests {
         let ids: Vec<&[u32]> = tokenized.iter().map(|t| t.ids.as_slice()).collect();
         assert!(ids.len() >= 30 && ids.iter().any(|ids| ids.len() > 300));
         let float = FloatProducts::new(&encoder);
-        let expected = (encoder.embed_ids_with(&ids, &|d, x, y| float.product(d, x, y))).unwrap();
+        let expected = (encoder
+            .embed_ids_with(&ids, &|d, x, prepare, y| float.product(d, x, prepare, y)))
+        .unwrap();
         let cosines: Vec<f64> = (encoder.embed_ids(&ids).unwrap().iter())
             .zip(&expected)
             .map(|(got, expected)| cosine(got, expected))

@@ -28,7 +28,7 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 
 use crate::kernel_choice::{Kernel, MAX_TILE_ROWS};
-use crate::threads::{map_column_groups_in_threads, threads_within_a_run};
+use crate::threads::{map_column_groups_in_threads, map_paired_row_runs_in_threads};
 use crate::tract::QuantizedRows;
 
 /// Weights per Q4_0 block, each sharing one fp16 scale.
@@ -133,7 +133,6 @@ impl Q4Matrix {
         })
     }
 
-    #[cfg(test)]
     pub(crate) fn inputs(&self) -> usize {
         self.inputs
     }
@@ -252,39 +251,74 @@ impl GroupWeights<'_> {
     }
 }
 
-/// `output = activations * weights + bias`: `activations` is rows x `weights.inputs()`,
-/// `output` rows x `weights.outputs()`, both row-major; `bias` has one value per output.
-/// With several `threads`, each computes some of the output columns (whole groups): every
-/// value is computed as one thread computes it, so the bits are the same.
-pub(crate) fn multiply(
-    activations: &[f32],
-    weights: &Q4Matrix,
-    bias: &[f32],
-    output: &mut [f32],
-    threads: NonZeroUsize,
-) {
-    multiply_with(
-        Kernel::detect(),
-        activations,
-        weights,
-        bias,
-        output,
-        threads,
-    );
+/// Rewrites a run of rows in place before they are quantized (the layer norm or activation
+/// function before a product): `pass(first_row, rows)`, `rows` whole rows from row
+/// `first_row` on. Each row's values depend on that row alone, so any runs give the same bits.
+pub(crate) type RowPass<'a> = dyn Fn(usize, &mut [f32]) + Sync + 'a;
+
+/// A product's activations as the kernels read them: each row quantized, and what the
+/// weights' `- 8` adds to each of its blocks' sums.
+pub(crate) struct Q4Input {
+    quantized: QuantizedRows,
+    /// `-8 *` each row's sum of each block's activations (`[row][block]`).
+    offsets: Vec<i32>,
 }
 
-fn multiply_with(
-    kernel: Kernel,
-    activations: &[f32],
+impl Q4Input {
+    /// `activations` (rows of `inputs` values, a multiple of 32) as the kernels read them,
+    /// after `prepare` has rewritten their rows in place. Each run of rows is prepared,
+    /// quantized and summed on one thread, the runs split over `threads`: one wait for every
+    /// thread per product, where a pass to prepare the rows, one to quantize them and block
+    /// sums on the calling thread alone made each text's products wait three times.
+    pub(crate) fn prepare(
+        activations: &mut [f32],
+        inputs: usize,
+        threads: NonZeroUsize,
+        prepare: &RowPass<'_>,
+    ) -> Self {
+        assert!(inputs.is_multiple_of(BLOCK), "whole blocks of inputs");
+        let width = QuantizedRows::row_width(inputs);
+        let mut values = vec![0i16; activations.len() / inputs * width];
+        let runs = map_paired_row_runs_in_threads(
+            (activations, &mut values),
+            (inputs, width),
+            threads,
+            |first_row, activations, values| {
+                prepare(first_row, activations);
+                let scales = QuantizedRows::quantize_run(activations, inputs, values);
+                let offsets: Vec<i32> = (values.chunks_exact(BLOCK))
+                    .map(|block| -8 * block.iter().map(|&value| i32::from(value)).sum::<i32>())
+                    .collect();
+                (scales, offsets)
+            },
+        );
+        let (scales, offsets): (Vec<Vec<f32>>, Vec<Vec<i32>>) = runs.into_iter().unzip();
+        Self {
+            quantized: QuantizedRows::from_runs(values, scales.concat(), inputs),
+            offsets: offsets.concat(),
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.quantized.scales.len()
+    }
+}
+
+/// `output = input * weights + bias`: `input` holds rows of `weights.inputs()` activations,
+/// `output` rows x `weights.outputs()`, row-major; `bias` has one value per output. With
+/// several `threads`, each computes some of the output columns (whole groups): every value is
+/// computed as one thread computes it, so the bits are the same.
+pub(crate) fn multiply(
+    input: &Q4Input,
     weights: &Q4Matrix,
     bias: &[f32],
     output: &mut [f32],
     threads: NonZeroUsize,
 ) {
-    let rows = activations.len() / weights.inputs;
-    let tiles = rows.div_ceil(kernel.q4_tile_rows());
+    let kernel = Kernel::detect();
+    let tiles = input.rows().div_ceil(kernel.q4_tile_rows());
     let source = kernel.q4_weight_source(tiles, weights.inputs);
-    multiply_from(source, kernel, activations, weights, bias, output, threads);
+    multiply_from(source, kernel, input, weights, bias, output, threads);
 }
 
 /// Where the kernels of one call read each group's weights.
@@ -300,36 +334,26 @@ enum WeightSource {
 fn multiply_from(
     source: WeightSource,
     kernel: Kernel,
-    activations: &[f32],
+    input: &Q4Input,
     weights: &Q4Matrix,
     bias: &[f32],
     output: &mut [f32],
     threads: NonZeroUsize,
 ) {
     let (inputs, outputs) = (weights.inputs, weights.outputs);
-    let rows = activations.len() / inputs;
+    let rows = input.rows();
     assert_eq!(
-        activations.len(),
+        input.quantized.values.len(),
         rows * inputs,
         "activations of {inputs} inputs"
     );
     assert_eq!(output.len(), rows * outputs, "output of {rows} x {outputs}");
     assert_eq!(bias.len(), outputs, "one bias per output");
-    // Natively the products' threads are scoped threads started per split, which cost more
-    // than quantizing a post; the threaded wasm module's waiting workers do not.
-    let quantized = QuantizedRows::new(activations, inputs, threads_within_a_run().min(threads));
-    // What the weights' `- 8` adds to each row's block sums of nibbles.
-    let offsets: Vec<i32> = quantized
-        .values
-        .chunks_exact(BLOCK)
-        .map(|block| -8 * block.iter().map(|&value| i32::from(value)).sum::<i32>())
-        .collect();
     map_column_groups_in_threads(output, outputs, GROUP, threads, |groups, columns| {
         let call = Call {
             kernel,
             source,
-            quantized: &quantized,
-            offsets: &offsets,
+            input,
             weights,
             bias,
         };
@@ -341,9 +365,7 @@ fn multiply_from(
 struct Call<'a> {
     kernel: Kernel,
     source: WeightSource,
-    quantized: &'a QuantizedRows,
-    /// `-8 *` each row's sum of each block's activations (`[row][block]`).
-    offsets: &'a [i32],
+    input: &'a Q4Input,
     weights: &'a Q4Matrix,
     bias: &'a [f32],
 }
@@ -352,7 +374,7 @@ impl Call<'_> {
     /// The output columns of `groups` for every row: `columns[row]` holds them, from the
     /// first group's first column on.
     fn multiply_groups(&self, groups: Range<usize>, columns: &mut [&mut [f32]]) {
-        let (kernel, quantized, weights) = (self.kernel, self.quantized, self.weights);
+        let (kernel, quantized, weights) = (self.kernel, &self.input.quantized, self.weights);
         let (inputs, outputs) = (weights.inputs, weights.outputs);
         let (rows, blocks) = (columns.len(), weights.blocks());
         // Tiles of equal height (19 rows: 7, 6, 6 rather than 8, 8, 3): a short tile has too
@@ -379,7 +401,7 @@ impl Call<'_> {
             for first in (0..rows).step_by(tile_rows) {
                 let count = (rows - first).min(tile_rows);
                 let tile = &quantized.values[first * inputs..(first + count) * inputs];
-                let tile_offsets = &self.offsets[first * blocks..(first + count) * blocks];
+                let tile_offsets = &self.input.offsets[first * blocks..(first + count) * blocks];
                 let sums = kernel.products(tile, count, group_weights, scales, tile_offsets);
                 for (offset, sums) in sums[..count].iter().enumerate() {
                     let row = first + offset;
@@ -1026,6 +1048,44 @@ mod tests {
 
     const ONE_THREAD: NonZeroUsize = NonZeroUsize::MIN;
 
+    /// `x` (rows of `inputs`) as a product reads it, quantized over `threads` threads.
+    fn quantized(x: &[f32], inputs: usize, threads: NonZeroUsize) -> Q4Input {
+        Q4Input::prepare(&mut x.to_vec(), inputs, threads, &|_, _| {})
+    }
+
+    #[test]
+    fn a_row_pass_runs_before_each_run_of_rows_is_quantized() {
+        let mut random = Random(7);
+        let (rows, inputs) = (9, 64);
+        let x: Vec<f32> = (0..rows * inputs).map(|_| random.float()).collect();
+        let doubled: Vec<f32> = x.iter().map(|v| v * 2.0 + 1.0).collect();
+        let expected = quantized(&doubled, inputs, ONE_THREAD);
+        for threads in (1..=4).filter_map(NonZeroUsize::new) {
+            let mut prepared = x.clone();
+            let double =
+                |_: usize, run: &mut [f32]| run.iter_mut().for_each(|v| *v = *v * 2.0 + 1.0);
+            let got = Q4Input::prepare(&mut prepared, inputs, threads, &double);
+            assert_eq!(
+                prepared, doubled,
+                "rows rewritten in place, {threads} threads"
+            );
+            assert_eq!(
+                got.quantized.values, expected.quantized.values,
+                "{threads} threads"
+            );
+            assert_eq!(
+                got.quantized.scales, expected.quantized.scales,
+                "{threads} threads"
+            );
+            assert_eq!(got.offsets, expected.offsets, "{threads} threads");
+        }
+        let sums = expected.quantized.values[..BLOCK]
+            .iter()
+            .map(|&v| i32::from(v));
+        assert_eq!(expected.offsets[0], -8 * sums.sum::<i32>());
+        assert_eq!(expected.offsets.len(), rows * inputs / BLOCK);
+    }
+
     #[test]
     fn every_kernel_and_thread_count_returns_the_portable_bits() {
         let mut random = Random(0x2545_f491);
@@ -1041,7 +1101,7 @@ mod tests {
             multiply_from(
                 WeightSource::Nibbles,
                 Kernel::Portable,
-                &x,
+                &quantized(&x, inputs, ONE_THREAD),
                 &matrix,
                 &bias,
                 &mut expected,
@@ -1055,7 +1115,8 @@ mod tests {
                 runs.flat_map(move |(k, t)| sources.map(|source| (k, t, source)))
             }) {
                 let mut got = vec![f32::NAN; rows * outputs];
-                multiply_from(source, kernel, &x, &matrix, &bias, &mut got, threads);
+                let input = quantized(&x, inputs, threads);
+                multiply_from(source, kernel, &input, &matrix, &bias, &mut got, threads);
                 let (got, expected): (Vec<u32>, Vec<u32>) = (
                     got.iter().map(|v| v.to_bits()).collect(),
                     expected.iter().map(|v| v.to_bits()).collect(),
@@ -1078,7 +1139,13 @@ mod tests {
             let x: Vec<f32> = (0..rows * inputs).map(|_| random.float()).collect();
             let bias = vec![0.5f32; outputs];
             let mut got = vec![0f32; rows * outputs];
-            multiply(&x, &matrix, &bias, &mut got, ONE_THREAD);
+            multiply(
+                &quantized(&x, inputs, ONE_THREAD),
+                &matrix,
+                &bias,
+                &mut got,
+                ONE_THREAD,
+            );
             for row in 0..rows {
                 let x = &x[row * inputs..][..inputs];
                 // Each activation rounds by at most half a step, 1/65534 of the largest.
@@ -1102,7 +1169,8 @@ mod tests {
         let mut x = vec![0f32; 64];
         x[40] = f32::NAN;
         let mut out = vec![1f32; 32];
-        multiply(&x, &matrix, &[0.0; 16], &mut out, ONE_THREAD);
+        let input = quantized(&x, 32, ONE_THREAD);
+        multiply(&input, &matrix, &[0.0; 16], &mut out, ONE_THREAD);
         assert!(out[..16].iter().all(|&v| v == 0.0));
         assert!(out[16..].iter().all(|v| v.is_nan()));
     }
