@@ -119,7 +119,8 @@ fn attend_heads(heads: &Heads, mask: &Mask, range: Range<usize>, rows: &mut [&mu
 }
 
 /// The blocked copies of one head's keys and values, and the per-group buffers; allocated once
-/// per call and thread.
+/// per share of a call's heads (one per call on one thread, four per thread on several:
+/// `threads::shares`).
 struct Workspace {
     /// Key block, column, lane: `LANES` keys side by side for each column.
     keys: Vec<f32>,
