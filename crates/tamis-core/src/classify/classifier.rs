@@ -142,14 +142,9 @@ impl ClassifierOptions {
     /// The fit of a category without a prior from `examples` examples: [`ClassifierOptions::fit`],
     /// its pull weakened past [`ClassifierOptions::fit_reference_examples`] examples.
     pub(crate) fn fit_without_prior(&self, examples: usize) -> FitOptions {
-        let fit = self.fit;
-        let reference = self.fit_reference_examples;
-        if examples <= reference {
-            return fit;
-        }
         FitOptions {
-            l2: fit.l2 * reference as f32 / examples as f32,
-            ..fit
+            l2: weakened_past(self.fit.l2, self.fit_reference_examples, examples),
+            ..self.fit
         }
     }
 
@@ -157,11 +152,11 @@ impl ClassifierOptions {
     /// [`ClassifierOptions::calibration_pull`], weakened past
     /// [`ClassifierOptions::calibration_reference_examples`] examples.
     pub(crate) fn calibration_pull_for(&self, examples: usize) -> f32 {
-        let reference = self.calibration_reference_examples;
-        if examples <= reference {
-            return self.calibration_pull;
-        }
-        self.calibration_pull * reference as f32 / examples as f32
+        weakened_past(
+            self.calibration_pull,
+            self.calibration_reference_examples,
+            examples,
+        )
     }
 
     /// The text the encoder and the lexical features see: normalized (when
@@ -173,6 +168,15 @@ impl ClassifierOptions {
             text.split_whitespace().collect::<Vec<_>>().join(" ")
         }
     }
+}
+
+/// A pull `strength` for up to `reference` examples; past them, weakened in proportion
+/// (`strength * reference / examples`), since the fits weigh their texts as one whole.
+fn weakened_past(strength: f32, reference: usize, examples: usize) -> f32 {
+    if examples <= reference {
+        return strength;
+    }
+    strength * reference as f32 / examples as f32
 }
 
 /// Features of `texts` exactly as a classifier with `options` computes them, with each
