@@ -106,6 +106,22 @@ pub struct ClassifierOptions {
     /// / .084 (SMS spam's test set is 13% spam, SST-2's half negative: a shift that suits one
     /// misses the other).
     pub calibration_reference_examples: usize,
+    /// How far a calibrated category's scores move towards the policy's own mix of texts when
+    /// its counter-examples outnumber its examples: the calibrated logit is lowered by this
+    /// times `ln(counter-examples / examples)`; never raised. The Platt fit weighs its classes
+    /// half and half, as if one text in two were in the category; a policy of several
+    /// categories hides a text when any of them fires, so each one's half-and-half guess added
+    /// up. Measured with e5 (`tamis eval classify`, mean of 5 seeds), at 0 / 0.5 / 1: three
+    /// renamed categories of 32 examples in one binary policy (32 keep texts each), F1 .737 /
+    /// .753 / .732, ECE .189 / .086 / .047 (at 8 examples F1 .722 / .706 / .619, ECE .123 /
+    /// .046 / .116); `gloomy` from 8 negative reviews added to a spam and toxic policy, recall
+    /// .918 / .704 / .396 at a benign FPR of .605 / .307 / .101; GermEval's `offensive` from
+    /// its whole remaining file (twice as many keep texts as examples), F1 .632 / .622 / not
+    /// measured. A category with no more counter-examples (keep texts, the other categories'
+    /// examples; not the background) than examples is unchanged, as are the single-category
+    /// figures of k examples and k keep texts: users add examples first, and a policy of
+    /// examples alone says nothing about how common its category is.
+    pub policy_mix_strength: f32,
     /// How a definition or a lone example scores by similarity.
     pub anchor: AnchorOptions,
 }
@@ -133,6 +149,7 @@ impl Default for ClassifierOptions {
             calibrate: true,
             calibration_pull: 0.01,
             calibration_reference_examples: 8,
+            policy_mix_strength: 0.5,
             anchor: AnchorOptions::default(),
         }
     }
@@ -157,6 +174,16 @@ impl ClassifierOptions {
             self.calibration_reference_examples,
             examples,
         )
+    }
+
+    /// What [`ClassifierOptions::policy_mix_strength`] adds to the calibrated logit of a
+    /// category of `examples` examples among `counter_examples` of the policy's texts: zero or
+    /// less.
+    pub(crate) fn policy_mix_shift(&self, examples: usize, counter_examples: usize) -> f32 {
+        if examples == 0 || counter_examples <= examples {
+            return 0.0;
+        }
+        -self.policy_mix_strength * (counter_examples as f32 / examples as f32).ln()
     }
 
     /// The text the encoder and the lexical features see: normalized (when
@@ -638,13 +665,18 @@ impl Classifier {
             return (model, identity);
         }
         let scoring = if examples.len() >= 2 {
-            Scoring::Model(self.cross_fitted_calibration(
+            let calibration = self.cross_fitted_calibration(
                 examples,
                 definition,
                 &weighted_negatives,
                 &anchor,
                 &options,
-            ))
+            );
+            Scoring::Model(Calibration {
+                offset: calibration.offset
+                    + (self.options).policy_mix_shift(examples.len(), negatives.texts.len()),
+                ..calibration
+            })
         } else {
             let anchors: Vec<&TextFeatures> = examples.iter().copied().chain(definition).collect();
             let support = |f: &TextFeatures| {
@@ -1016,6 +1048,23 @@ mod tests {
             options.calibration_pull_for(4 * reference),
             options.calibration_pull / 4.0
         );
+    }
+
+    #[test]
+    fn a_category_outnumbered_by_the_policys_counter_examples_is_lowered_never_raised() {
+        let options = ClassifierOptions {
+            policy_mix_strength: 0.5,
+            ..ClassifierOptions::default()
+        };
+        for (examples, counter_examples) in [(8, 0), (8, 8), (32, 4), (0, 10)] {
+            assert_eq!(
+                options.policy_mix_shift(examples, counter_examples),
+                0.0,
+                "{examples} examples, {counter_examples} counter-examples"
+            );
+        }
+        let shift = options.policy_mix_shift(8, 128);
+        assert!((shift - (-0.5 * 16f32.ln())).abs() < 1e-6, "{shift}");
     }
 
     #[test]
