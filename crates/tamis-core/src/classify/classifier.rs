@@ -672,9 +672,11 @@ impl Classifier {
                 &anchor,
                 &options,
             );
+            let mix_shift = self
+                .options
+                .policy_mix_shift(examples.len(), negatives.texts.len());
             Scoring::Model(Calibration {
-                offset: calibration.offset
-                    + (self.options).policy_mix_shift(examples.len(), negatives.texts.len()),
+                offset: calibration.offset + mix_shift,
                 ..calibration
             })
         } else {
