@@ -122,12 +122,17 @@ fn classify(policy: Policy, texts: &[String]) -> Vec<Verdict> {
 }
 
 fn classify_with(encoder: &impl Encoder, policy: Policy, texts: &[String]) -> Vec<Verdict> {
-    let mut classifier = Classifier::new(
-        policy,
-        Some(background_only()),
-        ClassifierOptions::default(),
-    )
-    .expect("a valid policy");
+    classify_with_options(encoder, ClassifierOptions::default(), policy, texts)
+}
+
+fn classify_with_options(
+    encoder: &impl Encoder,
+    options: ClassifierOptions,
+    policy: Policy,
+    texts: &[String],
+) -> Vec<Verdict> {
+    let mut classifier =
+        Classifier::new(policy, Some(background_only()), options).expect("a valid policy");
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let Ok(verdicts) = classifier.classify(encoder, &refs) else {
         panic!("synthetic texts classify")
@@ -240,6 +245,42 @@ fn a_definition_alone_decides_by_its_distance_from_the_background() {
         "false positives {}",
         share_harmful(&benign_verdicts)
     );
+}
+
+#[test]
+fn a_category_outnumbered_by_its_keep_texts_is_lowered_by_the_policy_mix() {
+    // 8 insults against 32 keep texts: each score's logit moves by half of ln(32 / 8).
+    let mut insults = Category::new("insults");
+    insults.examples = texts("insult", 0..8);
+    let mut policy = binary(insults);
+    for text in texts("film", 0..32) {
+        policy.add_keep(None, &text).unwrap();
+    }
+    let (mut unseen_texts, benign) = unseen();
+    unseen_texts.extend(benign);
+    let scores_at = |strength: f32| -> Vec<f32> {
+        let options = ClassifierOptions {
+            policy_mix_strength: strength,
+            ..ClassifierOptions::default()
+        };
+        classify_with_options(&TopicEncoder, options, policy.clone(), &unseen_texts)
+            .iter()
+            .map(|v| v.scores[0].score)
+            .collect()
+    };
+    let logit = |p: f32| (f64::from(p) / (1.0 - f64::from(p))).ln();
+    let expected = -0.5 * 4f64.ln();
+    let (balanced, mixed) = (scores_at(0.0), scores_at(0.5));
+    let mut compared = 0;
+    for (&before, &after) in balanced.iter().zip(&mixed) {
+        // Away from 0 and 1, where f32 scores keep the logit's digits.
+        if (0.01..0.99).contains(&before) {
+            let moved = logit(after) - logit(before);
+            assert!((moved - expected).abs() < 1e-3, "{before} -> {after}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "only {compared} scores away from 0 and 1");
 }
 
 #[test]
